@@ -1,0 +1,128 @@
+"""The `forecast` command line. Exit codes: 0 ok, 2 bad input, 3 diagnostics failed, 1 otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from .conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
+from .errors import ForecastError, InferenceFailed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ForecastError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; the workspace is as it was before this command", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="forecast", description="Bayesian forecaster for the Russia-Ukraine ceasefire negotiations.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def workspace_option(p):
+        p.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $FORECAST_WORKSPACE, else the current folder)")
+
+    p = commands.add_parser("update", help="validate, ingest, refit, store the run, print the headline")
+    p.add_argument("events", type=Path, metavar="EVENTS.csv")
+    p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="take the log as complete up to this date (default: the latest 'reported' date)")
+    p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
+    p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"posterior draws per chain (default {DEFAULT_DRAWS})")
+    p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
+    p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    p.add_argument("--no-report", action="store_true", help="do not write the PDF brief")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    workspace_option(p)
+    p.set_defaults(handler=_update)
+
+    p = commands.add_parser("validate", help="check an events file as update would; write nothing")
+    p.add_argument("events", type=Path, metavar="EVENTS.csv")
+    p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
+    workspace_option(p)
+    p.set_defaults(handler=_validate)
+
+    p = commands.add_parser("status", help="the latest run's headline")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    workspace_option(p)
+    p.set_defaults(handler=_status)
+    return parser
+
+
+def _update(args) -> int:
+    from .terminal import run_summary
+    from .update import FitSettings, update
+    from .workspace import Workspace, resolve_workspace
+
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
+    result = update(args.events, Workspace(resolve_workspace(args.workspace)), priors_dir=args.priors,
+                    as_of=args.as_of, settings=settings, progress=not args.quiet, log=log)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))
+    if result.run.status != "ok":
+        raise InferenceFailed(f"run {result.run.run_id} is stored but flagged: its diagnostics failed")
+    return 0
+
+
+def _previous_of(args, run):
+    from .workspace import Workspace, resolve_workspace
+
+    runs = Workspace(resolve_workspace(args.workspace)).ledger.runs()
+    index = [r.run_id for r in runs].index(run.run_id)
+    return runs[index - 1] if index > 0 else None
+
+
+def _validate(args) -> int:
+    from .update import validate
+    from .workspace import Workspace, resolve_workspace
+
+    parsed, _ = validate(args.events, Workspace(resolve_workspace(args.workspace)), args.priors)
+    for warning in parsed.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    kinds = {k: sum(e.kind == k for e in parsed.events) for k in ("signal", "outcome", "retraction")}
+    print(f"{args.events}: OK, {len(parsed.events)} events "
+          f"({kinds['signal']} signals, {kinds['outcome']} outcomes, {kinds['retraction']} retractions)")
+    return 0
+
+
+def _status(args) -> int:
+    from .terminal import run_summary, status_json
+    from .workspace import Workspace, resolve_workspace
+
+    workspace = Workspace(resolve_workspace(args.workspace))
+    runs = workspace.ledger.runs()
+    if not runs:
+        raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
+    if args.json:
+        print(json.dumps(status_json(runs[-1]), indent=2, ensure_ascii=False))
+    else:
+        print(run_summary(runs[-1], runs[-2] if len(runs) > 1 else None))
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got '{text}'") from None
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

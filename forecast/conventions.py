@@ -1,0 +1,30 @@
+"""Constants shared by every part, so that no module invents its own."""
+
+# Dimension names used in the model, the posterior file and every table.
+FACTOR = "factor"
+WEEK = "week"
+DEAL = "deal"
+OUTCOME = "outcome"  # the deal types followed by the complement (no deal)
+HORIZON = "horizon"
+GRADE_RELIABILITY = "reliability"
+GRADE_CREDIBILITY = "credibility"
+
+# The one interval reported everywhere: 5-95 % across posterior draws.
+INTERVAL = (0.05, 0.95)
+
+# Default seed: the seed article's publication date.
+DEFAULT_SEED = 20250221
+
+# Sampler defaults. Two cores on these machines, four chains for a useful R-hat.
+DEFAULT_DRAWS = 1000
+DEFAULT_TUNE = 1000
+DEFAULT_CHAINS = 4
+
+# Diagnostic limits. A run outside them is stored but flagged (exit code 3).
+RHAT_MAX = 1.01
+ESS_PER_CHAIN_MIN = 100  # Vehtari et al. (2021): bulk and tail ESS >= 100 per chain
+DIVERGENCES_MAX = 0
+
+# Admiralty grades (NATO AJP-2.1): source reliability and information credibility.
+RELIABILITY_GRADES = ("A", "B", "C", "D", "E", "F")
+CREDIBILITY_GRADES = ("1", "2", "3", "4", "5", "6")

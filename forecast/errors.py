@@ -1,0 +1,61 @@
+"""The exceptions the CLI turns into exit codes."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ForecastError(Exception):
+    """Base class; exit code 1."""
+
+    exit_code = 1
+
+
+class InputError(ForecastError):
+    """Bad input that the user can fix: exit code 2, nothing written.
+
+    Carries where the problem is (file, line, column) so that the message can
+    point at it the way a compiler would.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path=None, line: int | None = None, column: str | int | None = None):
+        self.path = path
+        self.line = line
+        self.column = column
+        self.detail = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = []
+        if self.path is not None:
+            where.append(str(self.path))
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column}")
+        prefix = ", ".join(where)
+        return f"{prefix}: {self.detail}" if prefix else self.detail
+
+
+class InferenceFailed(ForecastError):
+    """The sampler ran but its diagnostics failed: exit code 3, run stored and flagged."""
+
+    exit_code = 3
+
+
+class WorkspaceBusy(ForecastError):
+    """Another process holds the workspace lock and we were told not to wait."""
+
+    exit_code = 1
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean X?)' suffix for a near miss, or a list of the valid values."""
+    choices = sorted(choices)
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "expected one of: " + ", ".join(f"'{c}'" for c in choices)

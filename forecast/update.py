@@ -1,0 +1,193 @@
+"""`forecast update`: validate, ingest, refit, store the run. The steps, in order:
+
+1. Load the priors and validate the whole events file against them and the ledger. Any problem
+   raises `InputError` here, before anything is written.
+2. Take the workspace lock (a second update waits), and validate again: another update may
+   have landed while we waited.
+3. Build the dataset at the as-of date, fit, forecast.
+4. Publish the run folder atomically, then commit the new events and the run row in one
+   SQLite transaction. A crash before that commit leaves the ledger as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
+from .dataset import ModelData, build_dataset, default_as_of
+from .errors import InputError
+from .events import Event, EventFile, read_events
+from .ledger import RunRecord
+from .priors import Priors, load_priors
+from .workspace import Workspace
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    draws: int = DEFAULT_DRAWS
+    tune: int = DEFAULT_TUNE
+    chains: int = DEFAULT_CHAINS
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self):
+        for name in ("draws", "tune", "chains"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.chains < 2:
+            raise InputError("--chains must be at least 2: R-hat needs more than one chain")
+
+
+@dataclass
+class UpdateResult:
+    run: RunRecord
+    previous: RunRecord | None
+    new_events: list[Event]
+    known_events: int
+    warnings: list[str] = field(default_factory=list)
+    refitted: bool = True
+
+
+def validate(events_path: Path, workspace: Workspace, priors_dir: Path | None) -> tuple[EventFile, Priors]:
+    """`forecast validate`: every check `update` makes, nothing written."""
+    priors = load_priors(priors_dir)
+    return read_events(events_path, priors, workspace.ledger.known_events()), priors
+
+
+def update(
+    events_path: Path,
+    workspace: Workspace,
+    *,
+    priors_dir: Path | None = None,
+    as_of: dt.date | None = None,
+    settings: FitSettings = FitSettings(),
+    progress: bool = True,
+    log: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True),
+) -> UpdateResult:
+    if as_of is not None and as_of > dt.date.today():
+        raise InputError(f"--as-of {as_of} is in the future; the log can only be complete up to today")
+    validate(events_path, workspace, priors_dir)  # fail on bad input before touching anything
+
+    with workspace.locked(announce=log):
+        parsed, priors = validate(events_path, workspace, priors_dir)
+        known = workspace.ledger.known_events()
+        new = [e for e in parsed.events if e.event_id not in known]
+        log(f"{events_path}: {len(parsed.events)} events, {len(new)} new, {len(parsed.events) - len(new)} already in the ledger")
+        events = workspace.ledger.events() + new
+        data = build_dataset(events, priors, as_of or default_as_of(events))
+        previous = workspace.ledger.latest_run()
+
+        ingest = dict(new_events=new, file=str(events_path), file_sha256=parsed.sha256,
+                      known_count=len(parsed.events) - len(new))
+        if previous is not None and _same_inputs(previous, data, priors, settings):
+            # The data the model sees are unchanged: no refit and no new run. Rows that are new
+            # but reported after --as-of are still recorded.
+            if new:
+                workspace.ledger.commit_update(**ingest, run=None)
+            log(f"nothing new for the model since run {previous.run_id}; not refitting")
+            return UpdateResult(previous, previous, new, len(known), parsed.warnings, refitted=False)
+
+        run = fit_and_store(workspace, data, priors, settings, progress=progress, log=log, ingest=ingest)
+    return UpdateResult(run, previous, new, len(known), parsed.warnings)
+
+
+def fit_and_store(
+    workspace: Workspace,
+    data: ModelData,
+    priors: Priors,
+    settings: FitSettings,
+    *,
+    progress: bool,
+    log: Callable[[str], None],
+    ingest: dict,
+) -> RunRecord:
+    """Fit, forecast, and store the run together with the events in `ingest` (see Ledger.commit_update)."""
+    # Imported here so that `validate` and `status` never pay PyMC's start-up cost.
+    from .forecasting import Draws, cumulative_incidence, factor_summary, forecast_table, headline
+    from .inference import sample
+    from .model import build_model
+    from .runfiles import write_posterior
+
+    log(f"fitting {data.counts['signals']} signals and {data.counts['outcomes']} outcomes over {data.n_weeks} weeks "
+        f"(as of {data.as_of}; {settings.chains} chains x {settings.draws} draws)")
+    model = build_model(data, priors)
+    _checkpoint("sampling")
+    trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                                seed=settings.seed, progress=progress)
+    posterior = trace.posterior.to_dataset()
+    # The forecast has its own stream, derived from the seed, so it is reproducible too.
+    rng = np.random.default_rng([settings.seed, 1])
+    incidence = cumulative_incidence(Draws.from_dataset(posterior), priors.outcomes.forecast_weeks, rng)
+    table = forecast_table(incidence, priors.outcomes.keys)
+
+    run_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    record = RunRecord(
+        run_id=run_id,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
+        as_of=data.as_of,
+        data_hash=data.data_hash,
+        priors_hash=priors.hash,
+        priors_dir=str(priors.directory),
+        code_version=code_version(),
+        seed=settings.seed,
+        draws=settings.draws,
+        tune=settings.tune,
+        chains=settings.chains,
+        status="ok" if diagnostics.passed else "flagged",
+        diagnostics=diagnostics.to_dict(),
+        headline=headline(table, priors.outcomes.horizon_weeks, priors.outcomes.labels),
+        factors=factor_summary(posterior, {k: f.label for k, f in priors.factors.items()}),
+        counts=data.counts,
+        horizon_weeks=priors.outcomes.horizon_weeks,
+        posterior=f"runs/{run_id}/posterior.nc",
+        report=None,
+    )
+    provenance = {key: getattr(record, key) for key in ("run_id", "as_of", "data_hash", "priors_hash", "code_version", "seed")}
+    workspace.publish_run_files(
+        run_id, lambda folder: write_posterior(folder / "posterior.nc", trace, table, provenance, priors.content)
+    )
+    _checkpoint("store")
+    workspace.ledger.commit_update(**ingest, run=record)
+    return record
+
+
+def _same_inputs(previous: RunRecord, data: ModelData, priors: Priors, settings: FitSettings) -> bool:
+    return (
+        previous.data_hash == data.data_hash
+        and previous.priors_hash == priors.hash
+        and previous.code_version == code_version()
+        and (previous.seed, previous.draws, previous.tune, previous.chains)
+        == (settings.seed, settings.draws, settings.tune, settings.chains)
+    )
+
+
+def code_version() -> str:
+    """The package version, plus the git commit (and '+dirty') when run from a checkout."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return __version__
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "forecast", "priors"],
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+g{sha}{'.dirty' if dirty else ''}"
+
+
+def _checkpoint(name: str) -> None:
+    """Test hook for the crash tests: FORECAST_PAUSE_AT=<name> stops here until killed."""
+    if os.environ.get("FORECAST_PAUSE_AT") == name:
+        print(f"paused at {name}", file=sys.stderr, flush=True)
+        time.sleep(3600)

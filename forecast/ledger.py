@@ -163,6 +163,7 @@ class Ledger:
     ) -> None:
         """Add the new events and the run in one transaction: all of it lands, or none."""
         now = _utcnow()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,16 @@
+# The README's two commands: `make example` and `make test`.
+.PHONY: example test test-fast setup
+
+setup:
+	scripts/bootstrap
+
+example: setup
+	.venv/bin/forecast update examples/events.csv --workspace example-workspace
+	.venv/bin/forecast status --workspace example-workspace --json
+
+# Both tiers: the fast tests and the sampling tests with small draw counts.
+test: setup
+	.venv/bin/pytest --run-slow
+
+test-fast: setup
+	.venv/bin/pytest

@@ -1,0 +1,176 @@
+"""events.csv validation (DESIGN.md section 2): every bad input named by file, line and column,
+exit code 2, no traceback, and the workspace byte-for-byte as it was."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from conftest import EXAMPLE, HEADER, snapshot, write_csv
+from forecast.cli import main
+from forecast.events import read_events
+from forecast.ledger import Ledger
+
+GOOD = "e1,2025-02-18,signal,territorial_rigidity,2.5,,,B,2,ok"
+
+BAD_ROWS = [
+    # name, data rows, line, column fragment, message fragment
+    ("unknown factor", ["e1,2025-02-18,signal,teritorial_rigidity,2.5,,,B,2,x"], 2, "column 4 ('factor')", "did you mean 'territorial_rigidity'?"),
+    ("unknown outcome", [GOOD, "e2,2025-02-19,outcome,,,local_ceasfire,,A,1,x"], 3, "column 6 ('outcome')", "did you mean 'local_ceasefire'?"),
+    ("complement as outcome", ["e2,2025-02-19,outcome,,,protracted_war,,A,1,x"], 2, "column 6 ('outcome')", "absence of a deal"),
+    ("unknown kind", ["e1,2025-02-18,signl,territorial_rigidity,2.5,,,B,2,x"], 2, "column 3 ('kind')", "did you mean 'signal'?"),
+    ("missing factor", ["e1,2025-02-18,signal,,2.5,,,B,2,x"], 2, "column 4 ('factor')", "needs a value in 'factor'"),
+    ("missing signal", ["e1,2025-02-18,signal,territorial_rigidity,,,,B,2,x"], 2, "column 5 ('signal')", "needs a value in 'signal'"),
+    ("missing date", ["e1,,signal,territorial_rigidity,1,,,B,2,x"], 2, "column 2 ('date')", "needs a value in 'date'"),
+    ("unparseable date", [GOOD, "e2,21/02/2025,signal,territorial_rigidity,1,,,B,2,x"], 3, "column 2 ('date')", "expected an ISO date YYYY-MM-DD"),
+    ("impossible date", ["e1,2025-02-30,signal,territorial_rigidity,1,,,B,2,x"], 2, "column 2 ('date')", "expected an ISO date"),
+    ("future date", ["e1,2999-01-04,signal,territorial_rigidity,1,,,B,2,x"], 2, "column 2 ('date')", "in the future"),
+    ("non-finite signal", ["e1,2025-02-18,signal,territorial_rigidity,nan,,,B,2,x"], 2, "column 5 ('signal')", "finite number from -3 to 3"),
+    ("infinite signal", ["e1,2025-02-18,signal,territorial_rigidity,inf,,,B,2,x"], 2, "column 5 ('signal')", "finite number from -3 to 3"),
+    ("out-of-range signal", ["e1,2025-02-18,signal,territorial_rigidity,3.5,,,B,2,x"], 2, "column 5 ('signal')", "from -3 to 3, got '3.5'"),
+    ("text signal", ["e1,2025-02-18,signal,territorial_rigidity,high,,,B,2,x"], 2, "column 5 ('signal')", "expected a number"),
+    ("bad reliability", ["e1,2025-02-18,signal,territorial_rigidity,1,,,G,2,x"], 2, "column 8 ('source_reliability')", "grade A-F"),
+    ("bad credibility", ["e1,2025-02-18,signal,territorial_rigidity,1,,,B,7,x"], 2, "column 9 ('info_credibility')", "grade 1-6"),
+    ("id reused in file", [GOOD, "e1,2025-02-19,signal,territorial_rigidity,1.0,,,B,2,other"], 3, "column 1 ('event_id')", "already used on line 2"),
+    ("retraction of unknown id", [GOOD, "r1,2025-02-20,retraction,,,,nope,,,x"], 3, "column 7 ('retracts')", "neither in this file nor in the ledger"),
+    ("retraction of retraction", [GOOD, "r1,2025-02-20,retraction,,,,e1,,,x", "r2,2025-02-20,retraction,,,,r1,,,x"], 4, "column 7 ('retracts')", "itself a retraction"),
+    ("field of another kind", ["e1,2025-02-18,signal,territorial_rigidity,1,local_ceasefire,,B,2,x"], 2, "column 6 ('outcome')", "belongs to outcome rows"),
+    ("ragged row", [GOOD, "e2,2025-02-18,signal,territorial_rigidity,1,,,B"], 3, None, "expected 10 comma-separated fields"),
+    ("no rows", [], 2, None, "no events below the header"),
+]
+
+
+@pytest.fixture
+def populated(workspace, priors):
+    """A workspace whose ledger already holds the example's events (no run needed)."""
+    parsed = read_events(EXAMPLE, priors)
+    Ledger(workspace / "forecast.sqlite").commit_update(
+        file=str(EXAMPLE), file_sha256=parsed.sha256, new_events=parsed.events, known_count=0, run=None
+    )
+    return workspace
+
+
+def _assert_rejected(capsys, args, workspace, fragments):
+    before = snapshot(workspace)
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+    assert snapshot(workspace) == before
+    return err
+
+
+@pytest.mark.parametrize("command", ["update", "validate"])
+@pytest.mark.parametrize(("name", "rows", "line", "column", "message"), BAD_ROWS, ids=[r[0] for r in BAD_ROWS])
+def test_bad_row_is_rejected_and_workspace_untouched(tmp_path, populated, capsys, command, name, rows, line, column, message):
+    path = write_csv(tmp_path / "bad.csv", *rows)
+    fragments = [str(path), f"line {line}", message] + ([column] if column else [])
+    _assert_rejected(capsys, [command, str(path), "--workspace", str(populated)], populated, fragments)
+
+
+def test_bad_input_never_creates_a_workspace(tmp_path, capsys):
+    path = write_csv(tmp_path / "bad.csv", "e1,2025-02-18,signal,nope,2.5,,,B,2,x")
+    fresh = tmp_path / "fresh"
+    _assert_rejected(capsys, ["update", str(path), "--workspace", str(fresh)], fresh, ["line 2"])
+    assert not fresh.exists()
+
+
+def test_id_reused_against_the_ledger(tmp_path, populated, capsys):
+    # seed-07 exists in the ledger with signal 2.8; the same id with other content is refused.
+    path = write_csv(
+        tmp_path / "bad.csv",
+        "seed-07,2025-02-21,signal,territorial_rigidity,1.0,,,A,2,changed",
+    )
+    _assert_rejected(capsys, ["update", str(path), "--workspace", str(populated)], populated,
+                     ["line 2", "column 1 ('event_id')", "already in the ledger with different content"])
+
+
+def test_retraction_of_an_event_in_the_ledger_is_accepted(tmp_path, populated, priors):
+    path = write_csv(tmp_path / "r.csv", "r1,2025-02-22,retraction,,,,seed-07,,,mis-coded")
+    parsed = read_events(path, priors, Ledger(populated / "forecast.sqlite").known_events())
+    assert [e.retracts for e in parsed.events] == ["seed-07"]
+
+
+def test_wrong_encoding(tmp_path, populated, capsys):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes((HEADER + "\n" + "e1,2025-02-18,signal,territorial_rigidity,1,,,B,2,Zaporizhzhia caf\xe9\n").encode("latin-1"))
+    _assert_rejected(capsys, ["update", str(path), "--workspace", str(populated)], populated,
+                     [str(path), "line 2", "column 67", "not UTF-8"])
+
+
+@pytest.mark.parametrize("content", [b"", b"\xef\xbb\xbf", b"\n\n  \n"], ids=["zero bytes", "bom only", "blank lines"])
+def test_empty_file(tmp_path, populated, capsys, content):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    _assert_rejected(capsys, ["update", str(path), "--workspace", str(populated)], populated, [str(path), "line 1", "empty"])
+
+
+def test_missing_date_column_suggests_the_near_miss(tmp_path, populated, capsys):
+    path = write_csv(tmp_path / "h.csv", "2025-02-18,territorial_rigidity,1", header="Date,factor,signal")
+    _assert_rejected(capsys, ["validate", str(path), "--workspace", str(populated)], populated,
+                     ["line 1", "missing required column 'date'", "column 1 is 'Date': did you mean 'date'?"])
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope.csv"), "--workspace", str(tmp_path)]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_reported_before_date(tmp_path, priors):
+    path = write_csv(tmp_path / "r.csv", "e1,2025-02-18,2025-02-17,territorial_rigidity,1",
+                     header="event_id,date,reported,factor,signal")
+    with pytest.raises(Exception, match=r"line 2, column 3 \('reported'\).*before the event's date"):
+        read_events(path, priors)
+
+
+def test_defaults_bom_any_column_order_and_cjk(tmp_path, priors):
+    text = "\ufeffdescription,signal,factor,date\n\"领土争端难以调和, 双方立场完全对立\",2.9,territorial_rigidity,2025-02-21\n"
+    path = tmp_path / "ok.csv"
+    path.write_text(text, encoding="utf-8")
+    [event] = read_events(path, priors).events
+    assert (event.kind, event.source_reliability, event.info_credibility) == ("signal", "F", "6")
+    assert event.reported == dt.date(2025, 2, 21)
+    assert event.description == "领土争端难以调和, 双方立场完全对立"
+    assert event.event_id.startswith("h") and len(event.event_id) == 16
+
+
+def test_generated_id_is_stable_and_content_based(tmp_path, priors):
+    a = write_csv(tmp_path / "a.csv", "2025-02-18,territorial_rigidity,1.0", header="date,factor,signal")
+    b = write_csv(tmp_path / "b.csv", "territorial_rigidity,1,2025-02-18,  ", header="factor,signal,date,actor")
+    c = write_csv(tmp_path / "c.csv", "2025-02-18,territorial_rigidity,1.5", header="date,factor,signal")
+    ids = [read_events(p, priors).events[0].event_id for p in (a, b, c)]
+    assert ids[0] == ids[1] != ids[2]
+
+
+def test_extra_columns_are_kept_and_warned_once(tmp_path, priors):
+    path = write_csv(tmp_path / "x.csv", "2025-02-18,territorial_rigidity,1,Kyiv,n1", "2025-02-19,territorial_rigidity,2,Moscow,",
+                     header="date,factor,signal,city,analyst_note")
+    parsed = read_events(path, priors)
+    assert [e.extras for e in parsed.events] == [{"city": "Kyiv", "analyst_note": "n1"}, {"city": "Moscow"}]
+    assert len([w for w in parsed.warnings if "unknown column" in w]) == 1
+    assert "'city'" in parsed.warnings[0] and "'analyst_note'" in parsed.warnings[0]
+
+
+def test_exact_duplicate_row_counted_once_with_warning(tmp_path, priors):
+    row = "2025-02-18,territorial_rigidity,1"
+    parsed = read_events(write_csv(tmp_path / "d.csv", row, row, header="date,factor,signal"), priors)
+    assert len(parsed.events) == 1
+    assert any("line 3: repeats line 2" in w for w in parsed.warnings)
+
+
+def test_multiline_quoted_field_keeps_line_numbers(tmp_path, priors):
+    path = write_csv(tmp_path / "m.csv", '2025-02-18,territorial_rigidity,1,"two\nlines"', "2025-02-18,bogus,1,x",
+                     header="date,factor,signal,description")
+    with pytest.raises(Exception, match=r"line 4, column 2 \('factor'\)"):
+        read_events(path, priors)
+
+
+def test_example_file_is_valid(priors):
+    parsed = read_events(EXAMPLE, priors)
+    assert 15 <= len(parsed.events) <= 30
+    assert not parsed.warnings
+    assert {e.factor for e in parsed.events} == set(priors.factors)
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in e.description) for e in parsed.events)

@@ -1,0 +1,80 @@
+"""The SQLite ledger: provenance, idempotence, retractions as rows, atomic commits, read-only reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+
+from conftest import EXAMPLE, snapshot, write_csv
+from forecast.events import read_events
+from forecast.ledger import Ledger, RunRecord
+
+
+def _run(run_id="r1", **overrides) -> RunRecord:
+    values = dict(
+        run_id=run_id, created_at="2026-01-01T00:00:00+00:00", as_of=dt.date(2025, 2, 21), data_hash="d", priors_hash="p",
+        priors_dir="priors", code_version="0.1.0", seed=1, draws=10, tune=10, chains=2, status="ok",
+        diagnostics={"r_hat_max": 1.0}, headline={"a": {"p": 0.5}}, factors={}, counts={"total": 1},
+        horizon_weeks=12, posterior=f"runs/{run_id}/posterior.nc", report=None,
+    )
+    return RunRecord(**{**values, **overrides})
+
+
+def test_reading_a_missing_ledger_creates_nothing(tmp_path):
+    ledger = Ledger(tmp_path / "ws" / "forecast.sqlite")
+    assert ledger.known_events() == {} and ledger.runs() == [] and ledger.events() == []
+    assert not (tmp_path / "ws").exists()
+
+
+def test_ingest_records_provenance_and_round_trips(tmp_path, priors):
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    parsed = read_events(EXAMPLE, priors)
+    ledger.commit_update(file="examples/events.csv", file_sha256=parsed.sha256, new_events=parsed.events, known_count=0, run=_run())
+    assert ledger.events() == parsed.events  # every field, CJK text included
+    with sqlite3.connect(ledger.path) as conn:
+        file, sha, rows_new = conn.execute("SELECT file, file_sha256, rows_new FROM ingests").fetchone()
+        hashes = {r[0] for r in conn.execute("SELECT content_hash FROM events")}
+    assert (file, sha, rows_new) == ("examples/events.csv", parsed.sha256, len(parsed.events))
+    assert hashes == {e.content_hash for e in parsed.events}
+    assert ledger.latest_run() == _run()
+
+
+def test_reading_does_not_modify_the_file(tmp_path, priors):
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    parsed = read_events(EXAMPLE, priors)
+    ledger.commit_update(file="f", file_sha256="s", new_events=parsed.events, known_count=0, run=None)
+    before = snapshot(tmp_path)
+    ledger.events(), ledger.runs(), ledger.known_events()
+    assert snapshot(tmp_path) == before
+
+
+def test_a_failed_commit_leaves_nothing(tmp_path, priors):
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    parsed = read_events(EXAMPLE, priors)
+    ledger.commit_update(file="f", file_sha256="s", new_events=parsed.events[:3], known_count=0, run=_run("r1"))
+    # A run id that already exists makes the last statement fail: the new events must not land either.
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.commit_update(file="f", file_sha256="s", new_events=parsed.events[3:], known_count=3, run=_run("r1"))
+    assert len(ledger.events()) == 3 and len(ledger.runs()) == 1
+
+
+def test_retractions_are_rows_and_nothing_is_deleted(tmp_path, priors):
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    parsed = read_events(EXAMPLE, priors)
+    ledger.commit_update(file="f", file_sha256="s", new_events=parsed.events, known_count=0, run=None)
+    retraction = read_events(write_csv(tmp_path / "r.csv", "r1,2025-02-22,retraction,,,,seed-07,,,mis-coded"), priors, ledger.known_events())
+    ledger.commit_update(file="r", file_sha256="s", new_events=retraction.events, known_count=0, run=None)
+    events = ledger.events()
+    assert len(events) == len(parsed.events) + 1
+    assert any(e.event_id == "seed-07" for e in events)
+    assert events[-1].kind == "retraction" and events[-1].retracts == "seed-07"
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "forecast.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(Exception, match="newer than this version"):
+        Ledger(path).runs()

@@ -1,0 +1,104 @@
+"""The PyMC model, without sampling: structure, finite logp and gradient, fixed vs sampled priors."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from forecast.dataset import build_dataset
+from forecast.model import build_model, prior_array
+from forecast.priors import Param
+from test_dataset import ev
+
+D = dt.date
+
+
+@pytest.fixture
+def data(priors):
+    events = [
+        ev("a", D(2025, 2, 18), grade=("A", "1")),
+        ev("b", D(2025, 3, 4), factor="external_military_aid", signal=-1.5, grade=("E", "5")),
+        ev("o", D(2025, 3, 12), kind="outcome", outcome="energy_food_deal"),
+    ]
+    return build_dataset(events, priors, as_of=D(2025, 3, 20))
+
+
+def test_initial_point_logp_and_gradient_are_finite(data, priors):
+    model = build_model(data, priors)
+    point = model.initial_point()
+    assert np.isfinite(model.compile_logp()(point))
+    grad = model.compile_dlogp()(point)
+    assert np.all(np.isfinite(grad)) and np.any(grad != 0)
+
+
+def test_variables_and_dims(data, priors):
+    model = build_model(data, priors)
+    free = {rv.name for rv in model.free_RVs}
+    assert free == {"initial", "volatility", "innovation", "noise", "baseline", "effect"}
+    assert model.named_vars_to_dims["theta"] == ("factor", "week")
+    assert model.named_vars_to_dims["effect"] == ("deal", "factor")
+    assert {rv.name for rv in model.observed_RVs} == {"signal", "outcome_counts"}
+    assert len(model.coords["week"]) == 5
+
+
+def test_theta_is_the_cumulative_walk(data, priors):
+    model = build_model(data, priors)
+    # Theta as a function of the value variables (not of fresh random draws of the RVs).
+    [theta_of_values] = model.replace_rvs_by_values([model["theta"]])
+    theta = model.compile_fn(theta_of_values, inputs=model.value_vars, on_unused_input="ignore")
+    point = model.initial_point()
+    point["initial"] = np.array([1.0, 2.0, 3.0, 4.0])
+    point["volatility_log__"] = np.log(np.full(4, 0.5))
+    point["innovation"] = np.ones((4, 4))
+    np.testing.assert_allclose(theta(point), np.array([1.0, 2.0, 3.0, 4.0])[:, None] + 0.5 * np.arange(5))
+
+
+def test_one_week_window_has_no_innovations(priors):
+    data = build_dataset([ev("a", D(2025, 2, 18))], priors, as_of=D(2025, 2, 21))
+    model = build_model(data, priors)
+    assert "innovation" not in model.named_vars
+    assert model["theta"].eval().shape == (4, 1)
+
+
+def test_fixed_prior_is_a_constant_under_the_same_name(data, priors):
+    fixed = Param(None, {}, 0.5, "r", "s")
+    obs = dataclasses.replace(priors.observation, noise=fixed)
+    model = build_model(data, dataclasses.replace(priors, observation=obs))
+    assert "noise" not in {rv.name for rv in model.free_RVs}
+    assert float(model["noise"].eval()) == 0.5
+
+
+def test_prior_array_mixes_families(priors):
+    params = [Param("Normal", {"mu": 1.0, "sigma": 0.1}, None, "r", "s"),
+              Param(None, {}, 7.0, "r", "s"),
+              Param("HalfNormal", {"sigma": 1.0}, None, "r", "s")]
+    with pm.Model(coords={"k": ["a", "b", "c"]}) as model:
+        x = prior_array("x", params, ("k",))
+    assert {rv.name for rv in model.free_RVs} == {"x__0", "x__2"}
+    draws = pm.draw(x, 200, random_seed=1)
+    assert np.all(draws[:, 1] == 7.0) and np.all(draws[:, 2] >= 0) and abs(draws[:, 0].mean() - 1.0) < 0.05
+
+
+def test_prior_array_one_family_is_one_vector(priors):
+    with pm.Model(coords={"k": ["a", "b"]}) as model:
+        x = prior_array("x", [Param("Normal", {"mu": 0.0, "sigma": 1.0}, None, "r", "s"),
+                              Param("Normal", {"mu": 5.0, "sigma": 1.0}, None, "r", "s")], ("k",))
+    assert [rv.name for rv in model.free_RVs] == ["x"]
+    assert abs(pm.draw(x, 500, random_seed=2)[:, 1].mean() - 5.0) < 0.2
+
+
+def test_outcome_likelihood_prefers_lower_obstacles_after_a_deal(priors):
+    """With one deal in the window, the outcome term's gradient pushes obstacles down."""
+    events = [ev("o", D(2025, 2, 18), kind="outcome", outcome="local_ceasefire")]
+    data = build_dataset(events, priors, as_of=D(2025, 2, 21))
+    model = build_model(data, priors)
+    logp = model.compile_fn(model.logp(vars=[model["outcome_counts"]]), inputs=model.value_vars, on_unused_input="ignore")
+    point = model.initial_point()
+    low, high = dict(point), dict(point)
+    low["initial"] = np.zeros(4)
+    high["initial"] = np.full(4, 2.5)
+    assert logp(low) > logp(high)

@@ -1,0 +1,105 @@
+"""Cold-process wall time and peak memory of `forecast update`, run by hand:
+
+    .venv/bin/python benchmarks/update.py [--runs 3] [--cases example,synthetic] [--draws N ...]
+
+Cases: `example` is examples/events.csv; `synthetic` is a log of 5,000 signals over 260 weeks
+drawn from the model itself (forecast.simulate, volatilities fixed at their prior medians so the
+paths stay on the -3..+3 scale). Each run is a fresh `forecast update` process in a fresh
+workspace; peak memory is the largest sum of resident memory over the process and its sampler
+workers, polled every 50 ms. Prints the median and every run. Targets (issue 2): example
+<= 12 s; synthetic <= 90 s and <= 3 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FORECAST = str(Path(sys.executable).parent / "forecast")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def synthetic_log(path: Path, n_signals: int, n_weeks: int, seed: int) -> Path:
+    import numpy as np
+
+    from forecast.priors import load_priors
+    from forecast.simulate import simulate_log
+
+    priors = load_priors()
+    # HalfNormal(sigma) has median 0.674 sigma: the prior medians of the volatilities.
+    volatility = np.array([0.674 * f.volatility.kwargs["sigma"] for f in priors.factors.values()])
+    log = simulate_log(priors, n_signals=n_signals, n_weeks=n_weeks, seed=seed, fixed={"volatility": volatility})
+    log.events.to_csv(path, index=False)
+    return path
+
+
+def tree_rss(pgid: int) -> int:
+    """Resident bytes of every process in the process group."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # field 5 of stat: the process group
+                total += int(fields[21]) * PAGE  # field 24: rss in pages
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def run_once(events: Path, extra: list[str]) -> tuple[float, int, int]:
+    with tempfile.TemporaryDirectory() as workspace:
+        started = time.perf_counter()
+        process = subprocess.Popen([FORECAST, "update", str(events), "--workspace", workspace, "--quiet", *extra],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        peak = 0
+        while process.poll() is None:
+            peak = max(peak, tree_rss(process.pid))
+            time.sleep(0.05)
+        seconds = time.perf_counter() - started
+        out, err = process.communicate()
+        if process.returncode not in (0, 3):
+            raise SystemExit(f"forecast update failed ({process.returncode}):\n{err.decode()}")
+        return seconds, peak, process.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--cases", default="example,synthetic")
+    parser.add_argument("--signals", type=int, default=5000)
+    parser.add_argument("--weeks", type=int, default=260)
+    args, extra = parser.parse_known_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        cases = {}
+        for case in args.cases.split(","):
+            if case == "example":
+                cases[case] = ROOT / "examples" / "events.csv"
+            elif case == "synthetic":
+                cases[case] = synthetic_log(Path(scratch) / "synthetic.csv", args.signals, args.weeks, seed=7)
+            else:
+                raise SystemExit(f"unknown case {case!r}")
+        print(f"forecast update, cold process, {args.runs} runs each; extra options: {' '.join(extra) or 'none'}")
+        for case, events in cases.items():
+            results = [run_once(events, extra) for _ in range(args.runs)]
+            seconds = [r[0] for r in results]
+            peaks = [r[1] / 2**30 for r in results]
+            codes = sorted({r[2] for r in results})
+            print(f"{case:>10}: wall median {statistics.median(seconds):6.1f} s "
+                  f"(runs: {', '.join(f'{s:.1f}' for s in seconds)}); "
+                  f"peak memory median {statistics.median(peaks):.2f} GB "
+                  f"(runs: {', '.join(f'{p:.2f}' for p in peaks)}); exit codes {codes}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The workspace lock and atomic publication of run files."""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+import time
+
+import pytest
+
+from forecast.errors import WorkspaceBusy
+from forecast.workspace import Workspace
+
+
+def test_second_holder_fails_fast_when_told_not_to_wait(workspace):
+    ws = Workspace(workspace)
+    with ws.locked():
+        with pytest.raises(WorkspaceBusy, match="another forecast update holds the workspace"):
+            with ws.locked(wait=False):
+                pass
+
+
+def test_second_holder_waits_and_says_so(workspace):
+    ws = Workspace(workspace)
+    workspace.mkdir(parents=True)
+    messages, order = [], []
+    with open(workspace / ".lock", "a+") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another process's update, as far as the lock can tell
+
+        def second():
+            with ws.locked(announce=messages.append):
+                order.append("second")
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.5)
+        order.append("first done")
+        fcntl.flock(other, fcntl.LOCK_UN)
+        thread.join(timeout=10)
+    assert order == ["first done", "second"]
+    assert messages and "waiting for it to finish" in messages[0]
+
+
+def test_publish_is_all_or_nothing(workspace):
+    ws = Workspace(workspace)
+
+    def write_then_fail(folder):
+        (folder / "posterior.nc").write_bytes(b"partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        ws.publish_run_files("r1", write_then_fail)
+    assert list(ws.runs_dir.iterdir()) == []
+    final = ws.publish_run_files("r2", lambda folder: (folder / "posterior.nc").write_bytes(b"ok"))
+    assert (final / "posterior.nc").read_bytes() == b"ok" and [p.name for p in ws.runs_dir.iterdir()] == ["r2"]
+
+
+def test_unreferenced_run_folders_are_removed_under_the_lock(workspace):
+    ws = Workspace(workspace)
+    ws.publish_run_files("orphan", lambda folder: (folder / "posterior.nc").write_bytes(b"x"))
+    (ws.runs_dir / ".partial-crashed").mkdir()
+    with ws.locked():
+        pass
+    assert list(ws.runs_dir.iterdir()) == []
+
+
+def test_workspace_must_be_a_folder(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(Exception, match="must be a folder"):
+        with Workspace(path).locked():
+            pass

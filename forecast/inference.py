@@ -62,6 +62,9 @@ def sample(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, pr
             # Explicit: PyMC picks nutpie by itself whenever it is installed, and nutpie's numba
             # compile (11-23 s a process here) costs more than sampling a log of this size.
             nuts_sampler="pymc",
+            # Forked workers start without re-importing PyMC: 2.3 s less per update of the
+            # example (7.3 -> 4.9 s of sampling on these 2-core machines).
+            mp_ctx="fork",
         )
     seconds = time.perf_counter() - started
     return trace, diagnose(trace, model, seconds, chains)

@@ -13,6 +13,7 @@ workers, polled every 50 ms. Prints the median and every run. Targets (issue 2):
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import statistics
 import subprocess
@@ -35,7 +36,9 @@ def synthetic_log(path: Path, n_signals: int, n_weeks: int, seed: int) -> Path:
     priors = load_priors()
     # HalfNormal(sigma) has median 0.674 sigma: the prior medians of the volatilities.
     volatility = np.array([0.674 * f.volatility.kwargs["sigma"] for f in priors.factors.values()])
-    log = simulate_log(priors, n_signals=n_signals, n_weeks=n_weeks, seed=seed, fixed={"volatility": volatility})
+    # End last week: events dated in the future are (rightly) refused.
+    start = dt.date.today() - dt.timedelta(weeks=n_weeks + 1)
+    log = simulate_log(priors, n_signals=n_signals, n_weeks=n_weeks, seed=seed, fixed={"volatility": volatility}, start=start)
     log.events.to_csv(path, index=False)
     return path
 

@@ -55,6 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     workspace_option(p)
     p.set_defaults(handler=_status)
+
+    priors = commands.add_parser("priors", help="work with priors folders").add_subparsers(dest="priors_command", required=True, metavar="SUBCOMMAND")
+    p = priors.add_parser("check", help="validate a priors folder and show its prior predictive (table and a one-page PDF)")
+    p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
+    p.add_argument("--out", type=Path, metavar="PATH", help="where to write the PDF (default: WORKSPACE/reports/prior-predictive-<hash>.pdf)")
+    p.add_argument("--draws", type=int, default=4000, help="prior draws (default 4000)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    workspace_option(p)
+    p.set_defaults(handler=_priors_check)
     return parser
 
 
@@ -108,6 +117,20 @@ def _status(args) -> int:
         print(json.dumps(status_json(runs[-1]), indent=2, ensure_ascii=False))
     else:
         print(run_summary(runs[-1], runs[-2] if len(runs) > 1 else None))
+    return 0
+
+
+def _priors_check(args) -> int:
+    from .errors import InputError
+    from .priors_check import check_priors, headline_text, write_check_pdf
+    from .workspace import Workspace, resolve_workspace
+
+    if args.draws < 100:
+        raise InputError(f"--draws must be at least 100, got {args.draws}")
+    priors, predictive = check_priors(args.priors, seed=args.seed, draws=args.draws)
+    print(headline_text(priors, predictive))
+    out = args.out or Workspace(resolve_workspace(args.workspace)).reports_dir / f"prior-predictive-{priors.hash[:12]}.pdf"
+    print(f"\nCharts: {write_check_pdf(priors, predictive, out)}")
     return 0
 
 

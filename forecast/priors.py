@@ -155,6 +155,20 @@ def load_priors(directory: str | Path | None = None) -> Priors:
     return Priors(factors, outcomes, observation, directory, content=docs)
 
 
+def write_priors(content: dict[str, Any], directory: str | Path) -> Priors:
+    """Write a priors folder (the three files, as parsed YAML content) and load it back.
+
+    Loading validates what was written, so a bad edit fails here, naming file and key. YAML
+    comments are not kept: the rationale and source fields are where a prior's reasons live.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in PRIOR_FILES:
+        text = yaml.safe_dump(content[name], sort_keys=False, allow_unicode=True, width=100)
+        (directory / name).write_text(text, encoding="utf-8")
+    return load_priors(directory)
+
+
 # --- reading -------------------------------------------------------------------------------
 
 

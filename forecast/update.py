@@ -112,23 +112,13 @@ def fit_and_store(
     ingest: dict,
 ) -> RunRecord:
     """Fit, forecast, and store the run together with the events in `ingest` (see Ledger.commit_update)."""
-    # Imported here so that `validate` and `status` never pay PyMC's start-up cost.
-    from .forecasting import Draws, cumulative_incidence, factor_summary, forecast_table, headline
-    from .inference import sample
-    from .model import build_model
+    from .forecasting import factor_summary, headline
     from .runfiles import write_posterior
 
     log(f"fitting {data.counts['signals']} signals and {data.counts['outcomes']} outcomes over {data.n_weeks} weeks "
         f"(as of {data.as_of}; {settings.chains} chains x {settings.draws} draws)")
-    model = build_model(data, priors)
-    _checkpoint("sampling")
-    trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                                seed=settings.seed, progress=progress)
+    trace, diagnostics, table = fit_forecast(data, priors, settings, progress=progress)
     posterior = trace.posterior.to_dataset()
-    # The forecast has its own stream, derived from the seed, so it is reproducible too.
-    rng = np.random.default_rng([settings.seed, 1])
-    incidence = cumulative_incidence(Draws.from_dataset(posterior), priors.outcomes.forecast_weeks, rng)
-    table = forecast_table(incidence, priors.outcomes.keys)
 
     run_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     record = RunRecord(
@@ -159,6 +149,26 @@ def fit_and_store(
     _checkpoint("store")
     workspace.ledger.commit_update(**ingest, run=record)
     return record
+
+
+def fit_forecast(data: ModelData, priors: Priors, settings: FitSettings, *, progress: bool = False):
+    """Sample the model and forecast from the posterior: (trace, diagnostics, forecast table).
+
+    The one path from data to numbers, shared by `update` and the notebooks.
+    """
+    # Imported here so that `validate` and `status` never pay PyMC's start-up cost.
+    from .forecasting import Draws, cumulative_incidence, forecast_table
+    from .inference import sample
+    from .model import build_model
+
+    model = build_model(data, priors)
+    _checkpoint("sampling")
+    trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                                seed=settings.seed, progress=progress)
+    # The forecast has its own stream, derived from the seed, so it is reproducible too.
+    rng = np.random.default_rng([settings.seed, 1])
+    incidence = cumulative_incidence(Draws.from_dataset(trace.posterior.to_dataset()), priors.outcomes.forecast_weeks, rng)
+    return trace, diagnostics, forecast_table(incidence, priors.outcomes.keys)
 
 
 def _same_inputs(previous: RunRecord, data: ModelData, priors: Priors, settings: FitSettings) -> bool:

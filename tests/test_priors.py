@@ -83,22 +83,24 @@ def test_broken_priors_name_file_and_key(tmp_path, name, old, new, message):
     assert str(folder / name) in text and "line " in text and "key '" in text and message in text, text
 
 
-def test_missing_rationale(tmp_path):
+def _edited(tmp_path, name, edit):
+    """A copy of the default priors with `edit(doc)` applied to the parsed `name`."""
     folder = tmp_path / "priors"
     shutil.copytree(PRIORS, folder)
-    doc = yaml.safe_load((folder / "factors.yaml").read_text())
-    del doc["factors"]["external_military_aid"]["initial"]["rationale"]
-    (folder / "factors.yaml").write_text(yaml.safe_dump(doc))
+    doc = yaml.safe_load((folder / name).read_text())
+    edit(doc)
+    (folder / name).write_text(yaml.safe_dump(doc, allow_unicode=True))
+    return folder
+
+
+def test_missing_rationale(tmp_path):
+    folder = _edited(tmp_path, "factors.yaml", lambda doc: doc["factors"]["external_military_aid"]["initial"].pop("rationale"))
     with pytest.raises(InputError, match=r"key 'factors.external_military_aid.initial': missing required key 'rationale'"):
         load_priors(folder)
 
 
 def test_missing_effect_for_a_factor(tmp_path):
-    folder = tmp_path / "priors"
-    shutil.copytree(PRIORS, folder)
-    doc = yaml.safe_load((folder / "outcomes.yaml").read_text())
-    del doc["deals"]["local_ceasefire"]["effects"]["external_military_aid"]
-    (folder / "outcomes.yaml").write_text(yaml.safe_dump(doc))
+    folder = _edited(tmp_path, "outcomes.yaml", lambda doc: doc["deals"]["local_ceasefire"]["effects"].pop("external_military_aid"))
     with pytest.raises(InputError, match=r"deals.local_ceasefire.effects': missing required key 'external_military_aid'"):
         load_priors(folder)
 

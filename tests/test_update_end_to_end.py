@@ -108,27 +108,16 @@ def test_retraction_through_the_cli(tmp_path):
 
 def test_no_events_gives_the_prior_predictive(priors, seed):
     """With no data the posterior is the prior, so the forecast must be the prior predictive."""
-    import pymc as pm
-
-    from forecast.dataset import ModelData
     from forecast.forecasting import Draws, cumulative_incidence
     from forecast.inference import sample
     from forecast.model import build_model
+    from forecast.prior_predictive import empty_dataset, prior_predictive
 
-    empty = ModelData(factors=tuple(priors.factors), deals=tuple(priors.outcomes.deals),
-                      weeks=(priors.outcomes.start,), as_of=priors.outcomes.start,
-                      signal_factor=np.array([], int), signal_week=np.array([], int), signal_value=np.array([]),
-                      signal_reliability=np.array([], int), signal_credibility=np.array([], int),
-                      outcome_counts=np.zeros((1, 3), int), outcomes_observed=False, data_hash="", counts={})
-    model = build_model(empty, priors)
-    trace, diagnostics = sample(model, draws=1000, tune=500, chains=4, seed=seed, progress=False)
+    trace, diagnostics = sample(build_model(empty_dataset(priors), priors), draws=1000, tune=500, chains=4, seed=seed, progress=False)
     assert diagnostics.passed, diagnostics.problems
-    prior = pm.sample_prior_predictive(draws=4000, model=model, random_seed=seed).prior.to_dataset()
-
-    def incidence(ds):
-        return cumulative_incidence(Draws.from_dataset(ds), 12, np.random.default_rng(seed))[:, -1, :]
-
-    post, pri = incidence(trace.posterior.to_dataset()), incidence(prior)
+    horizon = priors.outcomes.horizon_weeks
+    post = cumulative_incidence(Draws.from_dataset(trace.posterior.to_dataset()), horizon, np.random.default_rng(seed))[:, -1, :]
+    pri = prior_predictive(priors, draws=4000, seed=seed + 1).incidence[:, horizon - 1, :]
     for j in range(3):
         se = np.hypot(post[:, j].std() / np.sqrt(diagnostics.ess_bulk_min), pri[:, j].std() / np.sqrt(len(pri)))
         assert abs(post[:, j].mean() - pri[:, j].mean()) < 4 * se, (j, post[:, j].mean(), pri[:, j].mean(), se)
@@ -193,3 +182,12 @@ def test_failed_diagnostics_exit_3_and_the_run_is_stored_flagged(tmp_path):
     assert "diagnostics failed" in result.stdout and "stored but flagged" in result.stderr
     s = status(ws)
     assert s["status"] == "flagged"
+
+
+def test_same_inputs_and_seed_reproduce_the_numbers_exactly(example_workspace, tmp_path):
+    ws, _ = example_workspace
+    original = status(ws)
+    forecast("update", EXAMPLE, "--workspace", tmp_path / "again", "--quiet", *SMALL)
+    again = status(tmp_path / "again")
+    assert again["outcomes"] == original["outcomes"] and again["factors"] == original["factors"]
+    assert again["run_id"] != original["run_id"]

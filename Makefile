@@ -1,5 +1,5 @@
 # The README's two commands: `make example` and `make test`.
-.PHONY: example test test-fast setup
+.PHONY: example test test-fast setup system-packages
 
 setup:
 	scripts/bootstrap
@@ -9,8 +9,11 @@ example: setup
 	.venv/bin/forecast status --workspace example-workspace --json
 
 # Both tiers: the fast tests and the sampling tests with small draw counts.
-test: setup
+test: setup system-packages
 	.venv/bin/pytest --run-slow
 
-test-fast: setup
+test-fast: setup system-packages
 	.venv/bin/pytest
+
+system-packages:
+	scripts/system-packages

@@ -93,6 +93,7 @@ def _previous_of(args, run):
 
 
 def _validate(args) -> int:
+    from .terminal import plural
     from .update import validate
     from .workspace import Workspace, resolve_workspace
 
@@ -100,8 +101,8 @@ def _validate(args) -> int:
     for warning in parsed.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     kinds = {k: sum(e.kind == k for e in parsed.events) for k in ("signal", "outcome", "retraction")}
-    print(f"{args.events}: OK, {len(parsed.events)} events "
-          f"({kinds['signal']} signals, {kinds['outcome']} outcomes, {kinds['retraction']} retractions)")
+    counts = ", ".join(plural(kinds[k], k) for k in ("signal", "outcome", "retraction"))
+    print(f"{args.events}: OK, {plural(len(parsed.events), 'event')} ({counts})")
     return 0
 
 

@@ -30,7 +30,8 @@ def run_summary(run: RunRecord, previous: RunRecord | None) -> str:
     """The headline and factor tables, with the change since `previous` where there is one."""
     lines = [
         f"Run {run.run_id}, as of {run.as_of} "
-        f"({run.counts['signals']} signals, {run.counts['outcomes']} outcomes, {run.counts['retracted']} retracted)",
+        f"({plural(run.counts['signals'], 'signal')}, {plural(run.counts['outcomes'], 'outcome')}, "
+        f"{run.counts['retracted']} retracted)",
         "",
         f"Chance of each path within {run.horizon_weeks} weeks (posterior mean; 5-95 % interval of that chance across draws)",
     ]
@@ -64,6 +65,10 @@ def _change_pts(run: RunRecord, previous: RunRecord | None, key: str) -> str:
         return "horizon changed"
     delta = 100 * (run.headline[key]["p"] - previous.headline[key]["p"])
     return f"{delta:+.1f} pts"
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _pct(p: float) -> str:

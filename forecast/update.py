@@ -82,7 +82,7 @@ def update(
         parsed, priors = validate(events_path, workspace, priors_dir)
         known = workspace.ledger.known_events()
         new = [e for e in parsed.events if e.event_id not in known]
-        log(f"{events_path}: {len(parsed.events)} events, {len(new)} new, {len(parsed.events) - len(new)} already in the ledger")
+        log(f"{events_path}: {len(parsed.events)} event(s), {len(new)} new, {len(parsed.events) - len(new)} already in the ledger")
         events = workspace.ledger.events() + new
         data = build_dataset(events, priors, as_of or default_as_of(events))
         previous = workspace.ledger.latest_run()

@@ -49,7 +49,7 @@ def test_same_update_again_changes_nothing(example_workspace):
     with sqlite3.connect(ws / "forecast.sqlite") as conn:
         counts = [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("events", "ingests", "runs")]
     again = forecast("update", EXAMPLE, "--workspace", ws, *SMALL)
-    assert "21 events, 0 new, 21 already in the ledger" in again.stderr and "not refitting" in again.stderr
+    assert "21 event(s), 0 new, 21 already in the ledger" in again.stderr and "not refitting" in again.stderr
     with sqlite3.connect(ws / "forecast.sqlite") as conn:
         assert [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("events", "ingests", "runs")] == counts
     assert status(ws) == before
@@ -92,7 +92,6 @@ def test_second_update_shows_the_change_since_the_last_run(tmp_path):
     forecast("update", EXAMPLE, "--workspace", ws, "--quiet", *SMALL)
     later = write_csv(tmp_path / "later.csv", "m1,2025-03-04,signal,external_military_aid,0.5,,,B,2,aid pause")
     result = forecast("update", later, "--workspace", ws, "--quiet", *SMALL)
-    assert "1 events, 1 new" not in result.stdout  # the log goes to stderr, the table to stdout
     assert result.stdout.count(" pts") == 3 and "first run" not in result.stdout
 
 

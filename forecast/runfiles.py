@@ -17,16 +17,13 @@ from .conventions import HORIZON, OUTCOME
 from .errors import ForecastError
 from .ledger import RunRecord
 
+# The run attributes every posterior file carries (and that loading checks against the ledger).
 PROVENANCE = ("run_id", "as_of", "data_hash", "priors_hash", "code_version", "seed")
 
 
 def forecast_dataset(table: pd.DataFrame) -> xr.Dataset:
     """The long forecast table (horizon, outcome, p, lo, hi) as a Dataset over (horizon, outcome)."""
     return table.set_index([HORIZON, OUTCOME]).to_xarray()
-
-
-def forecast_table_from(ds: xr.Dataset) -> pd.DataFrame:
-    return ds.to_dataframe().reset_index()[[HORIZON, OUTCOME, "p", "lo", "hi"]]
 
 
 def write_posterior(path: Path, trace: xr.DataTree, forecast: pd.DataFrame, provenance: dict, priors_content: dict) -> None:

@@ -113,7 +113,7 @@ def fit_and_store(
 ) -> RunRecord:
     """Fit, forecast, and store the run together with the events in `ingest` (see Ledger.commit_update)."""
     from .forecasting import factor_summary, headline
-    from .runfiles import write_posterior
+    from .runfiles import PROVENANCE, write_posterior
 
     log(f"fitting {data.counts['signals']} signals and {data.counts['outcomes']} outcomes over {data.n_weeks} weeks "
         f"(as of {data.as_of}; {settings.chains} chains x {settings.draws} draws)")
@@ -142,7 +142,7 @@ def fit_and_store(
         posterior=f"runs/{run_id}/posterior.nc",
         report=None,
     )
-    provenance = {key: getattr(record, key) for key in ("run_id", "as_of", "data_hash", "priors_hash", "code_version", "seed")}
+    provenance = {key: getattr(record, key) for key in PROVENANCE}
     workspace.publish_run_files(
         run_id, lambda folder: write_posterior(folder / "posterior.nc", trace, table, provenance, priors.content)
     )

@@ -1,0 +1,105 @@
+"""Importance reweighting of posterior draws by the likelihood of hypothetical or new events.
+
+Adding an event changes the posterior from p(θ | D) to p(θ | D, y) ∝ p(θ | D) p(y | θ), so the
+existing draws, weighted by p(y | θ), approximate the new posterior without a refit. The raw
+weights can be dominated by a few draws; Pareto-smoothed importance sampling (Vehtari et al.
+2024) stabilises them, and its k-hat says whether to trust the result: k < 0.7 is reliable,
+above it the new event is too surprising for the current draws and a refit is needed.
+
+Used for the brief's signposts (which next event would move the headline most) and, later, for
+attributing a change to new events and for incremental updates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats
+
+from .conventions import CREDIBILITY_GRADES, FACTOR, RELIABILITY_GRADES, WEEK
+from .forecasting import SAMPLE_DIMS
+
+PARETO_K_MAX = 0.7  # Vehtari et al. (2024), for the sample sizes we use
+
+
+@dataclass(frozen=True)
+class ImportanceWeights:
+    weights: np.ndarray  # normalised to sum to 1
+    pareto_k: float
+    ess: float  # effective sample size of the weights, 1 / sum(w^2)
+
+    @property
+    def reliable(self) -> bool:
+        return bool(self.pareto_k < PARETO_K_MAX)
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        """Weighted mean over the first axis (the draws)."""
+        return np.tensordot(self.weights, values, axes=(0, 0))
+
+
+def importance_weights(log_ratios: np.ndarray) -> ImportanceWeights:
+    """PSIS weights from per-draw log likelihood ratios (new over old)."""
+    from arviz_stats.base.array import array_stats  # heavy import, only when needed
+
+    log_ratios = np.asarray(log_ratios, dtype=float)
+    if np.allclose(log_ratios, log_ratios[0]):
+        # No information in the new event (constant likelihood): every draw keeps its weight.
+        weights = np.full(log_ratios.shape, 1.0 / log_ratios.size)
+        return ImportanceWeights(weights, 0.0, float(log_ratios.size))
+    # ArviZ 1's psislw takes a log-likelihood and weights by its inverse (the LOO convention),
+    # so the ratios go in negated, as arviz_stats' own LFO-CV code does.
+    smoothed, khat = array_stats.psislw(-log_ratios, r_eff=1.0)
+    weights = np.exp(smoothed - smoothed.max())
+    weights /= weights.sum()
+    # A NaN k-hat means the tail could not be fitted because almost no draw carries weight:
+    # as unreliable as it gets.
+    khat = float(khat) if np.isfinite(khat) else np.inf
+    return ImportanceWeights(weights, khat, float(1.0 / np.sum(weights**2)))
+
+
+def signal_log_likelihood(posterior: xr.Dataset, factor: str, value: float, reliability: str, credibility: str) -> np.ndarray:
+    """Per draw: log p(signal = value | θ[factor, last week], noise, grades, ν), flattened over chains and draws."""
+    stacked = posterior[["theta", "noise", "nu", "reliability_multiplier", "credibility_multiplier"]].stack(sample=SAMPLE_DIMS)
+    level = stacked["theta"].sel({FACTOR: factor}).isel({WEEK: -1}).values
+    scale = (
+        stacked["noise"].values
+        * stacked["reliability_multiplier"].isel(reliability=RELIABILITY_GRADES.index(reliability)).values
+        * stacked["credibility_multiplier"].isel(credibility=CREDIBILITY_GRADES.index(credibility)).values
+    )
+    return stats.t.logpdf(value, df=stacked["nu"].values, loc=level, scale=scale)
+
+
+def signposts(
+    posterior: xr.Dataset,
+    incidence: np.ndarray,
+    outcome_keys: list[str],
+    horizon: int,
+    *,
+    strength: float = 2.0,
+    grade: tuple[str, str] = ("B", "2"),
+) -> pd.DataFrame:
+    """What one strong signal (±strength, graded `grade`, in the as-of week) on each factor would do
+    to each outcome's chance within `horizon`, ranked by the largest absolute change.
+
+    `incidence` is the (draws, horizons, outcomes) array the current forecast was computed from, in
+    the same draw order as `posterior` stacked over (chain, draw).
+    """
+    now = incidence[:, horizon - 1, :].mean(axis=0)
+    rows = []
+    for factor in posterior[FACTOR].values:
+        for value in (strength, -strength):
+            w = importance_weights(signal_log_likelihood(posterior, str(factor), value, *grade))
+            after = w.mean(incidence[:, horizon - 1, :])
+            for j, key in enumerate(outcome_keys):
+                rows.append({
+                    "factor": str(factor), "signal": value, "outcome": key, "p_now": float(now[j]),
+                    "p_after": float(after[j]), "change": float(after[j] - now[j]),
+                    "pareto_k": w.pareto_k, "reliable": w.reliable,
+                })
+    table = pd.DataFrame(rows)
+    size = table.groupby(["factor", "signal"])["change"].transform(lambda c: c.abs().max())
+    return (table.assign(size=size).sort_values(["size", "factor", "signal", "outcome"], ascending=[False, True, False, True])
+            .drop(columns="size").reset_index(drop=True))

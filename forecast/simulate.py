@@ -23,6 +23,29 @@ from .model import build_model
 from .priors import Priors
 
 
+def design(priors: Priors, *, n_signals: int, n_weeks: int, rng: np.random.Generator, start: dt.date | None = None) -> ModelData:
+    """A dataset of the requested size whose values are placeholders: which factor each signal
+    reads, its week and grades are drawn here; the values come from the model."""
+    start = monday(start or priors.outcomes.start)
+    weeks = tuple(start + dt.timedelta(weeks=i) for i in range(n_weeks))
+    deals = tuple(priors.outcomes.deals)
+    return ModelData(
+        factors=tuple(priors.factors),
+        deals=deals,
+        weeks=weeks,
+        as_of=weeks[-1] + dt.timedelta(days=6),
+        signal_factor=rng.integers(0, len(priors.factors), n_signals),
+        signal_week=np.sort(rng.integers(0, n_weeks, n_signals)),
+        signal_value=np.zeros(n_signals),
+        signal_reliability=rng.integers(0, len(RELIABILITY_GRADES), n_signals),
+        signal_credibility=rng.integers(0, len(CREDIBILITY_GRADES), n_signals),
+        outcome_counts=np.tile(np.eye(1 + len(deals), dtype=np.int64)[0], (n_weeks, 1)),
+        outcomes_observed=True,
+        data_hash="",
+        counts={},
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class SyntheticLog:
     events: pd.DataFrame  # columns as in events.csv
@@ -41,24 +64,8 @@ def simulate_log(
     start: dt.date | None = None,
 ) -> SyntheticLog:
     rng = np.random.default_rng(seed)
-    start = monday(start or priors.outcomes.start)
-    weeks = tuple(start + dt.timedelta(weeks=i) for i in range(n_weeks))
-    factors, deals = tuple(priors.factors), tuple(priors.outcomes.deals)
-    skeleton = ModelData(
-        factors=factors,
-        deals=deals,
-        weeks=weeks,
-        as_of=weeks[-1] + dt.timedelta(days=6),
-        signal_factor=rng.integers(0, len(factors), n_signals),
-        signal_week=np.sort(rng.integers(0, n_weeks, n_signals)),
-        signal_value=np.zeros(n_signals),
-        signal_reliability=rng.integers(0, len(RELIABILITY_GRADES), n_signals),
-        signal_credibility=rng.integers(0, len(CREDIBILITY_GRADES), n_signals),
-        outcome_counts=np.tile(np.eye(1 + len(deals), dtype=np.int64)[0], (n_weeks, 1)),
-        outcomes_observed=True,
-        data_hash="",
-        counts={},
-    )
+    skeleton = design(priors, n_signals=n_signals, n_weeks=n_weeks, rng=rng, start=start)
+    weeks, factors, deals = skeleton.weeks, skeleton.factors, skeleton.deals
     model = build_model(skeleton, priors)
     if fixed:
         model = pm.do(model, {name: np.asarray(value, dtype=float) for name, value in fixed.items()})

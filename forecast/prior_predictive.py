@@ -7,13 +7,14 @@ them exactly as it runs on a posterior.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .dataset import ModelData, monday
+from .dataset import ModelData
 from .forecasting import Draws, cumulative_incidence, forecast_table
 from .priors import Priors
 
@@ -21,23 +22,11 @@ DEFAULT_DRAWS = 4000
 
 
 def empty_dataset(priors: Priors) -> ModelData:
-    start = monday(priors.outcomes.start)
-    none = np.array([], dtype=np.int64)
-    return ModelData(
-        factors=tuple(priors.factors),
-        deals=tuple(priors.outcomes.deals),
-        weeks=(start,),
-        as_of=start,
-        signal_factor=none,
-        signal_week=none,
-        signal_value=np.array([]),
-        signal_reliability=none,
-        signal_credibility=none,
-        outcome_counts=np.zeros((1, 1 + len(priors.outcomes.deals)), dtype=np.int64),
-        outcomes_observed=False,
-        data_hash="",
-        counts={"total": 0, "signals": 0, "outcomes": 0, "retracted": 0},
-    )
+    """One week at the priors' start, no signals, and no outcome likelihood: the model is its prior."""
+    from .simulate import design
+
+    empty = design(priors, n_signals=0, n_weeks=1, rng=np.random.default_rng(0))
+    return dataclasses.replace(empty, outcomes_observed=False)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
     p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    p.add_argument("--no-report", action="store_true", help="do not write the PDF brief")
+    p.add_argument("--no-report", action="store_true", help="do not write the PDF brief (this version writes none yet; accepted so that scripts need no change)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     workspace_option(p)
     p.set_defaults(handler=_update)

@@ -147,9 +147,6 @@ class Ledger:
         runs = self.runs()
         return runs[-1] if runs else None
 
-    def run(self, run_id: str) -> RunRecord | None:
-        return next((r for r in self.runs() if r.run_id == run_id), None)
-
     # --- writing ---------------------------------------------------------------------------
 
     def commit_update(

@@ -86,10 +86,11 @@ def update(
         events = workspace.ledger.events() + new
         data = build_dataset(events, priors, as_of or default_as_of(events))
         previous = workspace.ledger.latest_run()
+        version = code_version()  # two git calls: ask once per update, not per use
 
         ingest = dict(new_events=new, file=str(events_path), file_sha256=parsed.sha256,
                       known_count=len(parsed.events) - len(new))
-        if previous is not None and _same_inputs(previous, data, priors, settings):
+        if previous is not None and _same_inputs(previous, data, priors, settings, version):
             # The data the model sees are unchanged: no refit and no new run. Rows that are new
             # but reported after --as-of are still recorded.
             if new:
@@ -97,7 +98,7 @@ def update(
             log(f"nothing new for the model since run {previous.run_id}; not refitting")
             return UpdateResult(previous, previous, new, len(known), parsed.warnings, refitted=False)
 
-        run = fit_and_store(workspace, data, priors, settings, progress=progress, log=log, ingest=ingest)
+        run = fit_and_store(workspace, data, priors, settings, progress=progress, log=log, ingest=ingest, version=version)
     return UpdateResult(run, previous, new, len(known), parsed.warnings)
 
 
@@ -110,6 +111,7 @@ def fit_and_store(
     progress: bool,
     log: Callable[[str], None],
     ingest: dict,
+    version: str,
 ) -> RunRecord:
     """Fit, forecast, and store the run together with the events in `ingest` (see Ledger.commit_update)."""
     from .forecasting import factor_summary, headline
@@ -128,7 +130,7 @@ def fit_and_store(
         data_hash=data.data_hash,
         priors_hash=priors.hash,
         priors_dir=str(priors.directory),
-        code_version=code_version(),
+        code_version=version,
         seed=settings.seed,
         draws=settings.draws,
         tune=settings.tune,
@@ -171,11 +173,11 @@ def fit_forecast(data: ModelData, priors: Priors, settings: FitSettings, *, prog
     return trace, diagnostics, forecast_table(incidence, priors.outcomes.keys)
 
 
-def _same_inputs(previous: RunRecord, data: ModelData, priors: Priors, settings: FitSettings) -> bool:
+def _same_inputs(previous: RunRecord, data: ModelData, priors: Priors, settings: FitSettings, version: str) -> bool:
     return (
         previous.data_hash == data.data_hash
         and previous.priors_hash == priors.hash
-        and previous.code_version == code_version()
+        and previous.code_version == version
         and (previous.seed, previous.draws, previous.tune, previous.chains)
         == (settings.seed, settings.draws, settings.tune, settings.chains)
     )

@@ -4,7 +4,7 @@
 setup:
 	scripts/bootstrap
 
-example: setup
+example: setup system-packages
 	.venv/bin/forecast update examples/events.csv --workspace example-workspace
 	.venv/bin/forecast status --workspace example-workspace --json
 

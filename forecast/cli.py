@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
     p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
-    p.add_argument("--no-report", action="store_true", help="do not write the PDF brief (this version writes none yet; accepted so that scripts need no change)")
+    p.add_argument("--no-report", action="store_true", help="do not write the PDF brief (write it later with 'forecast report')")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     workspace_option(p)
     p.set_defaults(handler=_update)
@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
     workspace_option(p)
     p.set_defaults(handler=_validate)
+
+    p = commands.add_parser("report", help="(re)write the PDF brief of a stored run")
+    p.add_argument("--run", metavar="ID", help="the run (default: the latest); see 'forecast status --json' or the briefs' stamps")
+    p.add_argument("--out", type=Path, metavar="PATH", help="write the PDF here instead of WORKSPACE/reports/ (the ledger is not changed)")
+    workspace_option(p)
+    p.set_defaults(handler=_report)
 
     p = commands.add_parser("status", help="the latest run's headline")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -75,10 +81,16 @@ def _update(args) -> int:
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
     result = update(args.events, Workspace(resolve_workspace(args.workspace)), priors_dir=args.priors,
-                    as_of=args.as_of, settings=settings, progress=not args.quiet, log=log)
+                    as_of=args.as_of, settings=settings, progress=not args.quiet, log=log, report=not args.no_report)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))
+    if result.report is not None:
+        print(f"\nBrief: {result.report}")
+    if result.report_error is not None:
+        if result.run.status != "ok":
+            print(f"warning: run {result.run.run_id} is also flagged: its diagnostics failed", file=sys.stderr)
+        raise result.report_error
     if result.run.status != "ok":
         raise InferenceFailed(f"run {result.run.run_id} is stored but flagged: its diagnostics failed")
     return 0
@@ -90,6 +102,42 @@ def _previous_of(args, run):
     runs = Workspace(resolve_workspace(args.workspace)).ledger.runs()
     index = [r.run_id for r in runs].index(run.run_id)
     return runs[index - 1] if index > 0 else None
+
+
+def _report(args) -> int:
+    from .report import write_report
+    from .workspace import Workspace
+
+    workspace = Workspace(resolve_workspace_or_fail(args.workspace))
+    runs = workspace.ledger.runs()
+    if not runs:
+        raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
+    if args.run is None:
+        run = runs[-1]
+    else:
+        matches = [r for r in runs if r.run_id == args.run] or [r for r in runs if r.run_id.startswith(args.run)]
+        if len(matches) != 1:
+            from .errors import InputError, did_you_mean
+
+            what = "is ambiguous" if matches else "is not a run in this workspace"
+            raise InputError(f"--run {args.run} {what}; {did_you_mean(args.run, [r.run_id for r in runs])}")
+        run = matches[0]
+    if args.out is not None:
+        path = write_report(workspace, run, out=args.out)
+    else:
+        with workspace.locked():
+            path = write_report(workspace, run)
+    print(path)
+    return 0
+
+
+def resolve_workspace_or_fail(option):
+    from .workspace import resolve_workspace
+
+    root = resolve_workspace(option)
+    if not root.is_dir():
+        raise ForecastError(f"{root}: no such workspace folder")
+    return root
 
 
 def _validate(args) -> int:

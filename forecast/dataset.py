@@ -77,16 +77,9 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
         raise InputError(f"as-of date {as_of} is before the model's first week ({first}, from the priors' start)")
     weeks = tuple(first + dt.timedelta(weeks=i) for i in range((last - first).days // 7 + 1))
 
-    def week_of(day: dt.date) -> int:
-        return (monday(day) - first).days // 7
-
     signals = [e for e in active if e.kind == "signal"]
     outcomes = [e for e in active if e.kind == "outcome"]
-    counts = np.zeros((len(weeks), 1 + len(deals)), dtype=np.int64)
-    for e in outcomes:
-        counts[week_of(e.date), 1 + deals.index(e.outcome)] += 1
-    counts[:, 0] = counts[:, 1:].sum(axis=1) == 0  # a week without a deal is an observed "none"
-
+    arrays = signal_arrays(signals, factors, first)
     used = sorted((e.event_id, e.content_hash) for e in events if e.reported <= as_of)
     data_hash = hashlib.sha256(canonical_json({"as_of": as_of.isoformat(), "events": used}).encode()).hexdigest()
     return ModelData(
@@ -94,12 +87,8 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
         deals=deals,
         weeks=weeks,
         as_of=as_of,
-        signal_factor=np.array([factors.index(e.factor) for e in signals], dtype=np.int64),
-        signal_week=np.array([week_of(e.date) for e in signals], dtype=np.int64),
-        signal_value=np.array([e.signal for e in signals], dtype=float),
-        signal_reliability=np.array([RELIABILITY_GRADES.index(e.source_reliability) for e in signals], dtype=np.int64),
-        signal_credibility=np.array([CREDIBILITY_GRADES.index(e.info_credibility) for e in signals], dtype=np.int64),
-        outcome_counts=counts,
+        **{f"signal_{name}": values for name, values in arrays.items()},
+        outcome_counts=outcome_counts(outcomes, weeks, deals),
         outcomes_observed=True,
         data_hash=data_hash,
         counts={
@@ -109,3 +98,31 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
             "retracted": len(retracted),
         },
     )
+
+
+def week_index(day: dt.date, first_week: dt.date) -> int:
+    """Index of `day`'s ISO week, counting from the Monday `first_week`."""
+    return (monday(day) - first_week).days // 7
+
+
+def signal_arrays(signals: Sequence[Event], factors: Sequence[str], first_week: dt.date) -> dict[str, np.ndarray]:
+    """The model's encoding of signals: factor, week, value, reliability and credibility indices."""
+    factors = list(factors)
+    return {
+        "factor": np.array([factors.index(e.factor) for e in signals], dtype=np.int64),
+        "week": np.array([week_index(e.date, first_week) for e in signals], dtype=np.int64),
+        "value": np.array([e.signal for e in signals], dtype=float),
+        "reliability": np.array([RELIABILITY_GRADES.index(e.source_reliability) for e in signals], dtype=np.int64),
+        "credibility": np.array([CREDIBILITY_GRADES.index(e.info_credibility) for e in signals], dtype=np.int64),
+    }
+
+
+def outcome_counts(outcomes: Sequence[Event], weeks: Sequence[dt.date], deals: Sequence[str]) -> np.ndarray:
+    """(weeks, 1 + deals): deals started in each week; column 0 is 1 in a week without any
+    (the log is taken as complete, so such a week is an observed "none")."""
+    deals = list(deals)
+    counts = np.zeros((len(weeks), 1 + len(deals)), dtype=np.int64)
+    for e in outcomes:
+        counts[week_index(e.date, weeks[0]), 1 + deals.index(e.outcome)] += 1
+    counts[:, 0] = counts[:, 1:].sum(axis=1) == 0
+    return counts

@@ -13,13 +13,13 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from .events import Event, KnownEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE ingests (
@@ -69,7 +69,8 @@ CREATE TABLE runs (
     counts       TEXT NOT NULL,   -- JSON: total, signals, outcomes, retracted
     horizon_weeks INTEGER NOT NULL,
     posterior    TEXT NOT NULL,   -- path relative to the workspace
-    report       TEXT             -- path relative to the workspace, once a brief exists
+    report       TEXT,            -- path relative to the workspace, once a brief exists
+    last_event_seq INTEGER        -- the ledger's newest event when the run landed (NULL before schema 2)
 );
 """
 
@@ -95,11 +96,14 @@ class RunRecord:
     horizon_weeks: int
     posterior: str
     report: str | None
+    # Events with seq <= this were in the ledger when the run landed: the run's view of the log,
+    # even after later ingests add rows reported before its as-of date. None: an older ledger.
+    last_event_seq: int | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> RunRecord:
         values = dict(row)
-        for key in ("diagnostics", "headline", "factors", "counts"):
+        for key in _JSON_COLUMNS:
             values[key] = json.loads(values[key])
         values["as_of"] = dt.date.fromisoformat(values["as_of"])
         return cls(**values)
@@ -128,11 +132,13 @@ class Ledger:
             rows = conn.execute("SELECT event_id, content_hash, kind FROM events").fetchall()
         return {r["event_id"]: KnownEvent(r["content_hash"], r["kind"]) for r in rows}
 
-    def events(self) -> list[Event]:
+    def events(self, up_to_seq: int | None = None) -> list[Event]:
+        """Every event in ingestion order; with `up_to_seq`, only those ingested by then."""
         with self._reader() as conn:
             if conn is None:
                 return []
-            rows = conn.execute("SELECT * FROM events ORDER BY seq").fetchall()
+            rows = conn.execute("SELECT * FROM events WHERE seq <= ? ORDER BY seq",
+                                (up_to_seq if up_to_seq is not None else 2**62,)).fetchall()
         return [_event_from_row(r) for r in rows]
 
     def runs(self) -> list[RunRecord]:
@@ -165,12 +171,7 @@ class Ledger:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
-                    # One statement at a time: executescript() would commit the open transaction.
-                    for statement in filter(str.strip, _SCHEMA.split(";")):
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                _check_version(conn, self.path)
+                _create_or_migrate(conn, self.path)
                 if new_events:
                     cursor = conn.execute(
                         "INSERT INTO ingests (file, file_sha256, ingested_at, rows_new, rows_known) VALUES (?, ?, ?, ?, ?)",
@@ -183,20 +184,47 @@ class Ledger:
                         [_event_to_row(e, cursor.lastrowid) for e in new_events],
                     )
                 if run is not None:
-                    conn.execute(
-                        "INSERT INTO runs VALUES (" + ", ".join("?" * 19) + ")",
-                        (
-                            run.run_id, run.created_at, run.as_of.isoformat(), run.data_hash, run.priors_hash,
-                            run.priors_dir, run.code_version, run.seed, run.draws, run.tune, run.chains,
-                            run.status, json.dumps(run.diagnostics), json.dumps(run.headline),
-                            json.dumps(run.factors), json.dumps(run.counts), run.horizon_weeks, run.posterior,
-                            run.report,
-                        ),
-                    )
+                    row = {
+                        **asdict(run),
+                        "as_of": run.as_of.isoformat(),
+                        **{key: json.dumps(getattr(run, key)) for key in _JSON_COLUMNS},
+                        "last_event_seq": conn.execute("SELECT max(seq) FROM events").fetchone()[0],
+                    }
+                    conn.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    def set_report(self, run_id: str, report: str) -> None:
+        """Record where a run's brief is (relative to the workspace)."""
+        with closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                _create_or_migrate(conn, self.path)
+                if conn.execute("UPDATE runs SET report = ? WHERE run_id = ?", (report, run_id)).rowcount != 1:
+                    from .errors import ForecastError
+
+                    raise ForecastError(f"{self.path}: no run {run_id}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+
+_JSON_COLUMNS = ("diagnostics", "headline", "factors", "counts")
+
+
+def _create_or_migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Inside a write transaction: create the tables in a new file, or bring an older schema up to date."""
+    version = _check_version(conn, path)
+    if version == 0:
+        # One statement at a time: executescript() would commit the open transaction.
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            conn.execute(statement)
+    elif version == 1:
+        conn.execute("ALTER TABLE runs ADD COLUMN last_event_seq INTEGER")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _check_version(conn: sqlite3.Connection, path: Path) -> int:

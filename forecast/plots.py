@@ -43,7 +43,8 @@ def plot_probability_by_horizon(table: pd.DataFrame, labels: dict[str, str], hea
     ax.set_ylim(0, 100)
     ax.set_xlim(1, table[HORIZON].max())
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="center right")
+    # Deals rise from 0 and "no deal" falls from 100: the band between them is free.
+    ax.legend(fontsize=7, loc="center left")
     return fig, ax
 
 
@@ -65,3 +66,149 @@ def plot_factor_paths(paths: np.ndarray, labels: dict[str, str], start: dt.date,
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower left", ncols=2)
     return fig, ax
+
+
+# Admiralty grades on the charts: colour by source reliability (A dark ... F pale), size by
+# information credibility (1 largest ... 6 smallest), so a well-sourced, confirmed reading stands out.
+RELIABILITY_COLOURS = dict(zip("ABCDEF", ("#08306b", "#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#bdbdbd")))
+CREDIBILITY_SIZES = dict(zip("123456", (46, 36, 28, 20, 14, 14)))
+
+
+def plot_history(runs: list[dict], labels: dict[str, str], horizon: int, axes=None):
+    """The headline chance of each path at every stored run, by the run's as-of date.
+
+    `runs`: dicts with `as_of` (date), `ok` (bool) and `headline` (outcome -> {p, lo, hi}).
+    Flagged runs are drawn hollow.
+    """
+    fig, ax = _axes(axes)
+    offsets = np.linspace(-0.6, 0.6, len(labels)) if len(labels) > 1 else [0.0]
+    for colour, offset, (key, label) in zip(OUTCOME_COLOURS, offsets, labels.items()):
+        points = [(r["as_of"] + dt.timedelta(days=float(offset)), r["headline"][key], r["ok"]) for r in runs if key in r["headline"]]
+        if not points:
+            continue
+        x = [p[0] for p in points]
+        y = np.array([100 * p[1]["p"] for p in points])
+        err = np.array([[100 * (p[1]["p"] - p[1]["lo"]) for p in points], [100 * (p[1]["hi"] - p[1]["p"]) for p in points]])
+        ax.plot(x, y, color=colour, linewidth=1, alpha=0.6)
+        ax.errorbar(x, y, yerr=np.clip(err, 0, None), fmt="none", ecolor=colour, elinewidth=1, capsize=2, alpha=0.7)
+        ok = np.array([p[2] for p in points])
+        ax.scatter(np.array(x, dtype=object)[ok], y[ok], color=colour, s=22, zorder=3, label=label)
+        if (~ok).any():
+            ax.scatter(np.array(x, dtype=object)[~ok], y[~ok], facecolor="white", edgecolor=colour, s=22, zorder=3)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel(f"Chance within {horizon} weeks (%)")
+    ax.set_xlabel("As-of date of the run")
+    _date_axis(ax)
+    if len({r["as_of"] for r in runs}) == 1:
+        only = runs[0]["as_of"]
+        ax.set_xlim(only - dt.timedelta(days=7), only + dt.timedelta(days=7))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left")
+    return fig, ax
+
+
+def plot_factor_panel(
+    paths: np.ndarray,
+    weeks: list[dt.date],
+    label: str,
+    colour: str,
+    *,
+    signals: pd.DataFrame,
+    outcomes: list[tuple[dt.date, str]],
+    axes=None,
+):
+    """One factor over the weeks: median, 50 % and 90 % bands (`paths` is draws x weeks), each
+    signal at its week and reading (`signals`: date, value, reliability, credibility), and each
+    deal as a labelled vertical line."""
+    fig, ax = _axes(axes)
+    q05, q25, q50, q75, q95 = np.quantile(paths, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    # The level is constant within a week: steps from Monday to Monday, so a single week shows too.
+    edges = [*weeks, weeks[-1] + dt.timedelta(weeks=1)]
+
+    def step(values):
+        return np.append(values, values[-1])
+
+    ax.fill_between(edges, step(q05), step(q95), step="post", color=colour, alpha=0.12, linewidth=0, label="90 % band")
+    ax.fill_between(edges, step(q25), step(q75), step="post", color=colour, alpha=0.30, linewidth=0, label="50 % band")
+    ax.step(edges, step(q50), where="post", color=colour, linewidth=1.6, label="median")
+    if len(weeks) < 8:  # a short log: leave room so the dates read as dates, not hours
+        ax.set_xlim(weeks[0] - dt.timedelta(weeks=1), weeks[0] + dt.timedelta(weeks=8))
+    if len(signals):
+        ax.scatter(
+            signals["date"], signals["value"],
+            c=[RELIABILITY_COLOURS[g] for g in signals["reliability"]],
+            s=[CREDIBILITY_SIZES[g] for g in signals["credibility"]],
+            edgecolors="black", linewidths=0.3, zorder=3,
+        )
+    for day, name in outcomes:
+        ax.axvline(day, color="#d62728", linewidth=1, linestyle="--")
+        ax.annotate(name, (day, 3.3), rotation=90, fontsize=6, color="#d62728", ha="right", va="top",
+                    xytext=(-2, 0), textcoords="offset points")
+    ax.axhline(0, color="black", linewidth=0.5)
+    ax.set_ylim(-3.5, 3.5)
+    ax.set_title(label, fontsize=9)
+    ax.set_ylabel("Level (-3 gone, 0 ordinary, +3 strongest)", fontsize=7)
+    _date_axis(ax)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def grade_legend_handles():
+    """Legend entries explaining the signal markers (colour: reliability, size: credibility)."""
+    from matplotlib.lines import Line2D
+
+    def marker(colour, size, text):
+        return Line2D([], [], linestyle="none", marker="o", markerfacecolor=colour, markeredgecolor="black",
+                      markeredgewidth=0.3, markersize=np.sqrt(size), label=text)
+
+    handles = [marker(c, 28, f"source {g}") for g, c in RELIABILITY_COLOURS.items()]
+    handles += [marker("white", s, f"credibility {g}") for g, s in CREDIBILITY_SIZES.items() if g in "135"]
+    return handles
+
+
+def plot_prior_posterior(label: str, prior, posterior: np.ndarray, axes=None):
+    """A parameter's prior density (line) against its posterior draws (histogram)."""
+    fig, ax = _axes(axes, figsize=(3, 2))
+    lo, hi = np.quantile(posterior, [0.001, 0.999])
+    plo, phi = prior.ppf([0.01, 0.99])
+    x = np.linspace(min(lo, plo), max(hi, phi), 300)
+    ax.hist(posterior, bins=40, range=(x[0], x[-1]), density=True, color="#1f77b4", alpha=0.55, label="posterior")
+    ax.plot(x, prior.pdf(x), color="black", linewidth=1.2, label="prior")
+    ax.set_title(label, fontsize=6.5)
+    ax.tick_params(labelsize=6)
+    ax.set_yticks([])
+    return fig, ax
+
+
+def plot_pit(pit: np.ndarray, axes=None):
+    """Histogram of the signals' PIT values: flat if the model describes the readings well."""
+    fig, ax = _axes(axes, figsize=(3.2, 2.4))
+    ax.hist(pit, bins=10, range=(0, 1), color="#7f7f7f", edgecolor="white")
+    ax.axhline(len(pit) / 10, color="black", linestyle=":", linewidth=1, label="expected if calibrated")
+    ax.set_xlabel("Where each signal falls in its predictive distribution (PIT)", fontsize=7)
+    ax.set_ylabel("Signals", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=6, loc="upper center")
+    return fig, ax
+
+
+def plot_outcome_check(label: str, observed: int, replicated: np.ndarray, axes=None):
+    """Replicated counts of weeks with an outcome (bars) against the observed count (line)."""
+    fig, ax = _axes(axes, figsize=(2.4, 2.0))
+    top = int(max(replicated.max(), observed)) + 1
+    counts = np.bincount(replicated, minlength=top + 1)[: top + 1]
+    ax.bar(np.arange(top + 1), counts / counts.sum(), color="#9ecae1", width=0.9)
+    ax.axvline(observed, color="#d62728", linewidth=1.5, label=f"observed: {observed}")
+    ax.set_title(label, fontsize=7)
+    ax.set_xlabel("Weeks with this outcome", fontsize=6)
+    ax.tick_params(labelsize=6)
+    ax.set_yticks([])
+    ax.legend(fontsize=6)
+    return fig, ax
+
+
+def _date_axis(ax) -> None:
+    locator = mdates.AutoDateLocator(maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.tick_params(axis="x", labelsize=7)

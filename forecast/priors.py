@@ -148,11 +148,19 @@ def load_priors(directory: str | Path | None = None) -> Priors:
     directory = Path(directory) if directory is not None else default_priors_dir()
     if not directory.is_dir():
         raise InputError("priors folder not found", path=directory)
-    docs = {name: _read_yaml(directory / name) for name in PRIOR_FILES}
-    factors = _parse_factors(_Doc(directory / "factors.yaml", docs["factors.yaml"]))
-    outcomes = _parse_outcomes(_Doc(directory / "outcomes.yaml", docs["outcomes.yaml"]), factors)
-    observation = _parse_observation(_Doc(directory / "observation.yaml", docs["observation.yaml"]))
-    return Priors(factors, outcomes, observation, directory, content=docs)
+    return parse_priors({name: _read_yaml(directory / name) for name in PRIOR_FILES}, directory)
+
+
+def parse_priors(content: dict[str, Any], directory: str | Path) -> Priors:
+    """Priors from parsed YAML content (file name -> mapping), e.g. the copy a run file stores.
+
+    `directory` is where the content came from; errors point into its files where they exist.
+    """
+    directory = Path(directory)
+    factors = _parse_factors(_Doc(directory / "factors.yaml", content["factors.yaml"]))
+    outcomes = _parse_outcomes(_Doc(directory / "outcomes.yaml", content["outcomes.yaml"]), factors)
+    observation = _parse_observation(_Doc(directory / "observation.yaml", content["observation.yaml"]))
+    return Priors(factors, outcomes, observation, directory, content=content)
 
 
 def write_priors(content: dict[str, Any], directory: str | Path) -> Priors:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from .conventions import HORIZON, OUTCOME
 from .prior_predictive import PriorPredictive, prior_predictive
 from .priors import Priors, load_priors
+from .workspace import write_atomically
 
 
 def check_priors(priors_dir: Path | None, *, seed: int, draws: int) -> tuple[Priors, PriorPredictive]:
@@ -52,15 +51,7 @@ def write_check_pdf(priors: Priors, predictive: PriorPredictive, path: Path) -> 
     numbers.text(0.02, 0.95, headline_text(priors, predictive), family="monospace", fontsize=9, va="top")
     numbers.text(0.02, 0.02, "The band is the spread of the chance across prior draws: how unsure the priors are about "
                  "the chance itself, not a range of outcomes.", fontsize=8, color="dimgrey")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".pdf")
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="pdf")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return write_atomically(path, lambda tmp: fig.savefig(tmp, format="pdf"))
     finally:
         plt.close(fig)
-    return path

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import xarray as xr
-from scipy import stats
 
-from .conventions import CREDIBILITY_GRADES, FACTOR, RELIABILITY_GRADES, WEEK
-from .forecasting import SAMPLE_DIMS
+from .conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
+from .likelihood import PosteriorDraws, Signals
 
 PARETO_K_MAX = 0.7  # Vehtari et al. (2024), for the sample sizes we use
 
@@ -60,21 +58,17 @@ def importance_weights(log_ratios: np.ndarray) -> ImportanceWeights:
     return ImportanceWeights(weights, khat, float(1.0 / np.sum(weights**2)))
 
 
-def signal_log_likelihood(posterior: xr.Dataset, factor: str, value: float, reliability: str, credibility: str) -> np.ndarray:
-    """Per draw: log p(signal = value | θ[factor, last week], noise, grades, ν), flattened over chains and draws."""
-    stacked = posterior[["theta", "noise", "nu", "reliability_multiplier", "credibility_multiplier"]].stack(sample=SAMPLE_DIMS)
-    level = stacked["theta"].sel({FACTOR: factor}).isel({WEEK: -1}).values
-    scale = (
-        stacked["noise"].values
-        * stacked["reliability_multiplier"].isel(reliability=RELIABILITY_GRADES.index(reliability)).values
-        * stacked["credibility_multiplier"].isel(credibility=CREDIBILITY_GRADES.index(credibility)).values
-    )
-    return stats.t.logpdf(value, df=stacked["nu"].values, loc=level, scale=scale)
+def hypothetical_signal(draws: PosteriorDraws, factor: int, value: float, grade: tuple[str, str]) -> Signals:
+    """One signal on factor index `factor` in the last observed week, graded `grade`."""
+    reliability, credibility = grade
+    return Signals(np.array([factor]), np.array([draws.theta.shape[2] - 1]), np.array([value]),
+                   np.array([RELIABILITY_GRADES.index(reliability)]), np.array([CREDIBILITY_GRADES.index(credibility)]))
 
 
 def signposts(
-    posterior: xr.Dataset,
+    draws: PosteriorDraws,
     incidence: np.ndarray,
+    factor_keys: list[str],
     outcome_keys: list[str],
     horizon: int,
     *,
@@ -85,17 +79,17 @@ def signposts(
     to each outcome's chance within `horizon`, ranked by the largest absolute change.
 
     `incidence` is the (draws, horizons, outcomes) array the current forecast was computed from, in
-    the same draw order as `posterior` stacked over (chain, draw).
+    the same draw order as `draws`.
     """
     now = incidence[:, horizon - 1, :].mean(axis=0)
     rows = []
-    for factor in posterior[FACTOR].values:
+    for k, factor in enumerate(factor_keys):
         for value in (strength, -strength):
-            w = importance_weights(signal_log_likelihood(posterior, str(factor), value, *grade))
+            w = importance_weights(draws.signal_log_likelihood(hypothetical_signal(draws, k, value, grade)))
             after = w.mean(incidence[:, horizon - 1, :])
             for j, key in enumerate(outcome_keys):
                 rows.append({
-                    "factor": str(factor), "signal": value, "outcome": key, "p_now": float(now[j]),
+                    "factor": factor, "signal": value, "outcome": key, "p_now": float(now[j]),
                     "p_after": float(after[j]), "change": float(after[j] - now[j]),
                     "pareto_k": w.pareto_k, "reliable": w.reliable,
                 })

@@ -16,6 +16,7 @@ import xarray as xr
 from .conventions import HORIZON, OUTCOME
 from .errors import ForecastError
 from .ledger import RunRecord
+from .priors import Priors, parse_priors
 
 # The run attributes every posterior file carries (and that loading checks against the ledger).
 PROVENANCE = ("run_id", "as_of", "data_hash", "priors_hash", "code_version", "seed")
@@ -31,7 +32,8 @@ def write_posterior(path: Path, trace: xr.DataTree, forecast: pd.DataFrame, prov
     tree["forecast"] = xr.DataTree(forecast_dataset(forecast))
     tree.attrs = {
         **{k: str(v) for k, v in provenance.items()},
-        "priors_json": json.dumps(priors_content, sort_keys=True, default=str, ensure_ascii=False),
+        # In file order, not sorted: the order of factors and deal types is the order of every table.
+        "priors_json": json.dumps(priors_content, default=str, ensure_ascii=False),
     }
     for node in tree.subtree:
         # netCDF attributes cannot hold Python lists; ArviZ puts `sample_dims` there.
@@ -53,3 +55,22 @@ def load_posterior(path: Path, run: RunRecord) -> xr.DataTree:
                 "the file was replaced or corrupted, refusing to use it"
             )
     return tree
+
+
+def stored_priors(tree: xr.DataTree, run: RunRecord) -> Priors:
+    """The priors a run was fitted with, from the copy in its posterior file (the folder may have
+    changed since), checked against the run's priors hash."""
+    priors = parse_priors(json.loads(tree.attrs["priors_json"]), run.priors_dir)
+    if priors.hash != run.priors_hash:
+        raise ForecastError(f"run {run.run_id}: the priors stored in its posterior file hash to {priors.hash[:12]}, "
+                            f"not {run.priors_hash[:12]} as the ledger says; refusing to use them")
+    return priors
+
+
+def stored_forecast(tree: xr.DataTree, outcome_keys: list[str]) -> pd.DataFrame:
+    """The forecast table a run stored (horizon, outcome, p, lo, hi), outcomes in `outcome_keys`
+    order (netCDF keeps coordinates sorted, not in the priors' order)."""
+    table = tree["forecast"].to_dataset().to_dataframe().reset_index()
+    rank = {key: i for i, key in enumerate(outcome_keys)}
+    return (table.assign(_rank=table[OUTCOME].map(rank)).sort_values([HORIZON, "_rank"])
+            .drop(columns="_rank").reset_index(drop=True))

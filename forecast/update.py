@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from .conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
 from .dataset import ModelData, build_dataset, default_as_of
-from .errors import InputError
+from .errors import ForecastError, InputError
 from .events import Event, EventFile, read_events
 from .ledger import RunRecord
 from .priors import Priors, load_priors
@@ -56,6 +56,8 @@ class UpdateResult:
     known_events: int
     warnings: list[str] = field(default_factory=list)
     refitted: bool = True
+    report: Path | None = None  # the brief written by this update, if any
+    report_error: ForecastError | None = None  # why the brief failed; the run is stored regardless
 
 
 def validate(events_path: Path, workspace: Workspace, priors_dir: Path | None) -> tuple[EventFile, Priors]:
@@ -72,6 +74,7 @@ def update(
     as_of: dt.date | None = None,
     settings: FitSettings = FitSettings(),
     progress: bool = True,
+    report: bool = True,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True),
 ) -> UpdateResult:
     if as_of is not None and as_of > dt.date.today():
@@ -96,10 +99,27 @@ def update(
             if new:
                 workspace.ledger.commit_update(**ingest, run=None)
             log(f"nothing new for the model since run {previous.run_id}; not refitting")
-            return UpdateResult(previous, previous, new, len(known), parsed.warnings, refitted=False)
+            result = UpdateResult(previous, previous, new, len(known), parsed.warnings, refitted=False)
+            if report and previous.report is None:  # e.g. its brief failed or was skipped: write it now
+                _brief(workspace, previous, result, log)
+            return result
 
         run = fit_and_store(workspace, data, priors, settings, progress=progress, log=log, ingest=ingest, version=version)
-    return UpdateResult(run, previous, new, len(known), parsed.warnings)
+        result = UpdateResult(run, previous, new, len(known), parsed.warnings)
+        # The run is committed before the brief: a brief that fails costs the brief, not the fit.
+        if report:
+            _brief(workspace, run, result, log)
+    return result
+
+
+def _brief(workspace: Workspace, run: RunRecord, result: UpdateResult, log: Callable[[str], None]) -> None:
+    from .report import write_report
+
+    log("writing the brief")
+    try:
+        result.report = write_report(workspace, run)
+    except ForecastError as exc:
+        result.report_error = exc
 
 
 def fit_and_store(

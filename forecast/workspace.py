@@ -12,7 +12,8 @@ import fcntl
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,13 +96,40 @@ class Workspace:
         return final
 
     def _discard_partial_runs(self) -> None:
-        """Remove run folders that no ledger row references: leftovers of a crashed update."""
+        """Remove run folders that no ledger row references, and half-written briefs: leftovers
+        of a crashed update."""
+        if self.reports_dir.is_dir():
+            for child in self.reports_dir.glob(f"{_PARTIAL_PREFIX}*"):
+                child.unlink(missing_ok=True)
         if not self.runs_dir.is_dir():
             return
         referenced = {r.run_id for r in self.ledger.runs()}
         for child in self.runs_dir.iterdir():
             if child.is_dir() and child.name not in referenced:
                 shutil.rmtree(child, ignore_errors=True)
+
+
+def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
+    """Create or replace the file `path` so that readers see the old file or the whole new one:
+    `write(tmp)` fills a temporary file beside it, which is fsynced and renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL_PREFIX, suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        _fsync(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a brief is an ordinary file
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync(path: Path) -> None:

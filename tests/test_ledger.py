@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 
@@ -38,7 +39,8 @@ def test_ingest_records_provenance_and_round_trips(tmp_path, priors):
         hashes = {r[0] for r in conn.execute("SELECT content_hash FROM events")}
     assert (file, sha, rows_new) == ("examples/events.csv", parsed.sha256, len(parsed.events))
     assert hashes == {e.content_hash for e in parsed.events}
-    assert ledger.latest_run() == _run()
+    # The run remembers how much of the ledger it saw.
+    assert ledger.latest_run() == dataclasses.replace(_run(), last_event_seq=len(parsed.events))
 
 
 def test_reading_does_not_modify_the_file(tmp_path, priors):
@@ -78,3 +80,40 @@ def test_newer_schema_is_refused(tmp_path):
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(Exception, match="newer than this version"):
         Ledger(path).runs()
+
+
+def test_events_up_to_a_run_exclude_later_ingests(tmp_path, priors):
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    parsed = read_events(EXAMPLE, priors)
+    ledger.commit_update(file="f", file_sha256="s", new_events=parsed.events[:5], known_count=0, run=_run("r1"))
+    ledger.commit_update(file="f", file_sha256="s", new_events=parsed.events[5:], known_count=5, run=_run("r2"))
+    first, second = ledger.runs()
+    assert ledger.events(first.last_event_seq) == parsed.events[:5]
+    assert ledger.events(second.last_event_seq) == parsed.events
+
+
+def test_set_report_records_the_brief(tmp_path):
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=_run("r1"))
+    ledger.set_report("r1", "reports/brief.pdf")
+    assert ledger.latest_run().report == "reports/brief.pdf"
+    with pytest.raises(Exception, match="no run r9"):
+        ledger.set_report("r9", "x.pdf")
+
+
+def test_a_schema_1_ledger_is_read_and_migrated(tmp_path, priors):
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    parsed = read_events(EXAMPLE, priors)
+    ledger.commit_update(file="f", file_sha256="s", new_events=parsed.events[:3], known_count=0, run=_run("r1"))
+    with sqlite3.connect(ledger.path) as conn:  # turn it into what schema 1 wrote
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(runs)") if r[1] != "last_event_seq"]
+        conn.execute(f"CREATE TABLE runs_v1 AS SELECT {', '.join(columns)} FROM runs")
+        conn.execute("DROP TABLE runs")
+        conn.execute("ALTER TABLE runs_v1 RENAME TO runs")
+        conn.execute("PRAGMA user_version = 1")
+    assert ledger.latest_run().last_event_seq is None  # read as it is, read-only
+    ledger.commit_update(file="f", file_sha256="s", new_events=parsed.events[3:], known_count=3, run=_run("r2"))
+    old, new = ledger.runs()
+    assert old.last_event_seq is None and new.last_event_seq == len(parsed.events)
+    with sqlite3.connect(ledger.path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -8,7 +8,8 @@ import xarray as xr
 from scipy import stats
 
 from forecast.forecasting import Draws, cumulative_incidence
-from forecast.reweighting import importance_weights, signal_log_likelihood, signposts
+from forecast.likelihood import PosteriorDraws
+from forecast.reweighting import hypothetical_signal, importance_weights, signposts
 
 
 def test_conjugate_normal_update_is_recovered():
@@ -60,7 +61,8 @@ def _posterior(n=4000, seed=2):
 
 def test_signal_likelihood_uses_the_last_week_and_the_grades():
     post = _posterior(n=3)
-    ll = signal_log_likelihood(post, "a", 2.0, "B", "2")
+    draws = PosteriorDraws.from_dataset(post)
+    ll = draws.signal_log_likelihood(hypothetical_signal(draws, 0, 2.0, ("B", "2")))
     level = post["theta"].sel(factor="a").isel(week=-1).values.ravel()
     np.testing.assert_allclose(ll, stats.t.logpdf(2.0, df=4.0, loc=level, scale=0.5 * 0.8 * 0.8))
 
@@ -68,7 +70,7 @@ def test_signal_likelihood_uses_the_last_week_and_the_grades():
 def test_signposts_direction_size_and_ranking():
     post = _posterior()
     incidence = cumulative_incidence(Draws.from_dataset(post), 12, np.random.default_rng(3))
-    table = signposts(post, incidence, ["x", "y", "none"], 12)
+    table = signposts(PosteriorDraws.from_dataset(post), incidence, ["a", "b"], ["x", "y", "none"], 12)
     assert len(table) == 2 * 2 * 3
     a_up = table[(table.factor == "a") & (table.signal == 2.0)].set_index("outcome")
     a_down = table[(table.factor == "a") & (table.signal == -2.0)].set_index("outcome")

@@ -1,0 +1,105 @@
+"""The model's observation layer evaluated on posterior draws, in numpy.
+
+`model.py` states the likelihood for PyMC; the brief needs the same densities per draw and per
+event, for importance weights (what moved, signposts) and posterior predictive checks. A test
+holds the two to agreement on the same point, so they cannot drift apart.
+
+Signals are handled in chunks so that a log of 20,000 signals never materialises a
+(draws x signals) array of more than a few tens of megabytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+from scipy.special import log_softmax
+
+from .conventions import DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, WEEK
+from .forecasting import SAMPLE_DIMS
+
+CHUNK = 1024  # signals evaluated at once: draws x CHUNK doubles (32 MB at 4,000 draws)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Signals as indices into the posterior's dimensions (the model's own encoding)."""
+
+    factor: np.ndarray  # index into FACTOR
+    week: np.ndarray  # index into WEEK
+    value: np.ndarray
+    reliability: np.ndarray  # index into RELIABILITY_GRADES
+    credibility: np.ndarray  # index into CREDIBILITY_GRADES
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __getitem__(self, index) -> Signals:
+        return Signals(self.factor[index], self.week[index], self.value[index], self.reliability[index], self.credibility[index])
+
+
+@dataclass(frozen=True)
+class PosteriorDraws:
+    """What the likelihood needs, flattened over (chain, draw) in that order."""
+
+    theta: np.ndarray  # (D, K, W)
+    noise: np.ndarray  # (D,)
+    nu: np.ndarray  # (D,)
+    reliability: np.ndarray  # (D, 6) multipliers
+    credibility: np.ndarray  # (D, 6)
+    baseline: np.ndarray  # (D, J)
+    effect: np.ndarray  # (D, J, K)
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> PosteriorDraws:
+        names = ["theta", "noise", "nu", "reliability_multiplier", "credibility_multiplier", "baseline", "effect"]
+        s = ds[names].stack(sample=SAMPLE_DIMS)
+        return cls(
+            theta=s["theta"].transpose("sample", FACTOR, WEEK).values,
+            noise=s["noise"].values,
+            nu=s["nu"].values,
+            reliability=s["reliability_multiplier"].transpose("sample", GRADE_RELIABILITY).values,
+            credibility=s["credibility_multiplier"].transpose("sample", GRADE_CREDIBILITY).values,
+            baseline=s["baseline"].transpose("sample", DEAL).values,
+            effect=s["effect"].transpose("sample", DEAL, FACTOR).values,
+        )
+
+    @property
+    def n_draws(self) -> int:
+        return self.theta.shape[0]
+
+    def _location_scale(self, signals: Signals) -> tuple[np.ndarray, np.ndarray]:
+        level = self.theta[:, signals.factor, signals.week]
+        scale = self.noise[:, None] * self.reliability[:, signals.reliability] * self.credibility[:, signals.credibility]
+        return level, scale
+
+    def signal_log_likelihood(self, signals: Signals) -> np.ndarray:
+        """(D,): log p(all these signals | draw), summed over the signals."""
+        return self._chunked(signals, lambda s: self._t("logpdf", s).sum(axis=1), np.zeros(self.n_draws))
+
+    def signal_pit(self, signals: Signals) -> np.ndarray:
+        """(N,): the posterior predictive CDF at each observed signal (its probability integral transform)."""
+        parts = [self._t("cdf", signals[i:i + CHUNK]).mean(axis=0) for i in range(0, len(signals), CHUNK)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def _t(self, method: str, signals: Signals) -> np.ndarray:
+        level, scale = self._location_scale(signals)
+        return getattr(stats.t, method)(signals.value[None, :], df=self.nu[:, None], loc=level, scale=scale)
+
+    def _chunked(self, signals: Signals, reduce: Callable[[Signals], np.ndarray], total: np.ndarray) -> np.ndarray:
+        for i in range(0, len(signals), CHUNK):
+            total = total + reduce(signals[i:i + CHUNK])
+        return total
+
+    def weekly_log_probabilities(self) -> np.ndarray:
+        """(D, W, J + 1): log P(no deal, deal_1, ..., deal_J) in each observed week."""
+        eta = self.baseline[:, None, :] + np.einsum("djk,dkw->dwj", self.effect, self.theta)
+        return log_softmax(np.concatenate([np.zeros((*eta.shape[:2], 1)), eta], axis=2), axis=2)
+
+    def outcome_log_likelihood(self, counts: np.ndarray) -> np.ndarray:
+        """(D,): sum over weeks of counts . log p, the Multinomial log-likelihood up to a constant
+        that does not depend on the draw (and so cancels in any importance weight)."""
+        return np.einsum("dwc,wc->d", self.weekly_log_probabilities(), counts)

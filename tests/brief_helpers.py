@@ -1,0 +1,29 @@
+"""Reading the PDFs we write back as text, as an analyst's tools would."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+HEADINGS = (
+    "1. Headline",
+    "2. Probability by horizon and across runs",
+    "3. Obstacle trajectories",
+    "4. What moved the forecast",
+    "5. Signposts",
+    "6. Model health",
+    "7. Event log and reproducibility stamp",
+    "Reproducibility stamp",
+)
+
+
+def pdf_text(path: Path) -> str:
+    """The text of a PDF, with runs of whitespace collapsed (pdftotext keeps the layout's breaks)."""
+    raw = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return re.sub(r"\s+", " ", raw)
+
+
+def pdf_pages(path: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"Pages:\s+(\d+)", info).group(1))

@@ -1,0 +1,158 @@
+"""The PDF brief, from a real (small) fit of the example: every part, the numbers, CJK text,
+the red banner, atomic writing, and the `forecast report` command.
+
+The fast tier renders one brief; the tests that render more, or fit twice, are in the sampling tier.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import subprocess
+
+import pytest
+
+from brief_helpers import HEADINGS, pdf_pages, pdf_text
+from cli_helpers import forecast
+from conftest import EXAMPLE, snapshot, write_csv
+from forecast.report import LATEST, BriefFailed, write_report
+from forecast.terminal import status_json
+from forecast.update import FitSettings, update
+from forecast.workspace import Workspace
+
+# Enough to exercise every part of the brief; far too few draws to pass the diagnostics.
+TINY = FitSettings(draws=60, tune=60, chains=2, seed=7)
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> Workspace:
+    workspace = Workspace(tmp_path_factory.mktemp("brief") / "ws")
+    update(EXAMPLE, workspace, settings=TINY, progress=False, log=lambda m: None, report=False)
+    assert workspace.ledger.latest_run().report is None and not workspace.reports_dir.exists()
+    return workspace
+
+
+@pytest.fixture(scope="module")
+def brief(fitted):
+    """The same update again: nothing to refit, but the run has no brief yet, so it writes one."""
+    result = update(EXAMPLE, fitted, settings=TINY, progress=False, log=lambda m: None)
+    assert result.refitted is False and result.report is not None and result.report_error is None
+    return result.report
+
+
+def test_the_brief_has_every_part_and_the_status_numbers(fitted, brief):
+    run = fitted.ledger.latest_run()
+    assert run.report == f"reports/{brief.name}" and (fitted.reports_dir / LATEST).is_file()
+    text = pdf_text(brief)
+    for heading in HEADINGS:
+        assert heading in text, heading
+    status = status_json(run)
+    for outcome in status["outcomes"].values():
+        assert f"{100 * outcome['p']:.1f} %" in text
+        assert f"{100 * outcome['lo']:.1f} % to {100 * outcome['hi']:.1f} %" in text
+    for needle in (run.run_id, run.data_hash, run.priors_hash, run.code_version, str(run.seed), str(run.as_of)):
+        assert needle in text
+    assert "first run" in text and "Pareto k" in text and "R-hat" in text
+    assert pdf_pages(brief) >= 5
+
+
+def test_chinese_event_text_is_drawn_as_chinese(brief):
+    text = pdf_text(brief)
+    # From examples/events.csv (seed-01, seed-02): CJK characters, not boxes or code points.
+    # Short pieces, since a table cell wraps the full sentences across lines.
+    assert "外媒周一援引内部人士" in text and "泽连斯基此前表示" in text
+    assert "[U+" not in text
+    fonts = subprocess.run(["pdffonts", str(brief)], capture_output=True, text=True, check=True).stdout
+    assert "WenQuanYi" in fonts or "ZenHei" in fonts  # embedded, so any reader shows the same glyphs
+
+
+def test_a_flagged_run_carries_the_red_banner(fitted, brief):
+    run = fitted.ledger.latest_run()
+    assert run.status == "flagged"  # 60 draws cannot pass
+    flagged = pdf_text(brief)
+    assert "DIAGNOSTICS FAILED: do not rely on these numbers" in flagged
+    assert flagged.index("DIAGNOSTICS FAILED") < flagged.index("1. Headline")  # on page 1, before the numbers
+    for problem in run.diagnostics["problems"]:
+        assert problem.split(":")[0] in flagged
+
+
+@pytest.mark.slow
+def test_a_passing_run_has_no_banner(fitted):
+    run = fitted.ledger.latest_run()
+    ok = dataclasses.replace(run, status="ok", diagnostics={**run.diagnostics, "problems": []})
+    clean = pdf_text(write_report(fitted, ok, out=fitted.root.parent / "ok.pdf"))
+    assert "DIAGNOSTICS FAILED" not in clean and "All diagnostics passed" in clean
+
+
+@pytest.mark.slow
+def test_a_failing_brief_leaves_no_partial_file_and_keeps_the_latest(fitted, monkeypatch):
+    from reportlab.platypus import Flowable
+
+    run = fitted.ledger.latest_run()
+    write_report(fitted, run)  # a good brief and latest.pdf to keep
+    before = snapshot(fitted.reports_dir)
+    with sqlite3.connect(fitted.ledger.path) as conn:
+        recorded = conn.execute("SELECT run_id, report FROM runs").fetchall()
+
+    class Boom(Flowable):
+        def wrap(self, *args):
+            return (10, 10)
+
+        def draw(self):
+            raise RuntimeError("disk on fire")
+
+    # Fails on the last page, after the earlier pages are already written to the file.
+    monkeypatch.setattr("forecast.brief_pdf._Writer.stamp", lambda self, missing: [Boom()])
+    with pytest.raises(BriefFailed, match=f"forecast report --run {run.run_id}") as failure:
+        write_report(fitted, run)
+    assert failure.value.exit_code == 1 and "disk on fire" in str(failure.value)
+    assert snapshot(fitted.reports_dir) == before  # no .partial-*, latest.pdf untouched
+    with sqlite3.connect(fitted.ledger.path) as conn:
+        assert conn.execute("SELECT run_id, report FROM runs").fetchall() == recorded
+
+
+@pytest.mark.slow
+def test_second_update_explains_what_moved(fitted, tmp_path):
+    later = write_csv(
+        tmp_path / "later.csv",
+        "n1,2025-03-03,signal,external_military_aid,-1.5,,,A,1,US pauses military aid",
+        "n2,2025-03-18,outcome,,,energy_food_deal,,A,2,energy strike moratorium agreed",
+    )
+    result = update(later, fitted, settings=TINY, progress=False, log=lambda m: None)
+    assert result.report_error is None
+    text = pdf_text(result.report)
+    assert "Since run" in text and "New information" in text and "Time and other" in text
+    assert "Signals on External military aid" in text and "Outcome events" in text
+    assert "more week(s) observed with no deal" in text
+    # The history chart and the change column compare against the previous run.
+    previous = fitted.ledger.runs()[-2]
+    assert f"Change since the run as of {previous.as_of}" in text
+    assert "energy strike moratorium agreed" in text  # the event log
+
+
+@pytest.mark.slow
+def test_report_command_renders_a_chosen_run_and_refuses_an_unknown_one(fitted, tmp_path):
+    first = fitted.ledger.runs()[0]
+    out = tmp_path / "old.pdf"
+    before = snapshot(fitted.root)
+    result = forecast("report", "--workspace", fitted.root, "--run", first.run_id[:18], "--out", out)
+    assert str(out) in result.stdout and out.is_file()
+    assert first.run_id in pdf_text(out)
+    assert snapshot(fitted.root) == before  # --out changes nothing in the workspace
+    bad = forecast("report", "--workspace", fitted.root, "--run", "nope", check=False)
+    assert bad.returncode == 2 and "is not a run in this workspace" in bad.stderr
+    empty = forecast("report", "--workspace", tmp_path / "none", check=False)
+    assert empty.returncode == 1 and "no such workspace" in empty.stderr
+
+
+def test_a_run_whose_events_were_tampered_with_is_refused(fitted, tmp_path):
+    import shutil
+
+    copy = Workspace(tmp_path / "copy")
+    shutil.copytree(fitted.root, copy.root)
+    with sqlite3.connect(copy.ledger.path) as conn:
+        conn.execute("UPDATE events SET description = 'edited by hand' WHERE event_id = 'seed-01'")
+    with pytest.raises(Exception, match="no longer hash to the run's data hash"):
+        write_report(copy, copy.ledger.latest_run(), out=tmp_path / "t.pdf")
+
+

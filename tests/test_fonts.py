@@ -1,0 +1,23 @@
+"""Text in any language: runs split by the font that has the glyphs, nothing drawn as a box."""
+
+from __future__ import annotations
+
+from forecast.fonts import BASE, brief_fonts
+
+
+def test_markup_escapes_and_switches_font_for_cjk_only():
+    fonts = brief_fonts()
+    assert len(fonts.names) >= 2, "no CJK font found: run scripts/system-packages"
+    cjk = fonts.names[1]
+    out = fonts.markup("Путин & <Trump> 普京表示 ok\nnext")
+    assert out == f'Путин &amp; &lt;Trump&gt; <font name="{cjk}">普京表示</font> ok<br/>next'
+    assert fonts.font_of("Ж") == BASE and fonts.font_of("中") == cjk
+
+
+def test_a_character_no_font_has_is_shown_as_its_code_point_and_counted():
+    fonts = brief_fonts()
+    fonts.missing.clear()
+    assert fonts.font_of("\U0001d11e") is None  # a musical symbol: in none of the fonts we install
+    assert fonts.markup("clef \U0001d11e") == "clef [U+1D11E]"
+    assert fonts.missing == {"\U0001d11e"}
+    fonts.missing.clear()

@@ -1,0 +1,66 @@
+"""The numpy likelihood the brief uses agrees with the PyMC model it mirrors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from forecast.likelihood import PosteriorDraws, Signals
+from forecast.model import build_model
+from forecast.simulate import design
+
+
+def _point(model: pm.Model, prior, draw: int) -> dict:
+    """The model's value variables (transformed where the model transforms) at one prior draw."""
+    point = {}
+    for rv in model.free_RVs:
+        value = prior[rv.name].isel(chain=0, draw=draw).values
+        transform = model.rvs_to_transforms.get(rv)
+        if transform is not None:
+            value = transform.forward(value, *rv.owner.inputs).eval()
+        point[model.rvs_to_values[rv].name] = value
+    return point
+
+
+@pytest.fixture(scope="module")
+def fitted_shape(request):
+    from forecast.priors import load_priors
+    from conftest import PRIORS
+
+    priors = load_priors(PRIORS)
+    rng = np.random.default_rng(5)
+    data = design(priors, n_signals=40, n_weeks=9, rng=rng)
+    counts = data.outcome_counts.copy()
+    counts[3] = [0, 1, 0]
+    counts[6] = [0, 1, 1]  # a week with both deal types
+    data = data.__class__(**{**data.__dict__, "signal_value": rng.uniform(-3, 3, 40), "outcome_counts": counts})
+    model = build_model(data, priors)
+    prior = pm.sample_prior_predictive(draws=3, model=model, random_seed=1).prior
+    return data, model, prior
+
+
+def test_signal_and_outcome_likelihoods_match_the_model(fitted_shape):
+    data, model, prior = fitted_shape
+    draws = PosteriorDraws.from_dataset(prior.to_dataset())
+    signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility)
+    ours_signal = draws.signal_log_likelihood(signals)
+    ours_outcome = draws.outcome_log_likelihood(data.outcome_counts)
+    signal_logp = model.compile_logp(vars=[model["signal"]], jacobian=False)
+    outcome_logp = model.compile_logp(vars=[model["outcome_counts"]], jacobian=False)
+    # The Multinomial's log n! / prod(counts!) does not depend on the draw; ours leaves it out.
+    constant = -np.log(2.0)  # the week with both deals: 2! / (1! 1!)
+    for d in range(3):
+        point = _point(model, prior, d)
+        assert ours_signal[d] == pytest.approx(float(signal_logp(point)), rel=1e-9)
+        assert ours_outcome[d] == pytest.approx(float(outcome_logp(point)) + constant, rel=1e-9)
+
+
+def test_chunking_does_not_change_the_sum(fitted_shape, monkeypatch):
+    data, _, prior = fitted_shape
+    draws = PosteriorDraws.from_dataset(prior.to_dataset())
+    signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility)
+    whole = draws.signal_log_likelihood(signals)
+    monkeypatch.setattr("forecast.likelihood.CHUNK", 7)
+    np.testing.assert_allclose(draws.signal_log_likelihood(signals), whole, rtol=1e-12)
+    assert draws.signal_pit(signals).shape == (40,)

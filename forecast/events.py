@@ -291,7 +291,8 @@ def _signal(row: _Row) -> float:
     lo, hi = SIGNAL_RANGE
     if not math.isfinite(value) or not lo <= value <= hi:
         raise row.error("signal", f"expected a finite number from -3 to 3, got '{text}'")
-    return value
+    # -0.0 is 0.0: SQLite stores it so, and the content hash must survive the round trip.
+    return value + 0.0
 
 
 def _check_retractions(

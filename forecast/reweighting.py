@@ -21,6 +21,7 @@ from .conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
 from .likelihood import PosteriorDraws, Signals
 
 PARETO_K_MAX = 0.7  # Vehtari et al. (2024), for the sample sizes we use
+MIN_DRAWS = 100  # below this the tail fit has fewer than ~10 draws to work with
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,12 @@ def importance_weights(log_ratios: np.ndarray) -> ImportanceWeights:
     from arviz_stats.base.array import array_stats  # heavy import, only when needed
 
     log_ratios = np.asarray(log_ratios, dtype=float)
+    if log_ratios.size < MIN_DRAWS:
+        # Too few draws to fit the Pareto tail (a run with a handful of draws): plain weights,
+        # marked unreliable, rather than no answer.
+        weights = np.exp(log_ratios - log_ratios.max())
+        weights /= weights.sum()
+        return ImportanceWeights(weights, np.inf, float(1.0 / np.sum(weights**2)))
     if np.allclose(log_ratios, log_ratios[0]):
         # No information in the new event (constant likelihood): every draw keeps its weight.
         weights = np.full(log_ratios.shape, 1.0 / log_ratios.size)

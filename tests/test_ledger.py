@@ -117,3 +117,12 @@ def test_a_schema_1_ledger_is_read_and_migrated(tmp_path, priors):
     assert old.last_event_seq is None and new.last_event_seq == len(parsed.events)
     with sqlite3.connect(ledger.path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_negative_zero_reading_keeps_its_hash_through_the_ledger(tmp_path, priors):
+    """SQLite stores -0.0 as 0.0; the parsed event must already be 0.0, or the run's data hash
+    could not be rebuilt from the ledger."""
+    events = read_events(write_csv(tmp_path / "z.csv", "z1,2025-02-20,signal,territorial_rigidity,-0.0,,,A,1,flat"), priors).events
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    ledger.commit_update(file="f", file_sha256="s", new_events=events, known_count=0, run=None)
+    assert [e.content_hash for e in ledger.events()] == [e.content_hash for e in events]

@@ -31,6 +31,12 @@ def test_a_surprising_event_is_flagged():
     assert not w.reliable and w.pareto_k > 0.7
 
 
+def test_too_few_draws_give_plain_weights_marked_unreliable():
+    w = importance_weights(np.array([0.0, 1.0, 2.0] * 5))
+    assert not w.reliable and w.pareto_k == np.inf
+    np.testing.assert_allclose(w.weights[:3], np.exp([0, 1, 2]) / (5 * np.exp([0, 1, 2]).sum()))
+
+
 def test_uninformative_event_keeps_the_weights_equal():
     w = importance_weights(np.zeros(100))
     assert np.allclose(w.weights, 0.01) and w.pareto_k == 0.0

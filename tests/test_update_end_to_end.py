@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 
+from brief_helpers import HEADINGS, pdf_text
 from cli_helpers import FORECAST, SMALL, forecast, status
 from conftest import EXAMPLE, write_csv
 
@@ -41,6 +42,21 @@ def test_example_update_and_status(example_workspace):
     p = {k: o["p"] for k, o in s["outcomes"].items()}
     assert p["protracted_war"] > 0.5 and max(p["local_ceasefire"], p["energy_food_deal"]) < 0.3
     assert (ws / "runs" / s["run_id"] / "posterior.nc").is_file()
+
+
+def test_example_brief_matches_status_and_has_no_banner(example_workspace):
+    ws, first = example_workspace
+    s = status(ws)
+    brief = ws / s["report"]
+    assert brief.is_file() and f"Brief: {brief}" in first.stdout
+    assert (ws / "reports" / "latest.pdf").read_bytes() == brief.read_bytes()
+    text = pdf_text(brief)
+    for heading in HEADINGS:
+        assert heading in text, heading
+    for o in s["outcomes"].values():  # the brief's headline is the ledger's, to the printed digit
+        assert f"{o['label']}, {100 * o['p']:.1f} %" in text
+    assert "DIAGNOSTICS FAILED" not in text and "All diagnostics passed" in text
+    assert "外媒周一援引内部人士" in text
 
 
 def test_same_update_again_changes_nothing(example_workspace):
@@ -181,6 +197,7 @@ def test_failed_diagnostics_exit_3_and_the_run_is_stored_flagged(tmp_path):
     assert "diagnostics failed" in result.stdout and "stored but flagged" in result.stderr
     s = status(ws)
     assert s["status"] == "flagged"
+    assert "DIAGNOSTICS FAILED: do not rely on these numbers" in pdf_text(ws / s["report"])
 
 
 def test_same_inputs_and_seed_reproduce_the_numbers_exactly(example_workspace, tmp_path):

@@ -51,7 +51,8 @@ def store_prior_draws_run(events: Path, workspace: Path, chains: int = 4, draws:
              for name, var in prior.data_vars.items()},
             coords={k: v for k, v in prior.coords.items() if k not in ("chain", "draw")},
         )
-        incidence = cumulative_incidence(Draws.from_dataset(reshaped), priors.outcomes.forecast_weeks, np.random.default_rng(1))
+        incidence = cumulative_incidence(Draws.from_dataset(reshaped), priors.outcomes.forecast_weeks,
+                                         np.random.default_rng([settings.seed, 1]))  # the stream update uses
         # A stand-in, not a fit: its diagnostics are not measured, and say so by failing.
         diagnostics = Diagnostics(np.nan, np.nan, np.nan, 0, 0.0, chains)
         return xr.DataTree.from_dict({"posterior": reshaped}), diagnostics, forecast_table(incidence, priors.outcomes.keys)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
@@ -46,6 +47,7 @@ RED = colors.HexColor("#b2182b")
 GREY = colors.HexColor("#555555")
 RULE = colors.HexColor("#bbbbbb")
 HEADER_FILL = colors.HexColor("#eef2f7")
+rl_config.useA85 = 0  # binary image streams: smaller files, and no pure-Python ASCII85 pass
 CHART_DPI = 150  # sharp on paper; 200 costs a third more time for no visible gain at A4
 
 HEADINGS = (
@@ -97,14 +99,19 @@ class _Writer:
         return self.fonts.markup(value)
 
     def cell(self, value, style=None):
-        if isinstance(value, str):
+        """Text that may need wrapping or another font becomes a Paragraph; a short ASCII cell
+        stays a plain string, which a 5,000-row event log draws several times faster."""
+        if isinstance(value, str) and (style is not None or not value.isascii() or len(value) > 12):
             return Paragraph(self.fonts.markup(value), style or self.s.cell)
         return value
 
-    def table(self, rows: list[list], widths_mm: list[float], *, header=True, align_right_from=None, extra=()) -> Table:
+    def table(self, rows: list[list], widths_mm: list[float], *, header=True, extra=(), cells=None) -> Table:
+        """A styled table; `cells`, if given, are the body rows already made into cells."""
         if header:  # let long labels break after a slash ("Energy/food-..."), not inside a word
             rows = [[v.replace("/", "/ ") if isinstance(v, str) else v for v in rows[0]], *rows[1:]]
         data = [[self.cell(v, self.s.cell_bold if header and i == 0 else None) for v in row] for i, row in enumerate(rows)]
+        if cells is not None:
+            data = [data[0], *cells] if header else list(cells)
         style = [
             ("FONTNAME", (0, 0), (-1, -1), BASE),
             ("FONTSIZE", (0, 0), (-1, -1), 7.5),
@@ -261,7 +268,8 @@ class _Writer:
             self.rich("Each obstacle's level by week (−3 gone, 0 ordinary for a negotiation of this kind, +3 at its "
                       "strongest): the line is the posterior median, the bands hold 50 % and 90 % of the posterior. "
                       "Dots are the signals at their week and reading: darker for a more reliable source (Admiralty "
-                      "A–F), larger for more credible information (1–6). Red dashed lines are deals.", self.s.note),
+                      "A–F), larger for more credible information (1–6). Red dashed lines are deals"
+                      + (" (labelled in the event log when there are many)." if len(b.outcomes) > 8 else "."), self.s.note),
             _image(fig),
             Spacer(1, 4),
             self.table(rows, [52, 34, 30, 14, 32, 18]),
@@ -454,9 +462,9 @@ class _Writer:
 
     def event_log(self) -> list:
         b = self.b
-        rows = [["Date", "Kind", "Obstacle / outcome", "Reading", "Grade", "Actor · description · source", "Status", "Id"]]
-        styles = []
-        for i, item in enumerate(b.log, start=1):
+        header = ["Date", "Kind", "Obstacle / outcome", "Reading", "Grade", "Actor · description · source", "Status", "Id"]
+        rows, shaded = [], []
+        for item in b.log:
             e = item.event
             what = b.factor_labels.get(e.factor, e.factor) if e.kind == "signal" else (
                 b.labels.get(e.outcome, e.outcome) if e.kind == "outcome" else "")
@@ -468,17 +476,45 @@ class _Writer:
                 status += f": {item.note}" if item.status != "retracted" else f" ({item.note.split(':')[0]})"
             rows.append([date, e.kind, what or "", f"{e.signal:+.1f}" if e.signal is not None else "",
                          e.source_reliability + e.info_credibility, text, status, e.event_id])
-            if item.status in ("retracted", "after as-of"):
-                styles.append(("TEXTCOLOR", (0, i), (-1, i), GREY))
-                styles.append(("BACKGROUND", (0, i), (-1, i), colors.HexColor("#f4f4f4")))
+            shaded.append(item.status in ("retracted", "after as-of"))
         used = sum(item.status == "used" for item in b.log)
-        return [
+        intro = [
             PageBreak(),
             self.rich(HEADINGS[6], self.s.h1),
             self.rich(f"Every row the ledger held for this run, by date: {len(b.log)} rows, {used} used by the model. "
                       "Retracted rows and rows reported after the as-of date are shaded and were not used.", self.s.note),
-            self.table(rows, [19, 12, 24, 13, 11, 63, 20, 18], extra=styles),
         ]
+        return intro + self._paged_table(header, rows, shaded, [19, 12, 31, 15, 11, 54, 20, 18], first_page_used=60)
+
+    def _paged_table(self, header: list[str], rows: list[list], shaded: list[bool], widths_mm: list[float],
+                     first_page_used: float) -> list:
+        """A long table as one table per page, each with its header.
+
+        reportlab re-measures every remaining row each time it splits one long table across a
+        page, which grows with the square of its length (3 s of a 5,000-row log). Measuring the
+        whole table once and cutting the pages here keeps it linear. `first_page_used` is the
+        height (pt) taken above the table on its first page.
+        """
+        # The frame's height: the page less its margins and the frame's own 6 pt paddings, less 4 pt spare.
+        frame = A4[1] - 2 * MARGIN - 4 * mm - 12 - 4
+        cells = [[self.cell(v) for v in row] for row in rows]
+        whole = self.table([header, *rows], widths_mm, cells=cells)
+        whole.wrap(WIDTH, 1e9)
+        head, *heights = whole._rowHeights  # measured once, by reportlab itself
+
+        def page(start: int, stop: int) -> Table:
+            grey = [n + 1 for n in range(stop - start) if shaded[start + n]]
+            styles = [("TEXTCOLOR", (0, n), (-1, n), GREY) for n in grey]
+            styles += [("BACKGROUND", (0, n), (-1, n), colors.HexColor("#f4f4f4")) for n in grey]
+            return self.table([header, *rows[start:stop]], widths_mm, extra=styles, cells=cells[start:stop])
+
+        out, start, used, room = [], 0, 0.0, frame - first_page_used - head
+        for i, height in enumerate(heights):
+            if used + height > room and i > start:
+                out += [page(start, i), PageBreak()]
+                start, used, room = i, 0.0, frame - head
+            used += height
+        return [*out, page(start, len(rows))]
 
     def stamp(self, missing: set[str]) -> list:
         b, r = self.b, self.b.run

@@ -11,17 +11,19 @@ Signals are handled in chunks so that a log of 20,000 signals never materialises
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import xarray as xr
-from scipy import stats
-from scipy.special import log_softmax
+from scipy.special import gammaln, log_softmax, stdtr
 
 from .conventions import DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, WEEK
 from .forecasting import SAMPLE_DIMS
 
 CHUNK = 1024  # signals evaluated at once: draws x CHUNK doubles (32 MB at 4,000 draws)
+# A PIT is a mean of CDF values in [0, 1]: 1,000 draws put its Monte Carlo error below 0.016,
+# finer than the histogram and the 5-95 % count it feeds.
+PIT_DRAWS = 1000
 
 
 @dataclass(frozen=True)
@@ -78,16 +80,33 @@ class PosteriorDraws:
 
     def signal_log_likelihood(self, signals: Signals) -> np.ndarray:
         """(D,): log p(all these signals | draw), summed over the signals."""
-        return self._chunked(signals, lambda s: self._t("logpdf", s).sum(axis=1), np.zeros(self.n_draws))
+        return self._chunked(signals, lambda s: self._t_logpdf(s).sum(axis=1), np.zeros(self.n_draws))
 
-    def signal_pit(self, signals: Signals) -> np.ndarray:
-        """(N,): the posterior predictive CDF at each observed signal (its probability integral transform)."""
-        parts = [self._t("cdf", signals[i:i + CHUNK]).mean(axis=0) for i in range(0, len(signals), CHUNK)]
+    def signal_pit(self, signals: Signals, max_draws: int = PIT_DRAWS) -> np.ndarray:
+        """(N,): the posterior predictive CDF at each observed signal (its probability integral
+        transform), averaged over at most `max_draws` evenly spaced draws."""
+        draws = self._thinned(max_draws)
+        parts = [draws._t_cdf(signals[i:i + CHUNK]).mean(axis=0) for i in range(0, len(signals), CHUNK)]
         return np.concatenate(parts) if parts else np.zeros(0)
 
-    def _t(self, method: str, signals: Signals) -> np.ndarray:
+    # Student-t written out with special functions: scipy.stats' generic machinery costs more
+    # than the arithmetic at 4,000 draws x 5,000 signals.
+    def _t_logpdf(self, signals: Signals) -> np.ndarray:
         level, scale = self._location_scale(signals)
-        return getattr(stats.t, method)(signals.value[None, :], df=self.nu[:, None], loc=level, scale=scale)
+        nu = self.nu[:, None]
+        z = (signals.value[None, :] - level) / scale
+        return (gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi) - np.log(scale)
+                - (nu + 1) / 2 * np.log1p(z * z / nu))
+
+    def _t_cdf(self, signals: Signals) -> np.ndarray:
+        level, scale = self._location_scale(signals)
+        return stdtr(self.nu[:, None], (signals.value[None, :] - level) / scale)
+
+    def _thinned(self, max_draws: int) -> PosteriorDraws:
+        if self.n_draws <= max_draws:
+            return self
+        keep = np.linspace(0, self.n_draws - 1, max_draws).round().astype(int)
+        return PosteriorDraws(*(getattr(self, f.name)[keep] for f in fields(self)))
 
     def _chunked(self, signals: Signals, reduce: Callable[[Signals], np.ndarray], total: np.ndarray) -> np.ndarray:
         for i in range(0, len(signals), CHUNK):

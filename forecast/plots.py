@@ -72,6 +72,8 @@ def plot_factor_paths(paths: np.ndarray, labels: dict[str, str], start: dt.date,
 # information credibility (1 largest ... 6 smallest), so a well-sourced, confirmed reading stands out.
 RELIABILITY_COLOURS = dict(zip("ABCDEF", ("#08306b", "#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#bdbdbd")))
 CREDIBILITY_SIZES = dict(zip("123456", (46, 36, 28, 20, 14, 14)))
+CROWDED = 150  # signals in one panel beyond which markers shrink and fade
+OUTCOME_LABELS_MAX = 8  # deals in one panel beyond which their lines go unlabelled
 
 
 def plot_history(runs: list[dict], labels: dict[str, str], horizon: int, axes=None):
@@ -134,16 +136,19 @@ def plot_factor_panel(
     if len(weeks) < 8:  # a short log: leave room so the dates read as dates, not hours
         ax.set_xlim(weeks[0] - dt.timedelta(weeks=1), weeks[0] + dt.timedelta(weeks=8))
     if len(signals):
+        # Hundreds of readings would hide the bands: smaller, translucent markers for a long log.
+        crowded = len(signals) > CROWDED
         ax.scatter(
             signals["date"], signals["value"],
             c=[RELIABILITY_COLOURS[g] for g in signals["reliability"]],
-            s=[CREDIBILITY_SIZES[g] for g in signals["credibility"]],
-            edgecolors="black", linewidths=0.3, zorder=3,
+            s=[CREDIBILITY_SIZES[g] * (0.3 if crowded else 1.0) for g in signals["credibility"]],
+            edgecolors="black", linewidths=0.0 if crowded else 0.3, alpha=0.45 if crowded else 1.0, zorder=3,
         )
     for day, name in outcomes:
-        ax.axvline(day, color="#d62728", linewidth=1, linestyle="--")
-        ax.annotate(name, (day, 3.3), rotation=90, fontsize=6, color="#d62728", ha="right", va="top",
-                    xytext=(-2, 0), textcoords="offset points")
+        ax.axvline(day, color="#d62728", linewidth=1 if len(outcomes) <= OUTCOME_LABELS_MAX else 0.5, linestyle="--")
+        if len(outcomes) <= OUTCOME_LABELS_MAX:  # beyond that the labels overlap; the event log lists them
+            ax.annotate(name, (day, 3.3), rotation=90, fontsize=6, color="#d62728", ha="right", va="top",
+                        xytext=(-2, 0), textcoords="offset points")
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_ylim(-3.5, 3.5)
     ax.set_title(label, fontsize=9)

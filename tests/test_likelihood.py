@@ -64,3 +64,17 @@ def test_chunking_does_not_change_the_sum(fitted_shape, monkeypatch):
     monkeypatch.setattr("forecast.likelihood.CHUNK", 7)
     np.testing.assert_allclose(draws.signal_log_likelihood(signals), whole, rtol=1e-12)
     assert draws.signal_pit(signals).shape == (40,)
+
+
+def test_pit_matches_scipy_and_thinning_keeps_it(fitted_shape):
+    from scipy import stats
+
+    data, _, prior = fitted_shape
+    draws = PosteriorDraws.from_dataset(prior.to_dataset())
+    signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility)
+    level = draws.theta[:, signals.factor, signals.week]
+    scale = draws.noise[:, None] * draws.reliability[:, signals.reliability] * draws.credibility[:, signals.credibility]
+    expected = stats.t.cdf(signals.value, df=draws.nu[:, None], loc=level, scale=scale).mean(axis=0)
+    np.testing.assert_allclose(draws.signal_pit(signals), expected, rtol=1e-10)
+    np.testing.assert_allclose(draws.signal_pit(signals, max_draws=2), stats.t.cdf(
+        signals.value, df=draws.nu[[0, 2], None], loc=level[[0, 2]], scale=scale[[0, 2]]).mean(axis=0), rtol=1e-10)

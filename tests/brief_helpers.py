@@ -27,3 +27,10 @@ def pdf_text(path: Path) -> str:
 def pdf_pages(path: Path) -> int:
     info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
     return int(re.search(r"Pages:\s+(\d+)", info).group(1))
+
+
+def pdf_text_unwrapped(path: Path) -> str:
+    """The text in drawing order with every space and line break removed: a wrapped CJK
+    sentence (which has no spaces of its own) reads back whole."""
+    raw = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return re.sub(r"\s+", "", raw)

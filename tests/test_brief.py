@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from brief_helpers import HEADINGS, pdf_pages, pdf_text
+from brief_helpers import HEADINGS, pdf_pages, pdf_text, pdf_text_unwrapped
 from cli_helpers import forecast
 from conftest import EXAMPLE, snapshot, write_csv
 from forecast.report import LATEST, BriefFailed, write_report
@@ -57,10 +57,11 @@ def test_the_brief_has_every_part_and_the_status_numbers(fitted, brief):
 
 
 def test_chinese_event_text_is_drawn_as_chinese(brief):
-    text = pdf_text(brief)
-    # From examples/events.csv (seed-01, seed-02): CJK characters, not boxes or code points.
-    # Short pieces, since a table cell wraps the full sentences across lines.
-    assert "外媒周一援引内部人士" in text and "泽连斯基此前表示" in text
+    text = pdf_text_unwrapped(brief)
+    # From examples/events.csv (seed-01, seed-02): whole sentences in CJK characters, not boxes
+    # or code points.
+    assert "外媒周一援引内部人士:特朗普政府或寻求简化版矿产协议,细节日后再谈。" in text
+    assert "泽连斯基此前表示,美方提出的“稀土”矿产合作协议缺乏对乌“安全保障”,不允许签署。" in text
     assert "[U+" not in text
     fonts = subprocess.run(["pdffonts", str(brief)], capture_output=True, text=True, check=True).stdout
     assert "WenQuanYi" in fonts or "ZenHei" in fonts  # embedded, so any reader shows the same glyphs

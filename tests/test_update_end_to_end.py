@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from brief_helpers import HEADINGS, pdf_text
+from brief_helpers import HEADINGS, pdf_text, pdf_text_unwrapped
 from cli_helpers import FORECAST, SMALL, forecast, status
 from conftest import EXAMPLE, write_csv
 
@@ -56,7 +56,7 @@ def test_example_brief_matches_status_and_has_no_banner(example_workspace):
     for o in s["outcomes"].values():  # the brief's headline is the ledger's, to the printed digit
         assert f"{o['label']}, {100 * o['p']:.1f} %" in text
     assert "DIAGNOSTICS FAILED" not in text and "All diagnostics passed" in text
-    assert "外媒周一援引内部人士" in text
+    assert "外媒周一援引内部人士:特朗普政府或寻求简化版矿产协议" in pdf_text_unwrapped(brief)
 
 
 def test_same_update_again_changes_nothing(example_workspace):

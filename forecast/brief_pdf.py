@@ -107,8 +107,8 @@ class _Writer:
 
     def table(self, rows: list[list], widths_mm: list[float], *, header=True, extra=(), cells=None) -> Table:
         """A styled table; `cells`, if given, are the body rows already made into cells."""
-        if header:  # let long labels break after a slash ("Energy/food-..."), not inside a word
-            rows = [[v.replace("/", "/ ") if isinstance(v, str) else v for v in rows[0]], *rows[1:]]
+        if header:
+            rows = [[_breakable(v, w * mm - 4) if isinstance(v, str) else v for v, w in zip(rows[0], widths_mm)], *rows[1:]]
         data = [[self.cell(v, self.s.cell_bold if header and i == 0 else None) for v in row] for i, row in enumerate(rows)]
         if cells is not None:
             data = [data[0], *cells] if header else list(cells)
@@ -646,3 +646,15 @@ def _wrap(text: str, width: int) -> str:
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def _breakable(header: str, width: float) -> str:
+    """A column header whose words too wide for the column may break after '/' or '-'
+    ("Energy/ food- for- humanitarian"), rather than reportlab cutting them mid-letter."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    words = header.split(" ")
+    for i, word in enumerate(words):
+        if stringWidth(word, BASE_BOLD, 7.5) > width:
+            words[i] = word.replace("/", "/ ").replace("-", "- ")
+    return " ".join(words)

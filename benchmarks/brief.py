@@ -19,11 +19,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update import FORECAST, ROOT, synthetic_log, tree_rss  # noqa: E402  (benchmarks/update.py)
+from update import FORECAST, ROOT, measure, synthetic_log  # noqa: E402  (benchmarks/update.py)
 
 
 def fit_example(workspace: Path) -> None:
@@ -63,17 +62,7 @@ def store_prior_draws_run(events: Path, workspace: Path, chains: int = 4, draws:
 
 
 def report_once(workspace: Path, out: Path) -> tuple[float, int]:
-    started = time.perf_counter()
-    process = subprocess.Popen([FORECAST, "report", "--workspace", str(workspace), "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    peak = 0
-    while process.poll() is None:
-        peak = max(peak, tree_rss(process.pid))
-        time.sleep(0.05)
-    seconds = time.perf_counter() - started
-    _, err = process.communicate()
-    if process.returncode != 0:
-        raise SystemExit(f"forecast report failed ({process.returncode}):\n{err.decode()}")
+    seconds, peak, _ = measure([FORECAST, "report", "--workspace", str(workspace), "--out", str(out)])
     return seconds, peak
 
 

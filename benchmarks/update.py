@@ -59,20 +59,24 @@ def tree_rss(pgid: int) -> int:
     return total
 
 
+def measure(argv: list[str], ok=(0,)) -> tuple[float, int, int]:
+    """Run a command in its own process group: (wall seconds, peak resident bytes, exit code)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss(process.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - started
+    _, err = process.communicate()
+    if process.returncode not in ok:
+        raise SystemExit(f"{' '.join(argv[:2])} failed ({process.returncode}):\n{err.decode()}")
+    return seconds, peak, process.returncode
+
+
 def run_once(events: Path, extra: list[str]) -> tuple[float, int, int]:
     with tempfile.TemporaryDirectory() as workspace:
-        started = time.perf_counter()
-        process = subprocess.Popen([FORECAST, "update", str(events), "--workspace", workspace, "--quiet", *extra],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        peak = 0
-        while process.poll() is None:
-            peak = max(peak, tree_rss(process.pid))
-            time.sleep(0.05)
-        seconds = time.perf_counter() - started
-        out, err = process.communicate()
-        if process.returncode not in (0, 3):
-            raise SystemExit(f"forecast update failed ({process.returncode}):\n{err.decode()}")
-        return seconds, peak, process.returncode
+        return measure([FORECAST, "update", str(events), "--workspace", workspace, "--quiet", *extra], ok=(0, 3))
 
 
 def main() -> None:

@@ -6,16 +6,11 @@ import re
 import subprocess
 from pathlib import Path
 
-HEADINGS = (
-    "1. Headline",
-    "2. Probability by horizon and across runs",
-    "3. Obstacle trajectories",
-    "4. What moved the forecast",
-    "5. Signposts",
-    "6. Model health",
-    "7. Event log and reproducibility stamp",
-    "Reproducibility stamp",
-)
+from forecast.brief_pdf import HEADINGS as SECTIONS
+
+# The seven parts of DESIGN.md section 5, numbered in order, and the stamp.
+assert [h.split(".")[0] for h in SECTIONS] == [str(i) for i in range(1, 8)]
+HEADINGS = (*SECTIONS, "Reproducibility stamp")
 
 
 def pdf_text(path: Path) -> str:

@@ -86,7 +86,7 @@ def test_a_passing_run_has_no_banner(fitted):
 
 
 @pytest.mark.slow
-def test_a_failing_brief_leaves_no_partial_file_and_keeps_the_latest(fitted, monkeypatch):
+def test_a_failing_brief_leaves_no_partial_file_and_keeps_the_latest(fitted, monkeypatch, capsys):
     from reportlab.platypus import Flowable
 
     run = fitted.ledger.latest_run()
@@ -110,6 +110,17 @@ def test_a_failing_brief_leaves_no_partial_file_and_keeps_the_latest(fitted, mon
     assert snapshot(fitted.reports_dir) == before  # no .partial-*, latest.pdf untouched
     with sqlite3.connect(fitted.ledger.path) as conn:
         assert conn.execute("SELECT run_id, report FROM runs").fetchall() == recorded
+
+    # Through the command: an update whose brief fails exits 1, keeps its run, and says how to retry.
+    from forecast.cli import main
+
+    later = write_csv(fitted.root.parent / "one-more.csv", "m1,2025-02-21,signal,domestic_hawkishness,1.0,,,B,2,one more")
+    code = main(["update", str(later), "--workspace", str(fitted.root), "--quiet", "--draws", "60", "--tune", "60",
+                 "--chains", "2", "--seed", "7"])
+    out = capsys.readouterr()
+    newest = fitted.ledger.latest_run()
+    assert code == 1 and f"forecast report --run {newest.run_id}" in out.err and "Local ceasefire" in out.out
+    assert newest.report is None and snapshot(fitted.reports_dir) == before
 
 
 @pytest.mark.slow

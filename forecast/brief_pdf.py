@@ -288,14 +288,19 @@ class _Writer:
             out.append(self.rich(f"The change since run {self.esc(b.previous.run_id)} cannot be attributed: "
                                  f"{self.esc(a.reason)}. The totals are in section 1."))
             return out
+        if a.method == "refit":
+            how = ("That second number comes from refitting the model without them, on this run's weeks, priors and "
+                   "settings: the new events moved the posterior too far for reweighting to follow.")
+        else:
+            how = ("That second number comes from reweighting this run's posterior draws by the inverse likelihood of "
+                   "the new events (Pareto-smoothed importance sampling), rather than from a refit: it is exact in the "
+                   "limit, costs no sampling, and stays on this run's weeks and horizon.")
         out.append(self.rich(
             f"Since run {self.esc(a.previous_run)} (as of {a.previous_as_of}). <b>New information</b> is what the "
             "events this run sees, and the previous one did not, did to the forecast: this run's chance, minus the "
-            "chance it gives today without them. That second number comes from reweighting this run's posterior draws "
-            "by the inverse likelihood of the new events (Pareto-smoothed importance sampling), rather than from a "
-            "refit: it is exact in the limit, costs no sampling, and stays on this run's weeks and horizon. "
-            "<b>Time and other</b> is the rest: weeks that passed without a deal, the forecast window moving on, "
-            f"and any change of priors, code or settings. Pareto k below {PARETO_K_MAX} means the reweighting is reliable."))
+            f"chance it gives today without them. {how} <b>Time and other</b> is the rest: weeks that passed without "
+            "a deal, the forecast window moving on, and any change of priors, code or settings. The split by group "
+            f"below always reweights; Pareto k below {PARETO_K_MAX} means that is reliable."))
         keys = list(b.run.headline)
         header = ["Path", f"Previous ({a.previous_as_of})", "This run", "Change", "New information", "Time and other",
                   "Monte Carlo noise"]

@@ -70,6 +70,7 @@ class Brief:
     outcome_checks: list[OutcomeCheck]
     mcse: dict[str, float]  # Monte Carlo standard error of each headline chance
     notes: list[str]  # reproducibility remarks for the stamp
+    backtest: dict | None = None  # the workspace's latest `forecast backtest`, if any
 
     @property
     def labels(self) -> dict[str, str]:
@@ -139,7 +140,15 @@ def collect(workspace: Workspace, run: RunRecord) -> Brief:
                                      np.random.default_rng([run.seed, 3])),
         mcse=dict(zip(outcome_keys, map(float, mcse))),
         notes=notes,
+        backtest=_latest_backtest(workspace),
     )
+
+
+def _latest_backtest(workspace: Workspace) -> dict | None:
+    import json
+
+    path = workspace.latest_backtest
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def _events_seen_by(workspace: Workspace, run: RunRecord) -> list[Event]:

@@ -390,7 +390,48 @@ class _Writer:
         out.append(self.table(rows, [62, 16, 22, 26, 26, 28], extra=failing))
         out += self._prior_posterior()
         out += self._predictive_checks()
+        out += self._backtest()
         return out
+
+    def _backtest(self) -> list:
+        import matplotlib.pyplot as plt
+
+        from .plots import plot_backtest_forecasts, plot_reliability
+
+        bt = self.b.backtest
+        if bt is None:
+            return [self.rich("Backtest", self.s.h2),
+                    self.rich("No backtest in this workspace yet: <font name='DejaVuSansMono'>forecast backtest</font> "
+                              "replays the ledger as it was known at past dates and scores the forecasts.", self.s.note)]
+        labels = bt["outcomes"]
+        names = {"model": "Model", "base_rate": "Base rate (weekly frequency so far)", "prior": "Priors alone"}
+        rows = [["Method", "Brier", "Log", *[f"Brier: {labels[k]}" for k in labels]]]
+        for method, s in bt["scores"].items():
+            rows.append([names.get(method, method), f"{s['brier']:.3f}", f"{s['log']:.3f}",
+                         *[f"{s['per_outcome'][k]['brier']:.3f}" for k in labels]])
+        fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH / INCH, 2.8), layout="constrained", width_ratios=[1.3, 1])
+        plot_backtest_forecasts(bt["forecasts"], labels, bt["horizon_weeks"], axes=left)
+        plot_reliability(bt["reliability"]["model"], labels, axes=right)
+        right.set_title("Reliability of the model's forecasts", fontsize=7)
+        happened = [f["observed"] for f in bt["forecasts"] if f["method"] == "model"]
+        stale = "" if bt["priors_hash"] == self.b.run.priors_hash else (
+            " It was run with other priors than this run's; rerun it to score these.")
+        return [
+            CondPageBreak(110 * mm),
+            self.rich("Backtest", self.s.h2),
+            self.rich(
+                f"From <font name='DejaVuSansMono'>forecast backtest</font> on {bt.get('created_at', '?')[:10]}: "
+                f"{len(bt['origins'])} origins from {bt['origins'][0]} to {bt['origins'][-1]}, every {bt['every_weeks']} "
+                f"week(s), each a refit on the events reported by then, scored on the {bt['horizon_weeks']} weeks after it "
+                f"against the outcomes known on {bt['known_to']} ("
+                + ", ".join(f"{self.esc(label)} {happened.count(k)}" for k, label in labels.items())
+                + "). Lower scores are better; a model that does not beat the base rate adds nothing to it. In the "
+                "chart, ▼ above each origin marks the path that happened."
+                + stale, self.s.note),
+            self.table(rows, [46, 14, 14, *[(180 - 74) / len(labels)] * len(labels)]),
+            Spacer(1, 4),
+            _image(fig),
+        ]
 
     def _prior_posterior(self) -> list:
         import matplotlib.pyplot as plt

@@ -57,6 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     workspace_option(p)
     p.set_defaults(handler=_report)
 
+    p = commands.add_parser("backtest", help="replay the ledger as known at past dates, refit, and score the forecasts")
+    p.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD", help="first origin (default: 4 weeks after the first week with data)")
+    p.add_argument("--every", type=_weeks, default=2, metavar="Nw", help="weeks between origins, e.g. 2w (default 2w)")
+    p.add_argument("--horizon", type=int, metavar="H", help="weeks ahead to score (default: the priors' headline horizon)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
+    p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"posterior draws per chain for each refit (default {DEFAULT_DRAWS})")
+    p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
+    p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    workspace_option(p)
+    p.set_defaults(handler=_backtest)
+
     p = commands.add_parser("status", help="the latest run's headline")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     workspace_option(p)
@@ -138,6 +152,40 @@ def resolve_workspace_or_fail(option):
     if not root.is_dir():
         raise ForecastError(f"{root}: no such workspace folder")
     return root
+
+
+def _backtest(args) -> int:
+    import datetime as dt
+
+    from .backtest import BacktestSettings, run_backtest, table_text
+    from .priors import load_priors
+    from .update import FitSettings
+    from .workspace import Workspace, write_atomically
+
+    workspace = Workspace(resolve_workspace_or_fail(args.workspace))
+    events = workspace.ledger.events()
+    if not events:
+        raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
+    settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon)
+    result = run_backtest(events, load_priors(args.priors), settings, fit, log=log)
+    result["created_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    with workspace.locked(announce=log):
+        dated = workspace.latest_backtest.with_name(f"backtest-{result['created_at'][:19].replace(':', '')}.json")
+        for path in (dated, workspace.latest_backtest):
+            write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    print(text if args.json else table_text(result) + f"\n\nSaved: {dated}")
+    return 0
+
+
+def _weeks(text: str) -> int:
+    value = text[:-1] if text.lower().endswith("w") else text
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of weeks such as 2w, got '{text}'") from None
 
 
 def _validate(args) -> int:

@@ -217,3 +217,41 @@ def _date_axis(ax) -> None:
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.tick_params(axis="x", labelsize=7)
+
+
+def plot_reliability(rows: list[dict], labels: dict[str, str], axes=None):
+    """Reliability diagram: observed frequency against mean forecast per bin, point size by count."""
+    fig, ax = _axes(axes, figsize=(3.2, 3.0))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="calibrated")
+    for colour, (key, label) in zip(OUTCOME_COLOURS, labels.items()):
+        mine = [r for r in rows if r["outcome"] == key]
+        if mine:
+            ax.scatter([r["mean_forecast"] for r in mine], [r["observed_rate"] for r in mine],
+                       s=[12 + 6 * r["n"] for r in mine], color=colour, alpha=0.8, label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("Forecast chance (bin mean)", fontsize=7)
+    ax.set_ylabel("Observed frequency", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=6, loc="upper left")
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def plot_backtest_forecasts(forecasts: list[dict], labels: dict[str, str], horizon: int, axes=None):
+    """The model's chance of each path at every origin, with what happened marked at 0 or 100 %."""
+    fig, ax = _axes(axes, figsize=(4.0, 3.0))
+    model = [f for f in forecasts if f["method"] == "model"]
+    days = [dt.date.fromisoformat(f["origin"]) for f in model]
+    for colour, (key, label) in zip(OUTCOME_COLOURS, labels.items()):
+        ax.plot(days, [100 * f["p"][key] for f in model], color=colour, marker="o", markersize=3, linewidth=1.2, label=label)
+        hits = [d for d, f in zip(days, model) if f["observed"] == key]
+        ax.scatter(hits, [101.5] * len(hits), marker="v", color=colour, s=22, clip_on=False, zorder=4)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel(f"Model's chance within {horizon} weeks (%)", fontsize=7)
+    ax.set_xlabel("Origin date", fontsize=7)
+    _date_axis(ax)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=6, loc="center left")
+    ax.grid(alpha=0.3)
+    return fig, ax

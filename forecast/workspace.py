@@ -23,6 +23,7 @@ from .ledger import Ledger
 LEDGER_FILE = "forecast.sqlite"
 RUNS_DIR = "runs"
 REPORTS_DIR = "reports"
+BACKTESTS_DIR = "backtests"
 LOCK_FILE = ".lock"
 POSTERIOR_FILE = "posterior.nc"
 _PARTIAL_PREFIX = ".partial-"
@@ -45,6 +46,11 @@ class Workspace:
     @property
     def reports_dir(self) -> Path:
         return self.root / REPORTS_DIR
+
+    @property
+    def latest_backtest(self) -> Path:
+        """The newest `forecast backtest` result (JSON); older ones sit beside it, dated."""
+        return self.root / BACKTESTS_DIR / "latest.json"
 
     def posterior_path(self, run_id: str) -> Path:
         return self.runs_dir / run_id / POSTERIOR_FILE

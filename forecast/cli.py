@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     workspace_option(p)
     p.set_defaults(handler=_backtest)
 
+    p = commands.add_parser("compare", help="external forecasts (a crowd, a market) beside the model's, scored the same way")
+    p.add_argument("crowd", type=Path, metavar="CROWD.csv", help="columns: date, probability, deadline, match, [question, source]")
+    p.add_argument("--out", type=Path, metavar="PATH", help="the chart (default: WORKSPACE/reports/compare-<file name>.pdf)")
+    workspace_option(p)
+    p.set_defaults(handler=_compare)
+
     p = commands.add_parser("status", help="the latest run's headline")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     workspace_option(p)
@@ -177,6 +183,21 @@ def _backtest(args) -> int:
         for path in (dated, workspace.latest_backtest):
             write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     print(text if args.json else table_text(result) + f"\n\nSaved: {dated}")
+    return 0
+
+
+def _compare(args) -> int:
+    from .compare import compare, read_crowd, table_text, write_chart
+    from .workspace import Workspace
+
+    workspace = Workspace(resolve_workspace_or_fail(args.workspace))
+    runs = workspace.ledger.runs()
+    if not runs:
+        raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
+    compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline)))
+    print(table_text(compared))
+    out = args.out or workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
+    print(f"\nChart: {write_chart(compared, out)}")
     return 0
 
 

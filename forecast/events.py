@@ -106,7 +106,7 @@ def read_events(
         raise InputError("file not found", path=path) from None
     except IsADirectoryError:
         raise InputError("is a folder, expected a CSV file", path=path) from None
-    text = _decode(path, raw)
+    text = decode_text(path, raw)
     if not text.strip():
         raise InputError("the file is empty; expected a header row naming at least the 'date' column", path=path, line=1)
 
@@ -161,7 +161,7 @@ def read_events(
     return EventFile(path, hashlib.sha256(raw).hexdigest(), events, extras, warnings)
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def decode_text(path: Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -255,3 +255,28 @@ def plot_backtest_forecasts(forecasts: list[dict], labels: dict[str, str], horiz
     ax.legend(fontsize=6, loc="center left")
     ax.grid(alpha=0.3)
     return fig, ax
+
+
+def plot_compare(compared, axes=None):
+    """External forecasts (hollow) and the model's matched chance (filled) by date, one colour per
+    question; a resolved question is marked by its answer at the deadline."""
+    fig, ax = _axes(axes)
+    questions = list(dict.fromkeys(c.crowd.question for c in compared))
+    for colour, question in zip(OUTCOME_COLOURS * 4, questions):
+        rows = sorted((c for c in compared if c.crowd.question == question), key=lambda c: c.crowd.date)
+        ax.plot([c.crowd.date for c in rows], [100 * c.crowd.probability for c in rows], color=colour, linestyle="--",
+                marker="o", markerfacecolor="white", markersize=4, linewidth=1, label=f"{question}: external")
+        mine = [c for c in rows if c.model is not None]
+        if mine:
+            ax.plot([c.crowd.date for c in mine], [100 * c.model for c in mine], color=colour, marker="o", markersize=4,
+                    linewidth=1.6, label=f"{question}: model ({mine[0].crowd.match})")
+        for c in rows:
+            if c.resolved is not None:
+                ax.scatter([c.crowd.deadline], [100 if c.resolved else 0], marker="*", s=60, color=colour, zorder=4)
+    ax.set_ylim(-3, 103)
+    ax.set_ylabel("Chance the question resolves yes (%)")
+    ax.set_xlabel("Date of the forecast (★ at a deadline: how it resolved, 100 yes, 0 no)")
+    _date_axis(ax)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return fig, ax

@@ -38,7 +38,7 @@ def store_prior_draws_run(events: Path, workspace: Path, chains: int = 4, draws:
 
     import forecast.update as pipeline
     from forecast.forecasting import Draws, cumulative_incidence, forecast_table
-    from forecast.inference import Diagnostics
+    from forecast.diagnostics import Diagnostics
     from forecast.model import build_model
     from forecast.workspace import Workspace
 

@@ -380,6 +380,13 @@ class _Writer:
                 f"{d['divergences']} divergent transitions (limit 0). {r.chains} chains × {r.draws} draws after "
                 f"{r.tune} tuning steps; sampling took {d['sampling_seconds']:.1f} s."),
         ]
+        if d.get("method") == "reweighted":
+            out.append(self.rich(
+                f"<b>This run was not sampled.</b> It reweights the draws of run {self.esc(d['base_run'])} by the "
+                f"likelihood of the events new since (Pareto k {d['pareto_k']:.2f}, {d['weights_ess']:.0f} effective "
+                "draws) and resamples them. The R-hat and divergences above are that run's; each ESS is capped by the "
+                "weights'. The table below is computed on the resampled draws, whose repeats flatter it. "
+                "<font name='DejaVuSansMono'>forecast update --refit</font> samples afresh.", self.s.note))
         rows = [["Parameters", "Count", "R-hat max", "Bulk ESS min", "Tail ESS min", "Verdict"]]
         failing = []
         for row in b.convergence.itertuples():

@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
     p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    p.add_argument("--refit", action="store_true", help="sample afresh even when reweighting the last run's draws would do")
     p.add_argument("--no-report", action="store_true", help="do not write the PDF brief (write it later with 'forecast report')")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     workspace_option(p)
@@ -101,7 +102,8 @@ def _update(args) -> int:
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
     result = update(args.events, Workspace(resolve_workspace(args.workspace)), priors_dir=args.priors,
-                    as_of=args.as_of, settings=settings, progress=not args.quiet, log=log, report=not args.no_report)
+                    as_of=args.as_of, settings=settings, progress=not args.quiet, log=log, report=not args.no_report,
+                    refit=args.refit)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))

@@ -4,45 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .conventions import DIVERGENCES_MAX, ESS_PER_CHAIN_MIN, RHAT_MAX
-
-
-@dataclass(frozen=True)
-class Diagnostics:
-    r_hat_max: float
-    ess_bulk_min: float
-    ess_tail_min: float
-    divergences: int
-    sampling_seconds: float
-    chains: int
-
-    @property
-    def problems(self) -> list[str]:
-        """Plain-language failures; empty when the run can be trusted."""
-        found = []
-        ess_min = ESS_PER_CHAIN_MIN * self.chains
-        if not self.r_hat_max <= RHAT_MAX:
-            found.append(f"R-hat {self.r_hat_max:.3f} > {RHAT_MAX}: the chains disagree, so the posterior is not yet reliable")
-        if not self.ess_bulk_min >= ess_min:
-            found.append(f"bulk ESS {self.ess_bulk_min:.0f} < {ess_min}: too few effective draws for stable means")
-        if not self.ess_tail_min >= ess_min:
-            found.append(f"tail ESS {self.ess_tail_min:.0f} < {ess_min}: the 5-95 % intervals are unstable")
-        if self.divergences > DIVERGENCES_MAX:
-            found.append(f"{self.divergences} divergent transitions: the sampler missed part of the posterior")
-        return found
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "passed": self.passed, "problems": self.problems}
+from .diagnostics import Diagnostics
 
 
 def sample(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, progress: bool) -> tuple[xr.DataTree, Diagnostics]:

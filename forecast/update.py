@@ -75,6 +75,7 @@ def update(
     settings: FitSettings = FitSettings(),
     progress: bool = True,
     report: bool = True,
+    refit: bool = False,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True),
 ) -> UpdateResult:
     if as_of is not None and as_of > dt.date.today():
@@ -104,7 +105,11 @@ def update(
                 _brief(workspace, previous, result, log)
             return result
 
-        run = fit_and_store(workspace, data, priors, settings, progress=progress, log=log, ingest=ingest, version=version)
+        incremental = None if refit else _try_incremental(workspace, data, priors, settings, version, events, log)
+        if incremental is not None:
+            run = store_run(workspace, data, priors, settings, *incremental, ingest=ingest, version=version)
+        else:
+            run = fit_and_store(workspace, data, priors, settings, progress=progress, log=log, ingest=ingest, version=version)
         result = UpdateResult(run, previous, new, len(known), parsed.warnings)
         # The run is committed before the brief: a brief that fails costs the brief, not the fit.
         if report:
@@ -134,12 +139,28 @@ def fit_and_store(
     version: str,
 ) -> RunRecord:
     """Fit, forecast, and store the run together with the events in `ingest` (see Ledger.commit_update)."""
-    from .forecasting import factor_summary, headline
-    from .runfiles import PROVENANCE, write_posterior
-
     log(f"fitting {data.counts['signals']} signals and {data.counts['outcomes']} outcomes over {data.n_weeks} weeks "
         f"(as of {data.as_of}; {settings.chains} chains x {settings.draws} draws)")
     trace, diagnostics, table = fit_forecast(data, priors, settings, progress=progress)
+    return store_run(workspace, data, priors, settings, trace, diagnostics.to_dict(), table, ingest=ingest, version=version)
+
+
+def store_run(
+    workspace: Workspace,
+    data: ModelData,
+    priors: Priors,
+    settings: FitSettings,
+    trace,
+    diagnostics: dict,
+    table,
+    *,
+    ingest: dict,
+    version: str,
+) -> RunRecord:
+    """Store a run (its posterior file, then its ledger row with the events in `ingest`)."""
+    from .forecasting import factor_summary, headline
+    from .runfiles import PROVENANCE, write_posterior
+
     posterior = trace.posterior.to_dataset()
 
     run_id = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
@@ -155,8 +176,8 @@ def fit_and_store(
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        status="ok" if diagnostics.passed else "flagged",
-        diagnostics=diagnostics.to_dict(),
+        status="ok" if diagnostics["passed"] else "flagged",
+        diagnostics=diagnostics,
         headline=headline(table, priors.outcomes.horizon_weeks, priors.outcomes.labels),
         factors=factor_summary(posterior, {k: f.label for k, f in priors.factors.items()}),
         counts=data.counts,
@@ -191,6 +212,36 @@ def fit_forecast(data: ModelData, priors: Priors, settings: FitSettings, *, prog
     rng = np.random.default_rng([settings.seed, 1])
     incidence = cumulative_incidence(Draws.from_dataset(trace.posterior.to_dataset()), priors.outcomes.forecast_weeks, rng)
     return trace, diagnostics, forecast_table(incidence, priors.outcomes.keys)
+
+
+def _try_incremental(workspace, data, priors, settings, version, events, log):
+    """(trace, diagnostics, table) from reweighting the last sampled run, or None to refit."""
+    from .forecasting import Draws, cumulative_incidence, forecast_table
+    from .incremental import Declined, reweight
+    from .diagnostics import reweighted_diagnostics
+    from .runfiles import load_posterior
+
+    base = next((r for r in reversed(workspace.ledger.runs()) if r.diagnostics.get("method", "sampled") == "sampled"), None)
+    if base is None or base.status != "ok":
+        return None
+    if (base.priors_hash, base.code_version, base.seed, base.draws, base.tune, base.chains) != (
+            priors.hash, version, settings.seed, settings.draws, settings.tune, settings.chains):
+        return None  # other priors, code or settings: only a refit answers for them
+    started = time.perf_counter()
+    tree = load_posterior(workspace.root / base.posterior, base)
+    result = reweight(tree.posterior.to_dataset(), data, workspace.ledger.events(base.last_event_seq), base.as_of, events,
+                      seed=settings.seed)
+    if isinstance(result, Declined):
+        log(f"refitting: {result.reason}")
+        return None
+    log(f"reweighted run {base.run_id}'s draws by the new events (Pareto k {result.pareto_k:.2f}, "
+        f"{result.ess:.0f} effective draws); --refit samples afresh")
+    incidence = cumulative_incidence(Draws.from_dataset(result.posterior), priors.outcomes.forecast_weeks,
+                                     np.random.default_rng([settings.seed, 1]))
+    diagnostics = reweighted_diagnostics(base, result.pareto_k, result.ess, time.perf_counter() - started)
+    import xarray as xr
+
+    return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, forecast_table(incidence, priors.outcomes.keys)
 
 
 def _same_inputs(previous: RunRecord, data: ModelData, priors: Priors, settings: FitSettings, version: str) -> bool:

@@ -1,0 +1,133 @@
+"""Incremental update: the last sampled run's posterior, reweighted by what is new since.
+
+A few new events change the posterior a little. Instead of sampling again, the base run's draws
+are carried to the new as-of date and weighted by the likelihood of the new information:
+
+1. The obstacle walk is extended over the new weeks by simulating it forward from each draw
+   (its prior given that draw), so every draw covers the new weeks.
+2. Each draw's weight is p(new information | draw): new signals and outcomes, each new week's
+   observed "no deal", and 1 / p for events withdrawn since.
+3. Pareto-smoothed importance sampling gives the weights and their k-hat. If k < 0.7 and the
+   weights keep at least `MIN_ESS_SHARE` of the draws, the draws are resampled in proportion to
+   their weights and stored as the new run; otherwise the caller refits.
+
+Weights are always taken against a run that was *sampled*, never one that was itself
+reweighted, so resampling never compounds: each increment re-weights the last NUTS run by
+everything new since it, and k rises until a refit is due.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from .conventions import FACTOR, WEEK
+from .dataset import ModelData, active_events, outcome_counts, signal_arrays
+from .events import Event
+from .likelihood import PosteriorDraws, Signals
+from .reweighting import importance_weights
+
+STEP = "step"
+MIN_ESS_SHARE = 0.1  # below a tenth of the draws, a refit is cheaper than trusting the weights
+
+
+@dataclass(frozen=True)
+class Reweighted:
+    posterior: xr.Dataset  # equal-weight draws on the new weeks, (chain, draw, ...)
+    pareto_k: float
+    ess: float  # effective sample size of the weights
+
+
+@dataclass(frozen=True)
+class Declined:
+    reason: str
+    pareto_k: float | None = None
+
+
+def reweight(
+    base: xr.Dataset,
+    data: ModelData,
+    events_base: Sequence[Event],
+    as_of_base: dt.date,
+    events_now: Sequence[Event],
+    *,
+    seed: int,
+) -> Reweighted | Declined:
+    old_weeks = [dt.date.fromisoformat(str(w)) for w in base[WEEK].values]
+    if tuple(old_weeks) != data.weeks[: len(old_weeks)]:
+        return Declined("the model's weeks changed (an event earlier than the first week, or an earlier as-of date)")
+    if list(base[FACTOR].values) != list(data.factors):
+        return Declined("the factors changed")
+    extended = _extend(base, data.weeks[len(old_weeks):], np.random.default_rng([seed, 4]))
+    draws = PosteriorDraws.from_dataset(extended)
+
+    before = {e.event_id: e for e in active_events(events_base, as_of_base)[0]}
+    now = {e.event_id: e for e in active_events(events_now, data.as_of)[0]}
+    added = [e for i, e in now.items() if i not in before and e.kind == "signal"]
+    removed = [e for i, e in before.items() if i not in now and e.kind == "signal"]
+    counts_before = np.zeros_like(data.outcome_counts)
+    counts_before[: len(old_weeks)] = outcome_counts([e for e in before.values() if e.kind == "outcome"], old_weeks, data.deals)
+
+    log_w = np.zeros(draws.n_draws)
+    if added:
+        log_w += draws.signal_log_likelihood(_signals(added, data))
+    if removed:
+        log_w -= draws.signal_log_likelihood(_signals(removed, data))
+    delta = data.outcome_counts - counts_before  # new weeks carry their whole row: they were not observed before
+    if delta.any():
+        log_w += np.einsum("dwc,wc->d", draws.weekly_log_probabilities(), delta)
+
+    weights = importance_weights(log_w)
+    if not weights.reliable:
+        return Declined(f"the new events move the posterior too far to reweight (Pareto k {weights.pareto_k:.2f})", weights.pareto_k)
+    if weights.ess < MIN_ESS_SHARE * draws.n_draws:
+        return Declined(f"the reweighted draws are worth only {weights.ess:.0f} of {draws.n_draws}", weights.pareto_k)
+    chosen = _systematic_resample(weights.weights, np.random.default_rng([seed, 5]))
+    return Reweighted(_take(extended, chosen), weights.pareto_k, weights.ess)
+
+
+def _extend(ds: xr.Dataset, new_weeks: Sequence[dt.date], rng: np.random.Generator) -> xr.Dataset:
+    """Every draw's walk carried over `new_weeks`: theta[w] = theta[w-1] + volatility * z."""
+    if not new_weeks:
+        return ds
+    theta = ds["theta"].transpose("chain", "draw", FACTOR, WEEK)
+    volatility = ds["volatility"].transpose("chain", "draw", FACTOR).values
+    z = rng.standard_normal((*volatility.shape, len(new_weeks)))
+    path = theta.values[..., -1:] + np.cumsum(volatility[..., None] * z, axis=-1)
+    labels = [w.isoformat() for w in new_weeks]
+    kept = {d: theta.coords[d] for d in ("chain", "draw", FACTOR) if d in theta.coords}
+    new_theta = xr.DataArray(path, dims=theta.dims, coords={**kept, WEEK: labels})
+    out = ds.drop_vars(["theta", "innovation"], errors="ignore")
+    out = out.drop_dims([d for d in (WEEK, STEP) if d in out.dims], errors="ignore")
+    out["theta"] = xr.concat([theta, new_theta], dim=WEEK)
+    if "innovation" in ds:
+        innovation = ds["innovation"].transpose("chain", "draw", FACTOR, STEP)
+        new_z = xr.DataArray(z, dims=innovation.dims, coords={**kept, STEP: labels})
+        out["innovation"] = xr.concat([innovation, new_z], dim=STEP)
+    return out
+
+
+def _systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices drawn in proportion to `weights`, with the least added noise (one uniform)."""
+    n = weights.size
+    positions = (rng.random() + np.arange(n)) / n
+    return np.minimum(np.searchsorted(np.cumsum(weights), positions), n - 1)
+
+
+def _take(ds: xr.Dataset, chosen: np.ndarray) -> xr.Dataset:
+    """The draws at flat (chain-major) indices `chosen`, back in the (chain, draw) shape."""
+    shape = (ds.sizes["chain"], ds.sizes["draw"])
+    out = {}
+    for name, var in ds.data_vars.items():
+        values = var.transpose("chain", "draw", ...).values
+        flat = values.reshape(shape[0] * shape[1], *values.shape[2:])[chosen]
+        out[name] = (var.transpose("chain", "draw", ...).dims, flat.reshape(*shape, *values.shape[2:]))
+    return xr.Dataset(out, coords=ds.coords, attrs=ds.attrs)
+
+
+def _signals(events: list[Event], data: ModelData) -> Signals:
+    return Signals(**signal_arrays(events, data.factors, data.weeks[0]))

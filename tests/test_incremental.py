@@ -1,0 +1,112 @@
+"""The incremental update: extending the walk, resampling, and agreement with a full refit."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from forecast.incremental import Declined, _extend, _systematic_resample, _take, reweight
+
+
+def _posterior(chains=2, draws=500, weeks=3, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = [(dt.date(2025, 2, 17) + dt.timedelta(weeks=i)).isoformat() for i in range(weeks)]
+    return xr.Dataset(
+        {
+            "theta": (("chain", "draw", "factor", "week"), rng.normal(0, 1, (chains, draws, 2, weeks))),
+            "innovation": (("chain", "draw", "factor", "step"), rng.normal(0, 1, (chains, draws, 2, weeks - 1))),
+            "volatility": (("chain", "draw", "factor"), np.tile([0.1, 0.3], (chains, draws, 1))),
+            "noise": (("chain", "draw"), rng.uniform(0.3, 0.6, (chains, draws))),
+        },
+        coords={"factor": ["a", "b"], "week": labels, "step": labels[1:]},
+    )
+
+
+def test_the_walk_is_carried_over_new_weeks_with_the_draws_volatility():
+    ds = _posterior(draws=20_000)
+    new = [dt.date(2025, 3, 10), dt.date(2025, 3, 17)]
+    out = _extend(ds, new, np.random.default_rng(1))
+    assert list(out["week"].values[-2:]) == ["2025-03-10", "2025-03-17"] and out.sizes["step"] == 4
+    xr.testing.assert_equal(out["theta"].isel(week=slice(0, 3)), ds["theta"].transpose(*out["theta"].dims))
+    step2 = (out["theta"].isel(week=-1) - out["theta"].isel(week=2)).std(("chain", "draw")).values
+    np.testing.assert_allclose(step2, np.sqrt(2) * np.array([0.1, 0.3]), rtol=0.03)
+    assert float(out["noise"].sum()) == float(ds["noise"].sum())  # everything else untouched
+
+
+def test_systematic_resampling_follows_the_weights():
+    weights = np.random.default_rng(2).gamma(0.5, size=1000)
+    weights[::7] = 0
+    weights /= weights.sum()
+    counts = np.bincount(_systematic_resample(weights, np.random.default_rng(3)), minlength=1000)
+    assert counts.sum() == 1000
+    assert np.all(np.abs(counts - 1000 * weights) < 1)  # systematic: each draw n*w times, rounded up or down
+    assert counts[::7].sum() == 0
+
+
+def test_take_keeps_each_draw_whole():
+    ds = _posterior(chains=2, draws=3)
+    chosen = np.array([5, 5, 0, 1, 2, 3])
+    out = _take(ds, chosen)
+    assert out.sizes["chain"] == 2 and out.sizes["draw"] == 3
+    flat = ds["theta"].stack(s=("chain", "draw")).transpose("s", ...).values
+    np.testing.assert_array_equal(out["theta"].stack(s=("chain", "draw")).transpose("s", ...).values, flat[chosen])
+
+
+def test_changed_weeks_decline(priors):
+    from forecast.dataset import build_dataset
+    from forecast.events import read_events
+    from conftest import EXAMPLE
+
+    events = read_events(EXAMPLE, priors).events
+    data = build_dataset(events, priors, dt.date(2025, 3, 3))
+    base = _posterior(weeks=2).assign_coords(week=["2025-02-10", "2025-02-17"])  # starts a week earlier
+    result = reweight(base, data, events, dt.date(2025, 2, 21), events, seed=1)
+    assert isinstance(result, Declined) and "weeks changed" in result.reason
+
+
+@pytest.mark.slow
+def test_incremental_update_agrees_with_a_full_refit(tmp_path):
+    from cli_helpers import SMALL, forecast, status
+    from conftest import EXAMPLE, write_csv
+    from forecast.workspace import Workspace
+
+    more = write_csv(tmp_path / "more.csv",
+                     "m1,2025-02-24,signal,domestic_hawkishness,1.6,,,B,2,a week later",
+                     "m2,2025-02-25,signal,security_guarantee_gap,2.5,,,C,3,and another")
+    results = {}
+    for name, extra in (("incremental", []), ("refit", ["--refit"])):
+        ws = tmp_path / name
+        forecast("update", EXAMPLE, "--workspace", ws, "--quiet", "--no-report", *SMALL)
+        out = forecast("update", more, "--workspace", ws, "--no-report", *SMALL, *extra)
+        results[name] = (status(ws), Workspace(ws).ledger.latest_run(), out)
+    (inc, inc_run, inc_out), (full, full_run, _) = results["incremental"], results["refit"]
+    assert inc_run.diagnostics["method"] == "reweighted" and inc_run.diagnostics["pareto_k"] < 0.7
+    assert "reweighted run" in inc_out.stderr
+    assert full_run.diagnostics["method"] == "sampled"
+    for key, o in full["outcomes"].items():
+        # Two independent Monte Carlo estimates: their gap is within a few standard errors
+        # (the chance's spread across draws over the square root of the effective draws).
+        se = (o["hi"] - o["lo"]) / 3.29 / np.sqrt(min(full["diagnostics"]["ess_bulk_min"], inc_run.diagnostics["weights_ess"]))
+        assert abs(inc["outcomes"][key]["p"] - o["p"]) < 4 * np.sqrt(2) * se, key
+    for key, f in full["factors"].items():
+        se = f["sd"] / np.sqrt(inc_run.diagnostics["weights_ess"])
+        assert abs(inc["factors"][key]["mean"] - f["mean"]) < 4 * np.sqrt(2) * se, key
+    # The evidence moved something the test can see: hawkishness fell by more than that tolerance.
+    assert inc["factors"]["domestic_hawkishness"]["mean"] < 2.0
+
+
+@pytest.mark.slow
+def test_news_too_surprising_to_reweight_refits(tmp_path):
+    from cli_helpers import SMALL, forecast
+    from conftest import EXAMPLE, write_csv
+    from forecast.workspace import Workspace
+
+    ws = tmp_path / "ws"
+    forecast("update", EXAMPLE, "--workspace", ws, "--quiet", "--no-report", *SMALL)
+    rows = [f"x{i},2025-02-24,signal,territorial_rigidity,-2.5,,,A,1,collapse {i}" for i in range(6)]
+    out = forecast("update", write_csv(tmp_path / "x.csv", *rows), "--workspace", ws, "--no-report", *SMALL, check=False)
+    assert "refitting: the new events move the posterior too far to reweight" in out.stderr
+    assert Workspace(ws).ledger.latest_run().diagnostics["method"] == "sampled"

@@ -41,7 +41,7 @@ class ImportanceWeights:
 
 def importance_weights(log_ratios: np.ndarray) -> ImportanceWeights:
     """PSIS weights from per-draw log likelihood ratios (new over old)."""
-    from arviz_stats.base.array import array_stats  # heavy import, only when needed
+    from .psis import psis_log_weights
 
     log_ratios = np.asarray(log_ratios, dtype=float)
     if log_ratios.size < MIN_DRAWS:
@@ -54,9 +54,7 @@ def importance_weights(log_ratios: np.ndarray) -> ImportanceWeights:
         # No information in the new event (constant likelihood): every draw keeps its weight.
         weights = np.full(log_ratios.shape, 1.0 / log_ratios.size)
         return ImportanceWeights(weights, 0.0, float(log_ratios.size))
-    # ArviZ 1's psislw takes a log-likelihood and weights by its inverse (the LOO convention),
-    # so the ratios go in negated, as arviz_stats' own LFO-CV code does.
-    smoothed, khat = array_stats.psislw(-log_ratios, r_eff=1.0)
+    smoothed, khat = psis_log_weights(log_ratios)
     weights = np.exp(smoothed - smoothed.max())
     weights /= weights.sum()
     # A NaN k-hat means the tail could not be fitted because almost no draw carries weight:

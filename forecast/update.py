@@ -222,11 +222,15 @@ def _try_incremental(workspace, data, priors, settings, version, events, log):
     from .runfiles import load_posterior
 
     base = next((r for r in reversed(workspace.ledger.runs()) if r.diagnostics.get("method", "sampled") == "sampled"), None)
-    if base is None or base.status != "ok":
+    if base is None:
+        return None
+    if base.status != "ok":
+        log(f"refitting: the last sampled run ({base.run_id}) failed its diagnostics, so its draws cannot be reweighted")
         return None
     if (base.priors_hash, base.code_version, base.seed, base.draws, base.tune, base.chains) != (
             priors.hash, version, settings.seed, settings.draws, settings.tune, settings.chains):
-        return None  # other priors, code or settings: only a refit answers for them
+        log(f"refitting: the last sampled run ({base.run_id}) used other priors, code or sampler settings")
+        return None
     started = time.perf_counter()
     tree = load_posterior(workspace.root / base.posterior, base)
     result = reweight(tree.posterior.to_dataset(), data, workspace.ledger.events(base.last_event_seq), base.as_of, events,

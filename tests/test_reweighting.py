@@ -88,3 +88,20 @@ def test_signposts_direction_size_and_ranking():
     assert abs(a_up["change"].sum()) < 1e-9  # the three chances still sum to one
     assert set(table.head(6)["factor"]) == {"a"}  # the movers rank first
     assert table["reliable"].all()
+
+
+@pytest.mark.parametrize("case", ["normal", "heavy", "wide", "small"])
+def test_our_psis_equals_arviz(case):
+    """forecast.psis is ArviZ's psislw (r_eff = 1) written out to avoid its import cost."""
+    from arviz_stats.base.array import array_stats
+
+    from forecast.psis import psis_log_weights
+
+    rng = np.random.default_rng(4)
+    log_ratios = {"normal": rng.normal(0, 1, 4000), "heavy": 3 * rng.standard_t(2, 4000),
+                  "wide": rng.normal(0, 5, 1000), "small": -np.abs(rng.normal(0, 1, 200))}[case]
+    # ArviZ takes a log-likelihood and weights by its inverse (the LOO convention): negate.
+    theirs, their_k = array_stats.psislw(-log_ratios, r_eff=1.0)
+    ours, our_k = psis_log_weights(log_ratios)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+    assert our_k == pytest.approx(float(their_k), rel=1e-12)

@@ -169,7 +169,10 @@ def test_sigkill_mid_update_leaves_last_good_state(tmp_path, moment):
     env = dict(os.environ)
     if moment == "store":
         env["FORECAST_PAUSE_AT"] = "store"  # stops after the run files are published, before the commit
-    process = subprocess.Popen([FORECAST, "update", str(new), "--workspace", str(ws), *SMALL], env=env,
+    # "sampling" needs a sampler to kill (--refit); "store" takes the incremental path, whose
+    # store is the same two-step publish and commit.
+    refit = ["--refit"] if moment == "sampling" else []
+    process = subprocess.Popen([FORECAST, "update", str(new), "--workspace", str(ws), *SMALL, *refit], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         if moment == "store":

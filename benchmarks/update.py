@@ -1,13 +1,17 @@
 """Cold-process wall time and peak memory of `forecast update`, run by hand:
 
-    .venv/bin/python benchmarks/update.py [--runs 3] [--cases example,synthetic] [--draws N ...]
+    .venv/bin/python benchmarks/update.py [--runs 3] [--cases example,append,synthetic] [--draws N ...]
 
-Cases: `example` is examples/events.csv; `synthetic` is a log of 5,000 signals over 260 weeks
-drawn from the model itself (forecast.simulate, volatilities fixed at their prior medians so the
-paths stay on the -3..+3 scale). Each run is a fresh `forecast update` process in a fresh
-workspace; peak memory is the largest sum of resident memory over the process and its sampler
-workers, polled every 50 ms. Prints the median and every run. Targets (issue 2): example
-<= 12 s; synthetic <= 90 s and <= 3 GB.
+Cases: `example` is examples/events.csv; `append` adds 10 signals a week later to a workspace
+where the example has already been fitted (the incremental path: reweighting, no sampling);
+`synthetic` is a log of 5,000 signals over 260 weeks drawn from the model itself
+(forecast.simulate, volatilities fixed at their prior medians so the paths stay on the -3..+3
+scale). Each run is a fresh `forecast update` process in a fresh workspace (for `append`, a
+fresh copy of the fitted one); peak memory is the largest sum of resident memory over the
+process and its sampler workers, polled every 50 ms. Prints the median and every run. Extra
+options (`--no-report`, `--refit`, `--draws` ...) go to every update. Targets: example <= 12 s
+(issue 2), <= 5 s (issue 6); append <= 3 s; synthetic <= 90 s and <= 3 GB (issue 2), <= 20 s
+and <= 1 GB (issue 6).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -74,10 +79,25 @@ def measure(argv: list[str], ok=(0,)) -> tuple[float, int, int]:
     return seconds, peak, process.returncode
 
 
-def run_once(events: Path, extra: list[str]) -> tuple[float, int, int]:
-    with tempfile.TemporaryDirectory() as workspace:
-        return measure([FORECAST, "update", str(events), "--workspace", workspace, "--quiet", *extra], ok=(0, 3))
+def run_once(events: Path, extra: list[str], seeded: Path | None = None) -> tuple[float, int, int]:
+    with tempfile.TemporaryDirectory() as scratch:
+        workspace = Path(scratch) / "ws"
+        if seeded is not None:
+            shutil.copytree(seeded, workspace)
+        return measure([FORECAST, "update", str(events), "--workspace", str(workspace), "--quiet", *extra], ok=(0, 3))
 
+
+def appended(scratch: Path, extra: list[str]) -> tuple[Path, Path]:
+    """A workspace with the example fitted (same settings as the timed runs), and 10 new signals."""
+    workspace = scratch / "seeded"
+    measure([FORECAST, "update", str(ROOT / "examples" / "events.csv"), "--workspace", str(workspace), "--quiet",
+             "--no-report", *[e for e in extra if e not in ("--no-report", "--refit")]], ok=(0,))
+    factors = ["territorial_rigidity", "security_guarantee_gap", "external_military_aid", "domestic_hawkishness"]
+    rows = [f"a{i},2025-02-{24 + i % 5},signal,{factors[i % 4]},{2.0 + 0.05 * i:.2f},B,2,appended {i}" for i in range(10)]
+    events = scratch / "appended.csv"
+    events.write_text("event_id,date,kind,factor,signal,source_reliability,info_credibility,description\n"
+                      + "\n".join(rows) + "\n", encoding="utf-8")
+    return events, workspace
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,17 +108,19 @@ def main() -> None:
     args, extra = parser.parse_known_args()
 
     with tempfile.TemporaryDirectory() as scratch:
-        cases = {}
+        cases, seeded = {}, {}
         for case in args.cases.split(","):
             if case == "example":
                 cases[case] = ROOT / "examples" / "events.csv"
+            elif case == "append":
+                cases[case], seeded[case] = appended(Path(scratch), extra)
             elif case == "synthetic":
                 cases[case] = synthetic_log(Path(scratch) / "synthetic.csv", args.signals, args.weeks, seed=7)
             else:
                 raise SystemExit(f"unknown case {case!r}")
         print(f"forecast update, cold process, {args.runs} runs each; extra options: {' '.join(extra) or 'none'}")
         for case, events in cases.items():
-            results = [run_once(events, extra) for _ in range(args.runs)]
+            results = [run_once(events, extra, seeded.get(case)) for _ in range(args.runs)]
             seconds = [r[0] for r in results]
             peaks = [r[1] / 2**30 for r in results]
             codes = sorted({r[2] for r in results})

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+from scipy.special import gammaln
 
 from .conventions import FACTOR, WEEK
 from .dataset import ModelData, active_events, outcome_counts, signal_arrays
@@ -62,17 +63,21 @@ def reweight(
         return Declined("the model's weeks changed (an event earlier than the first week, or an earlier as-of date)")
     if list(base[FACTOR].values) != list(data.factors):
         return Declined("the factors changed")
-    extended = _extend(base, data.weeks[len(old_weeks):], np.random.default_rng([seed, 4]))
-    draws = PosteriorDraws.from_dataset(extended)
-
     before = {e.event_id: e for e in active_events(events_base, as_of_base)[0]}
     now = {e.event_id: e for e in active_events(events_now, data.as_of)[0]}
     added = [e for i, e in now.items() if i not in before and e.kind == "signal"]
     removed = [e for i, e in before.items() if i not in now and e.kind == "signal"]
+    # Readings in the new weeks guide the extension of the walk; those in old weeks reweight.
+    first_new = data.weeks[len(old_weeks)] if len(data.weeks) > len(old_weeks) else None
+    ahead = [e for e in added if first_new is not None and e.date >= first_new]
+    added = [e for e in added if e not in ahead]
+    guide = Signals(**signal_arrays(ahead, data.factors, first_new)) if ahead else None
+    extended, log_w = _extend(base, data.weeks[len(old_weeks):], np.random.default_rng([seed, 4]), guide)
+    draws = PosteriorDraws.from_dataset(extended)
+
     counts_before = np.zeros_like(data.outcome_counts)
     counts_before[: len(old_weeks)] = outcome_counts([e for e in before.values() if e.kind == "outcome"], old_weeks, data.deals)
 
-    log_w = np.zeros(draws.n_draws)
     if added:
         log_w += draws.signal_log_likelihood(_signals(added, data))
     if removed:
@@ -90,14 +95,44 @@ def reweight(
     return Reweighted(_take(extended, chosen), weights.pareto_k, weights.ess)
 
 
-def _extend(ds: xr.Dataset, new_weeks: Sequence[dt.date], rng: np.random.Generator) -> xr.Dataset:
-    """Every draw's walk carried over `new_weeks`: theta[w] = theta[w-1] + volatility * z."""
-    if not new_weeks:
-        return ds
+def _extend(
+    ds: xr.Dataset,
+    new_weeks: Sequence[dt.date],
+    rng: np.random.Generator,
+    readings: Signals | None = None,
+) -> tuple[xr.Dataset, np.ndarray]:
+    """Every draw's walk carried over `new_weeks`, guided by the `readings` in those weeks.
+
+    With no readings, the walk is simulated forward from its prior (theta[w] = theta[w-1] +
+    volatility * z). With readings, that proposal would be poor (precise news lands far from
+    most simulated paths, and the weights collapse), so the new weeks are drawn instead from the
+    linear-Gaussian posterior given the readings: a forward Kalman filter from each draw's last
+    level, then backward sampling. Each Student-t reading is stood in for by a normal of the
+    same variance (wider than the t's core, so the weights stay bounded). The exact weight of
+    such a draw is
+
+        prod_i t(y_i | theta) / N(y_i | theta, s_i^2) * p_Gauss(y | theta_last),
+
+    whose log is returned as the second value (zeros without readings). `readings.week` counts
+    from the first new week.
+    """
     theta = ds["theta"].transpose("chain", "draw", FACTOR, WEEK)
-    volatility = ds["volatility"].transpose("chain", "draw", FACTOR).values
-    z = rng.standard_normal((*volatility.shape, len(new_weeks)))
-    path = theta.values[..., -1:] + np.cumsum(volatility[..., None] * z, axis=-1)
+    n_draws = ds.sizes["chain"] * ds.sizes["draw"]
+    correction = np.zeros(n_draws)
+    if not new_weeks:
+        return ds, correction
+    volatility = ds["volatility"].transpose("chain", "draw", FACTOR).values.reshape(n_draws, -1)  # (D, K)
+    last = theta.values[..., -1].reshape(n_draws, -1)
+    n_new = len(new_weeks)
+    if readings is None or len(readings) == 0:
+        z = rng.standard_normal((*volatility.shape, n_new))
+        path = last[..., None] + np.cumsum(volatility[..., None] * z, axis=-1)
+    else:
+        path, correction = _guided_paths(PosteriorDraws.from_dataset(ds), last, volatility, n_new, readings, rng)
+        z = np.diff(np.concatenate([last[..., None], path], axis=-1), axis=-1) / volatility[..., None]
+    shape = (ds.sizes["chain"], ds.sizes["draw"])
+    path = path.reshape(*shape, *path.shape[1:])
+    z = z.reshape(*shape, *z.shape[1:])
     labels = [w.isoformat() for w in new_weeks]
     kept = {d: theta.coords[d] for d in ("chain", "draw", FACTOR) if d in theta.coords}
     new_theta = xr.DataArray(path, dims=theta.dims, coords={**kept, WEEK: labels})
@@ -108,7 +143,47 @@ def _extend(ds: xr.Dataset, new_weeks: Sequence[dt.date], rng: np.random.Generat
         innovation = ds["innovation"].transpose("chain", "draw", FACTOR, STEP)
         new_z = xr.DataArray(z, dims=innovation.dims, coords={**kept, STEP: labels})
         out["innovation"] = xr.concat([innovation, new_z], dim=STEP)
-    return out
+    return out, correction
+
+
+def _guided_paths(draws: PosteriorDraws, last: np.ndarray, volatility: np.ndarray, n_new: int, readings: Signals,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Forward filter, backward sample, for every draw and factor at once: (paths (D, K, n_new), log correction (D,))."""
+    n, k = last.shape
+    nu = draws.nu
+    # The Gaussian stand-in for each t reading: the t's variance (nu > 2), else twice its scale squared.
+    scale = draws.noise[:, None] * draws.reliability[:, readings.reliability] * draws.credibility[:, readings.credibility]
+    inflate = np.where(nu > 2, nu / np.maximum(nu - 2, 1e-9), 2.0)[:, None]
+    var = scale**2 * inflate
+    mean, cov = last.copy(), np.zeros((n, k))
+    filtered_mean, filtered_cov, predicted_cov = [], [], []
+    log_marginal = np.zeros(n)
+    for week in range(n_new):
+        cov = cov + volatility**2
+        predicted_cov.append(cov.copy())
+        for i in np.flatnonzero(readings.week == week):
+            f = readings.factor[i]
+            total = cov[:, f] + var[:, i]
+            residual = readings.value[i] - mean[:, f]
+            log_marginal += -0.5 * (np.log(2 * np.pi * total) + residual**2 / total)
+            gain = cov[:, f] / total
+            mean[:, f] = mean[:, f] + gain * residual
+            cov[:, f] = (1 - gain) * cov[:, f]
+        filtered_mean.append(mean.copy())
+        filtered_cov.append(cov.copy())
+    paths = np.empty((n, k, n_new))
+    paths[..., -1] = filtered_mean[-1] + np.sqrt(filtered_cov[-1]) * rng.standard_normal((n, k))
+    for week in range(n_new - 2, -1, -1):
+        smoother = filtered_cov[week] / predicted_cov[week + 1]
+        centre = filtered_mean[week] + smoother * (paths[..., week + 1] - filtered_mean[week])
+        spread = np.sqrt(np.maximum(filtered_cov[week] * (1 - smoother), 0.0))
+        paths[..., week] = centre + spread * rng.standard_normal((n, k))
+    level = paths[np.arange(n)[:, None], readings.factor[None, :], readings.week[None, :]]
+    z = (readings.value[None, :] - level) / scale
+    log_t = (gammaln((nu[:, None] + 1) / 2) - gammaln(nu[:, None] / 2) - 0.5 * np.log(nu[:, None] * np.pi) - np.log(scale)
+             - (nu[:, None] + 1) / 2 * np.log1p(z * z / nu[:, None]))
+    log_normal = -0.5 * (np.log(2 * np.pi * var) + (readings.value[None, :] - level) ** 2 / var)
+    return paths, (log_t - log_normal).sum(axis=1) + log_marginal
 
 
 def _systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:

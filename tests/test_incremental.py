@@ -13,6 +13,7 @@ from forecast.incremental import Declined, _extend, _systematic_resample, _take,
 
 def _posterior(chains=2, draws=500, weeks=3, seed=0):
     rng = np.random.default_rng(seed)
+    grades = (("chain", "draw", "reliability"), np.ones((chains, draws, 6)))
     labels = [(dt.date(2025, 2, 17) + dt.timedelta(weeks=i)).isoformat() for i in range(weeks)]
     return xr.Dataset(
         {
@@ -20,6 +21,11 @@ def _posterior(chains=2, draws=500, weeks=3, seed=0):
             "innovation": (("chain", "draw", "factor", "step"), rng.normal(0, 1, (chains, draws, 2, weeks - 1))),
             "volatility": (("chain", "draw", "factor"), np.tile([0.1, 0.3], (chains, draws, 1))),
             "noise": (("chain", "draw"), rng.uniform(0.3, 0.6, (chains, draws))),
+            "nu": (("chain", "draw"), np.full((chains, draws), 4.0)),
+            "reliability_multiplier": grades,
+            "credibility_multiplier": (("chain", "draw", "credibility"), np.ones((chains, draws, 6))),
+            "baseline": (("chain", "draw", "deal"), np.full((chains, draws, 1), -3.0)),
+            "effect": (("chain", "draw", "deal", "factor"), np.zeros((chains, draws, 1, 2))),
         },
         coords={"factor": ["a", "b"], "week": labels, "step": labels[1:]},
     )
@@ -28,7 +34,8 @@ def _posterior(chains=2, draws=500, weeks=3, seed=0):
 def test_the_walk_is_carried_over_new_weeks_with_the_draws_volatility():
     ds = _posterior(draws=20_000)
     new = [dt.date(2025, 3, 10), dt.date(2025, 3, 17)]
-    out = _extend(ds, new, np.random.default_rng(1))
+    out, correction = _extend(ds, new, np.random.default_rng(1))
+    assert not correction.any()  # no readings in the new weeks: plain prior simulation
     assert list(out["week"].values[-2:]) == ["2025-03-10", "2025-03-17"] and out.sizes["step"] == 4
     xr.testing.assert_equal(out["theta"].isel(week=slice(0, 3)), ds["theta"].transpose(*out["theta"].dims))
     step2 = (out["theta"].isel(week=-1) - out["theta"].isel(week=2)).std(("chain", "draw")).values
@@ -110,3 +117,27 @@ def test_news_too_surprising_to_reweight_refits(tmp_path):
     out = forecast("update", write_csv(tmp_path / "x.csv", *rows), "--workspace", ws, "--no-report", *SMALL, check=False)
     assert "refitting: the new events move the posterior too far to reweight" in out.stderr
     assert Workspace(ws).ledger.latest_run().diagnostics["method"] == "sampled"
+
+
+def test_guided_extension_is_the_exact_posterior_in_the_gaussian_limit():
+    """nu huge: the Kalman proposal is the posterior of the new week given each draw's last level,
+    so the correction is the same for identical draws and the draws match the conjugate answer."""
+    from forecast.likelihood import Signals
+
+    ds = _posterior(chains=2, draws=5000)
+    ds["theta"][:] = 1.0
+    ds["volatility"][:] = 0.3
+    ds["noise"][:] = 0.5
+    ds["nu"][:] = 1e7
+    readings = Signals(np.array([0, 0]), np.array([0, 0]), np.array([2.0, 2.2]), np.array([0, 0]), np.array([0, 0]))
+    out, correction = _extend(ds, [dt.date(2025, 3, 10)], np.random.default_rng(3), readings)
+    precision = 1 / 0.09 + 2 / 0.25
+    new = out["theta"].isel(week=-1).sel(factor="a").values.ravel()
+    assert new.mean() == pytest.approx((1 / 0.09 + (2.0 + 2.2) / 0.25) / precision, abs=0.01)
+    assert new.var() == pytest.approx(1 / precision, rel=0.05)
+    assert np.ptp(correction) < 1e-5  # equal weights: nothing left to correct
+    # The untouched factor follows its prior walk; the innovations reproduce the new levels.
+    other = out["theta"].isel(week=-1).sel(factor="b") - out["theta"].isel(week=-2).sel(factor="b")
+    assert float(other.std()) == pytest.approx(0.3, rel=0.05)
+    step = out["innovation"].isel(step=-1) * out["volatility"]
+    np.testing.assert_allclose(step.values, (out["theta"].isel(week=-1) - out["theta"].isel(week=-2)).values, atol=1e-12)

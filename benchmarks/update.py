@@ -92,8 +92,17 @@ def appended(scratch: Path, extra: list[str]) -> tuple[Path, Path]:
     workspace = scratch / "seeded"
     measure([FORECAST, "update", str(ROOT / "examples" / "events.csv"), "--workspace", str(workspace), "--quiet",
              "--no-report", *[e for e in extra if e not in ("--no-report", "--refit")]], ok=(0,))
-    factors = ["territorial_rigidity", "security_guarantee_gap", "external_military_aid", "domestic_hawkishness"]
-    rows = [f"a{i},2025-02-{24 + i % 5},signal,{factors[i % 4]},{2.0 + 0.05 * i:.2f},B,2,appended {i}" for i in range(10)]
+    # A quiet day of news: each reading near the mean of the example's readings of that obstacle
+    # (offsets within +-0.3). Readings far from there make the reweighting decline (k 0.80 for
+    # ten B2 readings at 2.0-2.45 on every obstacle) and the update refits.
+    import pandas as pd
+
+    example = pd.read_csv(ROOT / "examples" / "events.csv")
+    level = example.groupby("factor")["signal"].mean()
+    factors = sorted(level.index)
+    offsets = [-0.3, 0.2, 0.0, -0.1, 0.3, -0.2, 0.1, 0.0, -0.3, 0.2]
+    rows = [f"a{i},2025-02-{24 + i % 5},signal,{factors[i % 4]},{level[factors[i % 4]] + offsets[i]:.2f},B,2,appended {i}"
+            for i in range(10)]
     events = scratch / "appended.csv"
     events.write_text("event_id,date,kind,factor,signal,source_reliability,info_credibility,description\n"
                       + "\n".join(rows) + "\n", encoding="utf-8")

@@ -33,7 +33,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from .attribution import Attribution, Unavailable
+from .attribution import Unavailable
 from .brief_content import SIGNPOST_GRADE, SIGNPOST_STRENGTH, Brief
 from .conventions import ESS_PER_CHAIN_MIN, RHAT_MAX
 from .fonts import BASE, BASE_BOLD, MONO, FontSet, brief_fonts, configure_matplotlib

@@ -29,17 +29,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def fit_options(p):
+        p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
+        p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"posterior draws per chain (default {DEFAULT_DRAWS})")
+        p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
+        p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
+        p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+
     def workspace_option(p):
         p.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $FORECAST_WORKSPACE, else the current folder)")
 
     p = commands.add_parser("update", help="validate, ingest, refit, store the run, print the headline")
     p.add_argument("events", type=Path, metavar="EVENTS.csv")
     p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="take the log as complete up to this date (default: the latest 'reported' date)")
-    p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
-    p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"posterior draws per chain (default {DEFAULT_DRAWS})")
-    p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
-    p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    fit_options(p)
     p.add_argument("--refit", action="store_true", help="sample afresh even when reweighting the last run's draws would do")
     p.add_argument("--no-report", action="store_true", help="do not write the PDF brief (write it later with 'forecast report')")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -63,11 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--every", type=_weeks, default=2, metavar="Nw", help="weeks between origins, e.g. 2w (default 2w)")
     p.add_argument("--horizon", type=int, metavar="H", help="weeks ahead to score (default: the priors' headline horizon)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
-    p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"posterior draws per chain for each refit (default {DEFAULT_DRAWS})")
-    p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
-    p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    fit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     workspace_option(p)
     p.set_defaults(handler=_backtest)
@@ -128,12 +127,8 @@ def _previous_of(args, run):
 
 def _report(args) -> int:
     from .report import write_report
-    from .workspace import Workspace
 
-    workspace = Workspace(resolve_workspace_or_fail(args.workspace))
-    runs = workspace.ledger.runs()
-    if not runs:
-        raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
+    workspace, runs = _workspace_with_runs(args.workspace)
     if args.run is None:
         run = runs[-1]
     else:
@@ -158,8 +153,19 @@ def resolve_workspace_or_fail(option):
 
     root = resolve_workspace(option)
     if not root.is_dir():
-        raise ForecastError(f"{root}: no such workspace folder")
+        raise ForecastError(f"{root}: no such workspace folder, so no runs yet; run 'forecast update EVENTS.csv' first")
     return root
+
+
+def _workspace_with_runs(option):
+    """The workspace and its runs, oldest first; an error if there are none."""
+    from .workspace import Workspace
+
+    workspace = Workspace(resolve_workspace_or_fail(option))
+    runs = workspace.ledger.runs()
+    if not runs:
+        raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
+    return workspace, runs
 
 
 def _backtest(args) -> int:
@@ -190,12 +196,8 @@ def _backtest(args) -> int:
 
 def _compare(args) -> int:
     from .compare import compare, read_crowd, table_text, write_chart
-    from .workspace import Workspace
 
-    workspace = Workspace(resolve_workspace_or_fail(args.workspace))
-    runs = workspace.ledger.runs()
-    if not runs:
-        raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
+    workspace, runs = _workspace_with_runs(args.workspace)
     compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline)))
     print(table_text(compared))
     out = args.out or workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
@@ -227,12 +229,8 @@ def _validate(args) -> int:
 
 def _status(args) -> int:
     from .terminal import run_summary, status_json
-    from .workspace import Workspace, resolve_workspace
 
-    workspace = Workspace(resolve_workspace(args.workspace))
-    runs = workspace.ledger.runs()
-    if not runs:
-        raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
+    _, runs = _workspace_with_runs(args.workspace)
     if args.json:
         print(json.dumps(status_json(runs[-1]), indent=2, ensure_ascii=False))
     else:

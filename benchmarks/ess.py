@@ -1,0 +1,70 @@
+"""Effective samples per second: this project's sampler settings against plain PyMC, run by hand:
+
+    .venv/bin/python benchmarks/ess.py [--cases example,5000] [--draws 1000 --tune 1000]
+
+Both fit the same model (`forecast.model.build_model`) on the same data in one process, one
+after the other. "Plain PyMC" is `pm.sample()` with its defaults; "forecast" is
+`forecast.inference.sample` (target_accept 0.9, forked workers, the pinned NUTS sampler).
+ESS/s is the smallest bulk ESS over the factors' final levels, the volatilities and the outcome
+effects, divided by the sampling wall time. Cases: `example` (examples/events.csv), `5000`
+(5,000 signals over 260 weeks) and `20000` (20,000 over 520), drawn as in benchmarks/update.py.
+Issue 6's goal is a ratio of at least 10 on the 5,000-signal log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from update import ROOT, synthetic_log  # noqa: E402  (benchmarks/update.py)
+
+SIZES = {"5000": (5000, 260), "20000": (20000, 520)}
+
+
+def min_bulk_ess(posterior) -> float:
+    from arviz_stats import ess
+
+    parts = [posterior["theta"].isel(week=-1), posterior["volatility"], posterior["effect"]]
+    return float(min(float(ess(p.to_dataset(name="x"), method="bulk")["x"].min()) for p in parts))
+
+
+def main() -> None:
+    import pymc as pm
+
+    from forecast.dataset import build_dataset, default_as_of
+    from forecast.events import read_events
+    from forecast.inference import sample
+    from forecast.model import build_model
+    from forecast.priors import load_priors
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default="example,5000")
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--tune", type=int, default=1000)
+    args = parser.parse_args()
+    priors = load_priors()
+    with tempfile.TemporaryDirectory() as scratch:
+        for case in args.cases.split(","):
+            path = ROOT / "examples" / "events.csv" if case == "example" else synthetic_log(Path(scratch) / f"{case}.csv", *SIZES[case], seed=7)
+            events = read_events(path, priors).events
+            data = build_dataset(events, priors, default_as_of(events))
+            results = {}
+            model = build_model(data, priors)
+            started = time.perf_counter()
+            with model:
+                plain = pm.sample(draws=args.draws, tune=args.tune, random_seed=1, progressbar=False, compute_convergence_checks=False)
+            results["plain PyMC"] = (min_bulk_ess(plain.posterior.to_dataset()), time.perf_counter() - started)
+            trace, diagnostics = sample(build_model(data, priors), draws=args.draws, tune=args.tune, chains=4, seed=1, progress=False)
+            results["forecast"] = (min_bulk_ess(trace.posterior.to_dataset()), diagnostics.sampling_seconds)
+            for name, (ess_min, seconds) in results.items():
+                print(f"{case:>8} {name:>10}: min bulk ESS {ess_min:7.0f} in {seconds:7.1f} s = {ess_min / seconds:8.1f} ESS/s", flush=True)
+            ratio = (results["forecast"][0] / results["forecast"][1]) / (results["plain PyMC"][0] / results["plain PyMC"][1])
+            print(f"{case:>8} ratio forecast / plain: {ratio:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -670,7 +670,7 @@ def _pct(p: float) -> str:
 
 
 def _pts(delta: float) -> str:
-    return f"{100 * delta:+.1f} pts"
+    return f"{100 * delta + 0.0:+.1f} pts" if abs(100 * delta) >= 0.05 else "0.0 pts"  # never "-0.0"
 
 
 def _interval(bounds) -> str:

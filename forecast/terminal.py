@@ -67,7 +67,7 @@ def _change_pts(run: RunRecord, previous: RunRecord | None, key: str) -> str:
     if previous.horizon_weeks != run.horizon_weeks:
         return "horizon changed"
     delta = 100 * (run.headline[key]["p"] - previous.headline[key]["p"])
-    return f"{delta:+.1f} pts"
+    return f"{delta:+.1f} pts" if abs(delta) >= 0.05 else "0.0 pts"  # never "-0.0"
 
 
 def plural(n: int, noun: str) -> str:

@@ -1,54 +1,45 @@
 """Lay out a `Brief` as an A4 PDF (DESIGN.md section 5).
 
 reportlab does the text, tables and page flow (wrapping, CJK line breaking, embedded font
-subsets); matplotlib draws the charts, placed as 200 dpi images. Every number shown is taken
+subsets); matplotlib draws the charts, placed as 150 dpi images. Every number shown is taken
 from the `Brief`; nothing here computes a statistic.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from reportlab import rl_config
-from reportlab.lib import colors
-from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfgen import canvas as rl_canvas
-from reportlab.platypus import (
-    CondPageBreak,
-    Image,
-    KeepTogether,
-    LongTable,
-    PageBreak,
-    Paragraph,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from .attribution import Unavailable
 from .brief_content import SIGNPOST_GRADE, SIGNPOST_STRENGTH, Brief
+from .brief_layout import (
+    INCH,
+    MARGIN,
+    RED,
+    RULE,
+    WIDTH,
+    Layout,
+    change,
+    clip,
+    image,
+    interval,
+    numbered_canvas,
+    pct,
+    pts,
+    since,
+    wrap_label,
+)
 from .conventions import ESS_PER_CHAIN_MIN, RHAT_MAX
-from .fonts import BASE, BASE_BOLD, MONO, FontSet, brief_fonts, configure_matplotlib
+from .fonts import MONO, FontSet, brief_fonts, configure_matplotlib
 from .reweighting import PARETO_K_MAX
 from .workspace import write_atomically
-
-MARGIN = 15 * mm
-WIDTH = A4[0] - 2 * MARGIN  # 180 mm of text width
-INCH = 72.0
-RED = colors.HexColor("#b2182b")
-GREY = colors.HexColor("#555555")
-RULE = colors.HexColor("#bbbbbb")
-HEADER_FILL = colors.HexColor("#eef2f7")
-rl_config.useA85 = 0  # binary image streams: smaller files, and no pure-Python ASCII85 pass
-CHART_DPI = 150  # sharp on paper; 200 costs a third more time for no visible gain at A4
 
 HEADINGS = (
     "1. Headline",
@@ -61,74 +52,12 @@ HEADINGS = (
 )
 
 
-class _Styles:
-    def __init__(self):
-        # reportlab's default wrapping breaks CJK text between characters and Latin text at
-        # spaces; its "CJK" mode would also split Latin words anywhere.
-        base = dict(fontName=BASE, alignment=TA_LEFT)
-        self.body = ParagraphStyle("body", fontSize=9, leading=12, spaceAfter=4, **base)
-        self.small = ParagraphStyle("small", fontSize=7.5, leading=9.5, **base)
-        self.note = ParagraphStyle("note", fontSize=7.5, leading=9.5, textColor=GREY, spaceAfter=3, **base)
-        self.cell = ParagraphStyle("cell", fontSize=7.5, leading=9, **base)
-        self.cell_bold = ParagraphStyle("cellb", fontSize=7.5, leading=9, **{**base, "fontName": BASE_BOLD})
-        self.big = ParagraphStyle("big", fontSize=15, leading=18, **{**base, "fontName": BASE_BOLD})
-        self.title = ParagraphStyle("title", fontSize=16, leading=20, spaceAfter=2, **{**base, "fontName": BASE_BOLD})
-        self.subtitle = ParagraphStyle("subtitle", fontSize=8.5, leading=11, textColor=GREY, spaceAfter=6, **base)
-        self.h1 = ParagraphStyle("h1", fontSize=12.5, leading=15, spaceBefore=8, spaceAfter=4, **{**base, "fontName": BASE_BOLD})
-        self.h2 = ParagraphStyle("h2", fontSize=9.5, leading=12, spaceBefore=5, spaceAfter=3, **{**base, "fontName": BASE_BOLD})
-        self.banner = ParagraphStyle("banner", fontSize=9, leading=12, textColor=colors.white, **{**base, "fontName": BASE_BOLD})
-        self.banner_body = ParagraphStyle("bannerb", fontSize=8, leading=10.5, textColor=colors.white, **base)
-
-
-class _Writer:
-    """Builds the story; `text` escapes and splits runs by font so any language renders."""
+class _Writer(Layout):
+    """The seven sections of one brief."""
 
     def __init__(self, brief: Brief, fonts: FontSet):
+        super().__init__(fonts)
         self.b = brief
-        self.fonts = fonts
-        self.s = _Styles()
-
-    def text(self, value: str, style=None) -> Paragraph:
-        return Paragraph(self.fonts.markup(value), style or self.s.body)
-
-    def rich(self, markup: str, style=None) -> Paragraph:
-        """A paragraph from markup we wrote ourselves; user text inside goes through `esc`."""
-        return Paragraph(markup, style or self.s.body)
-
-    def esc(self, value: str) -> str:
-        return self.fonts.markup(value)
-
-    def cell(self, value, style=None):
-        """Text that may need wrapping or another font becomes a Paragraph; a short ASCII cell
-        stays a plain string, which a 5,000-row event log draws several times faster."""
-        if isinstance(value, str) and (style is not None or not value.isascii() or len(value) > 12):
-            return Paragraph(self.fonts.markup(value), style or self.s.cell)
-        return value
-
-    def table(self, rows: list[list], widths_mm: list[float], *, header=True, extra=(), cells=None) -> Table:
-        """A styled table; `cells`, if given, are the body rows already made into cells."""
-        if header:
-            rows = [[_breakable(v, w * mm - 4) if isinstance(v, str) else v for v, w in zip(rows[0], widths_mm)], *rows[1:]]
-        data = [[self.cell(v, self.s.cell_bold if header and i == 0 else None) for v in row] for i, row in enumerate(rows)]
-        if cells is not None:
-            data = [data[0], *cells] if header else list(cells)
-        style = [
-            ("FONTNAME", (0, 0), (-1, -1), BASE),
-            ("FONTSIZE", (0, 0), (-1, -1), 7.5),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
-            ("TOPPADDING", (0, 0), (-1, -1), 2),
-            ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-            ("LEFTPADDING", (0, 0), (-1, -1), 2),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 2),
-        ]
-        if header:
-            style += [("BACKGROUND", (0, 0), (-1, 0), HEADER_FILL)]
-        style += list(extra)
-        cls = LongTable if len(rows) > 40 else Table
-        t = cls(data, colWidths=[w * mm for w in widths_mm], repeatRows=1 if header else 0, hAlign="LEFT")
-        t.setStyle(TableStyle(style))
-        return t
 
     # --- sections ------------------------------------------------------------------------
 
@@ -165,10 +94,10 @@ class _Writer:
         b, r = self.b, self.b.run
         h = r.horizon_weeks
         end = b.horizon_end
-        rows = [["Path", f"Chance within {h} weeks (to {end:%d %b %Y})", "5–95 % range of that chance", _since(b.previous)]]
+        rows = [["Path", f"Chance within {h} weeks (to {end:%d %b %Y})", "5–95 % range of that chance", since(b.previous)]]
         for key, o in r.headline.items():
-            rows.append([o["label"], self.rich(_pct(o["p"]), self.s.big), f"{_pct(o['lo'])} to {_pct(o['hi'])}",
-                         _change(r, b.previous, key)])
+            rows.append([o["label"], self.rich(pct(o["p"]), self.s.big), f"{pct(o['lo'])} to {pct(o['hi'])}",
+                         change(r, b.previous, key)])
         out = [self.rich(HEADINGS[0], self.s.h1),
                self.table(rows, [52, 48, 40, 40], extra=[("VALIGN", (0, 1), (-1, -1), "MIDDLE")])]
         out.append(Spacer(1, 4))
@@ -177,12 +106,12 @@ class _Writer:
             label = self.esc(o["label"])
             if key in deals:
                 sentence = (
-                    f"<b>{label}, {_pct(o['p'])}</b>: the chance that the first deal reached in the {h} weeks to "
+                    f"<b>{label}, {pct(o['p'])}</b>: the chance that the first deal reached in the {h} weeks to "
                     f"{end:%d %B %Y} is of this kind. It is not the chance of a general ceasefire or a settlement, and "
                     "it does not count this kind of deal if another kind comes first.")
             else:
                 sentence = (
-                    f"<b>{label}, {_pct(o['p'])}</b>: the chance that no deal of any kind begins by {end:%d %B %Y}. "
+                    f"<b>{label}, {pct(o['p'])}</b>: the chance that no deal of any kind begins by {end:%d %B %Y}. "
                     "It does not predict the fighting will outlast that date by any particular amount, nor that talks "
                     "will collapse.")
             out.append(self.rich(sentence))
@@ -190,8 +119,8 @@ class _Writer:
         out.append(self.rich(
             "<b>Reading the ranges.</b> A range is not a range of outcomes. It shows how sure the model is of each "
             f"chance: across the posterior, the chance of {self.esc(first['label'].lower())} lies between "
-            f"{_pct(first['lo'])} and {_pct(first['hi'])} in 90 % of draws. The chance to act on is the central "
-            f"{_pct(first['p'])}, which already averages over that uncertainty; a wide range means a few new events "
+            f"{pct(first['lo'])} and {pct(first['hi'])} in 90 % of draws. The chance to act on is the central "
+            f"{pct(first['p'])}, which already averages over that uncertainty; a wide range means a few new events "
             "could move it a long way.", self.s.note))
         return out
 
@@ -215,7 +144,7 @@ class _Writer:
         return [
             CondPageBreak(90 * mm),
             self.rich(HEADINGS[1], self.s.h1),
-            _image(fig),
+            image(fig),
             self.rich("Left: each line is the posterior mean chance that the path is reached within that many weeks, "
                       "with its 5–95 % range shaded; the dotted line marks the headline horizon. Right: the headline "
                       "chance of every stored run at its as-of date, with its range; hollow points are runs whose "
@@ -253,14 +182,14 @@ class _Writer:
             axes[j // ncols][j % ncols].set_visible(False)
         fig.legend(handles=grade_legend_handles(), loc="outside lower center", ncols=9, fontsize=6, frameon=False,
                    handletextpad=0.2, columnspacing=0.8)
-        rows = [["Obstacle", "Level in the as-of week (mean)", "5–95 %", "SD", _since(b.previous), "Signals"]]
+        rows = [["Obstacle", "Level in the as-of week (mean)", "5–95 %", "SD", since(b.previous), "Signals"]]
         last = b.theta[:, :, -1]
         for key, f in b.run.factors.items():
             i = keys.index(key)
             lo, hi = np.quantile(last[:, i], [0.05, 0.95])
             before = b.previous.factors.get(key) if b.previous else None
-            change = "first run" if b.previous is None else (f"{f['mean'] - before['mean']:+.2f}" if before else "new")
-            rows.append([f["label"], f"{f['mean']:+.2f}", f"{lo:+.2f} to {hi:+.2f}", f"{f['sd']:.2f}", change,
+            moved = "first run" if b.previous is None else (f"{f['mean'] - before['mean']:+.2f}" if before else "new")
+            rows.append([f["label"], f"{f['mean']:+.2f}", f"{lo:+.2f} to {hi:+.2f}", f"{f['sd']:.2f}", moved,
                          str(int(np.sum(b.data.signal_factor == i)))])
         return [
             PageBreak(),
@@ -270,7 +199,7 @@ class _Writer:
                       "Dots are the signals at their week and reading: darker for a more reliable source (Admiralty "
                       "A–F), larger for more credible information (1–6). Red dashed lines are deals"
                       + (" (labelled in the event log when there are many)." if len(b.outcomes) > 8 else "."), self.s.note),
-            _image(fig),
+            image(fig),
             Spacer(1, 4),
             self.table(rows, [52, 34, 30, 14, 32, 18]),
         ]
@@ -307,8 +236,8 @@ class _Writer:
         rows = [header]
         for k in keys:
             before = b.previous.headline.get(k)
-            rows.append([b.labels[k], _pct(before["p"]) if before else "–", _pct(b.run.headline[k]["p"]), _pts(a.total[k]),
-                         _pts(a.new_information.change[k]) if a.new_information else "0.0 pts", _pts(a.time_and_other[k]),
+            rows.append([b.labels[k], pct(before["p"]) if before else "–", pct(b.run.headline[k]["p"]), pts(a.total[k]),
+                         pts(a.new_information.change[k]) if a.new_information else "0.0 pts", pts(a.time_and_other[k]),
                          f"± {100 * a.noise[k]:.1f} pts"])
         out.append(self.table(rows, [46, 24, 18, 18, 25, 25, 24]))
         out.append(self.rich("Monte Carlo noise is two standard errors of this run's estimate: changes smaller than it "
@@ -321,10 +250,10 @@ class _Writer:
                     k_text = "refit"
                 else:
                     k_text = f"{p.pareto_k:.2f}" + ("" if p.reliable else " (unreliable)")
-                rows.append([p.label, str(p.events), *[_pts(p.change[k]) for k in keys], k_text])
+                rows.append([p.label, str(p.events), *[pts(p.change[k]) for k in keys], k_text])
             if len(a.parts) > 1:
                 rest = {k: a.new_information.change[k] - sum(p.change[k] for p in a.parts) for k in keys}
-                rows.append(["Interaction between the groups", "", *[_pts(rest[k]) for k in keys], ""])
+                rows.append(["Interaction between the groups", "", *[pts(rest[k]) for k in keys], ""])
             widths = [58, 14, *[(180 - 58 - 14 - 26) / len(keys)] * len(keys), 26]
             out += [Spacer(1, 4), self.table(rows, widths)]
             if any(not p.reliable for p in a.parts):
@@ -352,7 +281,7 @@ class _Writer:
             sub = table[(table.factor == factor) & (table.signal == value)].set_index("outcome")
             k = sub["pareto_k"].iloc[0]
             rows.append([str(rank), f"a reading of {value:+.0f} on {b.factor_labels[factor]}",
-                         *[_pts(sub.loc[o, "change"]) for o in keys], f"{k:.2f}" + ("" if k < PARETO_K_MAX else " (unreliable)")])
+                         *[pts(sub.loc[o, "change"]) for o in keys], f"{k:.2f}" + ("" if k < PARETO_K_MAX else " (unreliable)")])
         widths = [7, 63, *[(180 - 7 - 63 - 22) / len(keys)] * len(keys), 22]
         return [
             CondPageBreak(70 * mm),
@@ -437,7 +366,7 @@ class _Writer:
                 + stale, self.s.note),
             self.table(rows, [46, 14, 14, *[(180 - 74) / len(labels)] * len(labels)]),
             Spacer(1, 4),
-            _image(fig),
+            image(fig),
         ]
 
     def _prior_posterior(self) -> list:
@@ -457,16 +386,16 @@ class _Writer:
                                      gridspec_kw={"left": 0.02, "right": 0.98, "top": 1 - 0.3 / height,
                                                   "bottom": 0.45 / height, "hspace": 0.95, "wspace": 0.12})
             for i, pair in enumerate(pairs):
-                plot_prior_posterior(_wrap(pair.label, 25), pair.prior, pair.posterior, axes=axes[i // ncols][i % ncols])
+                plot_prior_posterior(wrap_label(pair.label, 25), pair.prior, pair.posterior, axes=axes[i // ncols][i % ncols])
             for j in range(len(pairs), nrows * ncols):
                 axes[j // ncols][j % ncols].set_visible(False)
             handles, names = axes[0][0].get_legend_handles_labels()
             fig.legend(handles, names, loc="lower center", ncols=2, fontsize=7, frameon=False)
-            out += [_image(fig)]
+            out += [image(fig)]
             rows = [["Parameter", "Prior 5–95 %", "Posterior mean", "Posterior 5–95 %", "Narrowed by"]]
             for p in pairs:
-                rows.append([p.label, _interval(p.prior_interval), f"{p.posterior_mean:+.3f}",
-                             _interval(p.posterior_interval), f"{max(0.0, 100 * p.narrowing):.0f} %"])  # below 0: Monte Carlo noise
+                rows.append([p.label, interval(p.prior_interval), f"{p.posterior_mean:+.3f}",
+                             interval(p.posterior_interval), f"{max(0.0, 100 * p.narrowing):.0f} %"])  # below 0: Monte Carlo noise
             out.append(self.table(rows, [76, 28, 22, 32, 22]))
             out.append(self.rich("Narrowed by: how much the data shrank the 5–95 % interval (0 % the prior unchanged, 100 % "
                                  "pinned down). Near 0 %, that number is the priors speaking; notebooks/02_sensitivity.ipynb "
@@ -489,8 +418,8 @@ class _Writer:
             plot_pit(check.pit, axes=left.subplots())
         right_axes = right.subplots(1, n_checks, squeeze=False)[0]
         for ax, c in zip(right_axes, b.outcome_checks):
-            plot_outcome_check(_wrap(c.label, 22), c.observed, c.replicated, axes=ax)
-        out = [CondPageBreak(80 * mm), self.rich("Posterior predictive checks", self.s.h2), _image(fig)]
+            plot_outcome_check(wrap_label(c.label, 22), c.observed, c.replicated, axes=ax)
+        out = [CondPageBreak(80 * mm), self.rich("Posterior predictive checks", self.s.h2), image(fig)]
         if len(check.pit):
             out.append(self.rich(
                 f"Signals: {100 * check.outside:.0f} % of the {len(check.pit)} observed readings fall outside the 5–95 % "
@@ -502,7 +431,7 @@ class _Writer:
             for i in check.most_surprising(min(6, len(check.pit))):
                 e = b.signals[i]
                 rows.append([str(e.date), b.factor_labels[e.factor], f"{e.signal:+.1f}",
-                             e.source_reliability + e.info_credibility, f"{check.pit[i]:.3f}", _clip(e.description, 160)])
+                             e.source_reliability + e.info_credibility, f"{check.pit[i]:.3f}", clip(e.description, 160)])
             out.append(self.table(rows, [19, 34, 14, 11, 12, 90]))
         out.append(self.rich(
             "Outcomes: weeks in which each kind of deal began, observed (red) against the same count in histories "
@@ -537,37 +466,7 @@ class _Writer:
             self.rich(f"Every row the ledger held for this run, by date: {len(b.log)} rows, {used} used by the model. "
                       "Retracted rows and rows reported after the as-of date are shaded and were not used.", self.s.note),
         ]
-        return intro + self._paged_table(header, rows, shaded, [19, 12, 31, 15, 11, 54, 20, 18], first_page_used=60)
-
-    def _paged_table(self, header: list[str], rows: list[list], shaded: list[bool], widths_mm: list[float],
-                     first_page_used: float) -> list:
-        """A long table as one table per page, each with its header.
-
-        reportlab re-measures every remaining row each time it splits one long table across a
-        page, which grows with the square of its length (3 s of a 5,000-row log). Measuring the
-        whole table once and cutting the pages here keeps it linear. `first_page_used` is the
-        height (pt) taken above the table on its first page.
-        """
-        # The frame's height: the page less its margins and the frame's own 6 pt paddings, less 4 pt spare.
-        frame = A4[1] - 2 * MARGIN - 4 * mm - 12 - 4
-        cells = [[self.cell(v) for v in row] for row in rows]
-        whole = self.table([header, *rows], widths_mm, cells=cells)
-        whole.wrap(WIDTH, 1e9)
-        head, *heights = whole._rowHeights  # measured once, by reportlab itself
-
-        def page(start: int, stop: int) -> Table:
-            grey = [n + 1 for n in range(stop - start) if shaded[start + n]]
-            styles = [("TEXTCOLOR", (0, n), (-1, n), GREY) for n in grey]
-            styles += [("BACKGROUND", (0, n), (-1, n), colors.HexColor("#f4f4f4")) for n in grey]
-            return self.table([header, *rows[start:stop]], widths_mm, extra=styles, cells=cells[start:stop])
-
-        out, start, used, room = [], 0, 0.0, frame - first_page_used - head
-        for i, height in enumerate(heights):
-            if used + height > room and i > start:
-                out += [page(start, i), PageBreak()]
-                start, used, room = i, 0.0, frame - head
-            used += height
-        return [*out, page(start, len(rows))]
+        return intro + self.paged_table(header, rows, shaded, [19, 12, 31, 15, 11, 54, 20, 18], first_page_used=60)
 
     def stamp(self, missing: set[str]) -> list:
         b, r = self.b, self.b.run
@@ -619,7 +518,7 @@ def render_brief(brief: Brief, path: Path) -> Path:
         doc = SimpleDocTemplate(tmp, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN,
                                 bottomMargin=MARGIN + 4 * mm, title=f"Forecast brief, as of {brief.run.as_of}",
                                 author="forecast", subject=f"run {brief.run.run_id}")
-        doc.build(story, canvasmaker=_numbered_canvas(footer, flagged=brief.run.status != "ok"))
+        doc.build(story, canvasmaker=numbered_canvas(footer, flagged=brief.run.status != "ok"))
 
     try:
         return write_atomically(path, build)
@@ -627,87 +526,3 @@ def render_brief(brief: Brief, path: Path) -> Path:
         plt.close("all")
 
 
-def _numbered_canvas(footer: str, flagged: bool):
-    """A canvas that holds every page until the end, so each footer can say 'page n of N'."""
-
-    class NumberedCanvas(rl_canvas.Canvas):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._pages = []
-
-        def showPage(self):
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self):
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                self.setFont(BASE, 7)
-                self.setFillColor(RED if flagged else GREY)
-                text = footer + (" · DIAGNOSTICS FAILED" if flagged else "")
-                self.drawString(MARGIN, 9 * mm, text)
-                self.drawRightString(A4[0] - MARGIN, 9 * mm, f"page {self._pageNumber} of {total}")
-                super().showPage()
-            super().save()
-
-    return NumberedCanvas
-
-
-def _image(fig) -> Image:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=CHART_DPI)
-    width_in, height_in = fig.get_size_inches()
-    buffer.seek(0)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return Image(buffer, width=width_in * INCH, height=height_in * INCH)
-
-
-def _pct(p: float) -> str:
-    return f"{100 * p:.1f} %"
-
-
-def _pts(delta: float) -> str:
-    return f"{100 * delta + 0.0:+.1f} pts" if abs(100 * delta) >= 0.05 else "0.0 pts"  # never "-0.0"
-
-
-def _interval(bounds) -> str:
-    return f"{bounds[0]:+.3f} to {bounds[1]:+.3f}"
-
-
-def _since(previous) -> str:
-    return "Change since the previous run" if previous is None else f"Change since the run as of {previous.as_of}"
-
-
-def _change(run, previous, key: str) -> str:
-    if previous is None:
-        return "first run"
-    if key not in previous.headline:
-        return "new path"
-    if previous.horizon_weeks != run.horizon_weeks:
-        return "horizon changed"
-    return _pts(run.headline[key]["p"] - previous.headline[key]["p"])
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _wrap(text: str, width: int) -> str:
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, width)) or text
-
-
-def _breakable(header: str, width: float) -> str:
-    """A column header whose words too wide for the column may break after '/' or '-'
-    ("Energy/ food- for- humanitarian"), rather than reportlab cutting them mid-letter."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
-    words = header.split(" ")
-    for i, word in enumerate(words):
-        if stringWidth(word, BASE_BOLD, 7.5) > width:
-            words[i] = word.replace("/", "/ ").replace("-", "- ")
-    return " ".join(words)

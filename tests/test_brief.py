@@ -151,6 +151,11 @@ def test_report_command_renders_a_chosen_run_and_refuses_an_unknown_one(fitted, 
     assert str(out) in result.stdout and out.is_file()
     assert first.run_id in pdf_text(out)
     assert snapshot(fitted.root) == before  # --out changes nothing in the workspace
+    # Without --out: into reports/, recorded in the ledger, under the lock.
+    latest = fitted.ledger.latest_run()
+    default = forecast("report", "--workspace", fitted.root)
+    written = fitted.root / fitted.ledger.latest_run().report
+    assert written.is_file() and str(written) in default.stdout and latest.run_id in written.name
     bad = forecast("report", "--workspace", fitted.root, "--run", "nope", check=False)
     assert bad.returncode == 2 and "is not a run in this workspace" in bad.stderr
     empty = forecast("report", "--workspace", tmp_path / "none", check=False)

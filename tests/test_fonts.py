@@ -21,3 +21,15 @@ def test_a_character_no_font_has_is_shown_as_its_code_point_and_counted():
     assert fonts.markup("clef \U0001d11e") == "clef [U+1D11E]"
     assert fonts.missing == {"\U0001d11e"}
     fonts.missing.clear()
+
+
+def test_fonts_named_in_the_environment_come_first_and_missing_ones_are_skipped(tmp_path, monkeypatch):
+    from forecast.fonts import KNOWN_FALLBACKS, fallback_font_candidates
+
+    mine = tmp_path / "mine.ttf"
+    mine.write_bytes(b"not really a font")  # a candidate only; brief_fonts() skips what it cannot load
+    monkeypatch.setenv("FORECAST_FONTS", f"{tmp_path / 'missing.ttf'}:{mine}:{KNOWN_FALLBACKS[0]}")
+    candidates = list(fallback_font_candidates())
+    assert candidates[0] == str(mine)
+    assert str(tmp_path / "missing.ttf") not in candidates
+    assert candidates.count(KNOWN_FALLBACKS[0]) <= 1  # listed once, however often named

@@ -70,3 +70,36 @@ def test_workspace_must_be_a_folder(tmp_path):
     with pytest.raises(Exception, match="must be a folder"):
         with Workspace(path).locked():
             pass
+
+
+def test_write_atomically_replaces_whole_or_not_at_all_with_ordinary_permissions(tmp_path):
+    import os
+
+    from forecast.workspace import write_atomically
+
+    target = tmp_path / "reports" / "brief.pdf"
+    write_atomically(target, lambda tmp: open(tmp, "w").write("first"))
+    old = os.umask(0o022)
+    try:
+        write_atomically(target, lambda tmp: open(tmp, "w").write("second"))
+    finally:
+        os.umask(old)
+    assert target.read_text() == "second" and (target.stat().st_mode & 0o777) == 0o644
+
+    def half_then_fail(tmp):
+        open(tmp, "w").write("half")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        write_atomically(target, half_then_fail)
+    assert target.read_text() == "second" and [p.name for p in target.parent.iterdir()] == ["brief.pdf"]
+
+
+def test_a_crashed_briefs_partial_file_is_removed_by_the_next_lock(workspace):
+    ws = Workspace(workspace)
+    ws.reports_dir.mkdir(parents=True)
+    (ws.reports_dir / ".partial-abc.pdf").write_bytes(b"%PDF-half")
+    (ws.reports_dir / "latest.pdf").write_bytes(b"%PDF-good")
+    with ws.locked():
+        pass
+    assert [p.name for p in ws.reports_dir.iterdir()] == ["latest.pdf"]

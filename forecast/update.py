@@ -1,12 +1,14 @@
-"""`forecast update`: validate, ingest, refit, store the run. The steps, in order:
+"""`forecast update`: validate, ingest, refit, store the run, write the brief. The steps, in order:
 
 1. Load the priors and validate the whole events file against them and the ledger. Any problem
    raises `InputError` here, before anything is written.
 2. Take the workspace lock (a second update waits), and validate again: another update may
    have landed while we waited.
-3. Build the dataset at the as-of date, fit, forecast.
+3. Build the dataset at the as-of date. Reweight the last sampled run's draws by what is new
+   (`incremental.py`) if that is reliable; otherwise fit. Forecast.
 4. Publish the run folder atomically, then commit the new events and the run row in one
    SQLite transaction. A crash before that commit leaves the ledger as it was.
+5. Write the brief (`report.py`). It fails alone: the run stays committed.
 """
 
 from __future__ import annotations
@@ -216,9 +218,11 @@ def fit_forecast(data: ModelData, priors: Priors, settings: FitSettings, *, prog
 
 def _try_incremental(workspace, data, priors, settings, version, events, log):
     """(trace, diagnostics, table) from reweighting the last sampled run, or None to refit."""
+    import xarray as xr
+
+    from .diagnostics import reweighted_diagnostics
     from .forecasting import Draws, cumulative_incidence, forecast_table
     from .incremental import Declined, reweight
-    from .diagnostics import reweighted_diagnostics
     from .runfiles import load_posterior
 
     base = next((r for r in reversed(workspace.ledger.runs()) if r.diagnostics.get("method", "sampled") == "sampled"), None)
@@ -243,8 +247,6 @@ def _try_incremental(workspace, data, priors, settings, version, events, log):
     incidence = cumulative_incidence(Draws.from_dataset(result.posterior), priors.outcomes.forecast_weeks,
                                      np.random.default_rng([settings.seed, 1]))
     diagnostics = reweighted_diagnostics(base, result.pareto_k, result.ess, time.perf_counter() - started)
-    import xarray as xr
-
     return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, forecast_table(incidence, priors.outcomes.keys)
 
 

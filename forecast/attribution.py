@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dataset import active_events, monday, outcome_counts, signal_arrays
+from .dataset import active_events, monday, outcome_counts
 from .events import Event
-from .likelihood import PosteriorDraws, Signals
+from .likelihood import PosteriorDraws
 from .reweighting import importance_weights
 
 
@@ -120,18 +120,10 @@ def attribute(
     deals = [k for k in outcome_keys[:-1]]
     counts_now = outcome_counts([e for e in active_now.values() if e.kind == "outcome"], weeks, deals)
     counts_without = outcome_counts([e for e in active_before.values() if e.kind == "outcome"], weeks, deals)
-    weekly = draws.weekly_log_probabilities() if (counts_now != counts_without).any() else None
 
     def log_ratio(signals_added: list[Event], signals_removed: list[Event], outcome_delta: np.ndarray | None) -> np.ndarray:
         """log p(data without this information | draw) - log p(data now | draw)."""
-        total = np.zeros(draws.n_draws)
-        if signals_added:
-            total -= draws.signal_log_likelihood(_signals(signals_added, factor_keys, first))
-        if signals_removed:
-            total += draws.signal_log_likelihood(_signals(signals_removed, factor_keys, first))
-        if outcome_delta is not None and outcome_delta.any():
-            total += np.einsum("dwc,wc->d", weekly, outcome_delta)
-        return total
+        return draws.change_log_likelihood(signals_removed, signals_added, outcome_delta, factor_keys, first)
 
     p_now = np.array([now[k] for k in outcome_keys])
 
@@ -176,10 +168,6 @@ def attribute(
         noise=_by_key(outcome_keys, 2 * np.asarray(mcse)),
         notes=notes,
     )
-
-
-def _signals(events: list[Event], factor_keys: Sequence[str], first_week: dt.date) -> Signals:
-    return Signals(**signal_arrays(events, factor_keys, first_week))
 
 
 def _by_key(keys: Sequence[str], values: np.ndarray) -> dict[str, float]:

@@ -24,12 +24,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from scipy.special import gammaln
 
 from .conventions import FACTOR, WEEK
-from .dataset import ModelData, active_events, outcome_counts, signal_arrays
+from .dataset import ModelData, active_events, outcome_counts
 from .events import Event
-from .likelihood import PosteriorDraws, Signals
+from .likelihood import PosteriorDraws, Signals, student_t_logpdf
 from .reweighting import importance_weights
 
 STEP = "step"
@@ -71,20 +70,15 @@ def reweight(
     first_new = data.weeks[len(old_weeks)] if len(data.weeks) > len(old_weeks) else None
     ahead = [e for e in added if first_new is not None and e.date >= first_new]
     added = [e for e in added if e not in ahead]
-    guide = Signals(**signal_arrays(ahead, data.factors, first_new)) if ahead else None
+    guide = Signals.of(ahead, data.factors, first_new) if ahead else None
     extended, log_w = _extend(base, data.weeks[len(old_weeks):], np.random.default_rng([seed, 4]), guide)
     draws = PosteriorDraws.from_dataset(extended)
 
     counts_before = np.zeros_like(data.outcome_counts)
     counts_before[: len(old_weeks)] = outcome_counts([e for e in before.values() if e.kind == "outcome"], old_weeks, data.deals)
 
-    if added:
-        log_w += draws.signal_log_likelihood(_signals(added, data))
-    if removed:
-        log_w -= draws.signal_log_likelihood(_signals(removed, data))
-    delta = data.outcome_counts - counts_before  # new weeks carry their whole row: they were not observed before
-    if delta.any():
-        log_w += np.einsum("dwc,wc->d", draws.weekly_log_probabilities(), delta)
+    # New weeks carry their whole outcome row: they were not observed at all before.
+    log_w += draws.change_log_likelihood(added, removed, data.outcome_counts - counts_before, data.factors, data.weeks[0])
 
     weights = importance_weights(log_w)
     if not weights.reliable:
@@ -179,9 +173,7 @@ def _guided_paths(draws: PosteriorDraws, last: np.ndarray, volatility: np.ndarra
         spread = np.sqrt(np.maximum(filtered_cov[week] * (1 - smoother), 0.0))
         paths[..., week] = centre + spread * rng.standard_normal((n, k))
     level = paths[np.arange(n)[:, None], readings.factor[None, :], readings.week[None, :]]
-    z = (readings.value[None, :] - level) / scale
-    log_t = (gammaln((nu[:, None] + 1) / 2) - gammaln(nu[:, None] / 2) - 0.5 * np.log(nu[:, None] * np.pi) - np.log(scale)
-             - (nu[:, None] + 1) / 2 * np.log1p(z * z / nu[:, None]))
+    log_t = student_t_logpdf(readings.value[None, :], nu[:, None], level, scale)
     log_normal = -0.5 * (np.log(2 * np.pi * var) + (readings.value[None, :] - level) ** 2 / var)
     return paths, (log_t - log_normal).sum(axis=1) + log_marginal
 
@@ -202,7 +194,3 @@ def _take(ds: xr.Dataset, chosen: np.ndarray) -> xr.Dataset:
         flat = values.reshape(shape[0] * shape[1], *values.shape[2:])[chosen]
         out[name] = (var.transpose("chain", "draw", ...).dims, flat.reshape(*shape, *values.shape[2:]))
     return xr.Dataset(out, coords=ds.coords, attrs=ds.attrs)
-
-
-def _signals(events: list[Event], data: ModelData) -> Signals:
-    return Signals(**signal_arrays(events, data.factors, data.weeks[0]))

@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from .inference import sample
-from .model import build_model
+from .model import build_fit_model, build_model
 from .priors import Priors
 from .simulate import design
 
@@ -58,7 +58,7 @@ def run_sbc(priors: Priors, settings: SbcSettings, progress=None) -> pd.DataFram
             signal_value=predictive["signal"].isel(draw=r).values,
             outcome_counts=predictive["outcome_counts"].isel(draw=r).values.astype(np.int64),
         )
-        trace, diagnostics = sample(build_model(data, priors), draws=settings.draws, tune=settings.tune,
+        trace, diagnostics = sample(build_fit_model(data, priors), draws=settings.draws, tune=settings.tune,
                                     chains=settings.chains, seed=settings.seed + r, progress=False)
         posterior = trace.posterior.to_dataset().stack(sample=("chain", "draw"))
         keep = np.linspace(0, posterior.sizes["sample"] - 1, settings.ranks_from).round().astype(int)  # thin to L

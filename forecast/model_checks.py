@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .convergence import convergence, mcse_mean, stacked
 from .conventions import DEAL, ESS_PER_CHAIN_MIN, FACTOR, INTERVAL, RHAT_MAX, WEEK
 from .likelihood import PosteriorDraws, Signals
 from .prior_distributions import prior_distribution
@@ -40,8 +41,6 @@ def convergence_table(posterior: xr.Dataset, chains: int) -> pd.DataFrame:
 
     Computed as `inference.diagnose` computes the run's own figures, group by group.
     """
-    from arviz_stats import ess, rhat  # costs a second at import: only when rendering
-
     rows = []
     for name, label in PARAMETER_GROUPS:
         values = posterior[name]
@@ -49,10 +48,8 @@ def convergence_table(posterior: xr.Dataset, chains: int) -> pd.DataFrame:
             values = values.isel({WEEK: -1})
         if float(values.std(("chain", "draw")).max()) == 0:
             continue  # fixed by the priors: nothing was sampled
-        ds = values.to_dataset(name=name)
-        r_hat = float(rhat(ds)[name].max())
-        bulk = float(ess(ds, method="bulk")[name].min())
-        tail = float(ess(ds, method="tail")[name].min())
+        r_hats, bulks, tails = convergence(stacked(values.to_dataset(name=name), [name]))
+        r_hat, bulk, tail = float(np.max(r_hats)), float(np.min(bulks)), float(np.min(tails))
         ok = r_hat <= RHAT_MAX and bulk >= ESS_PER_CHAIN_MIN * chains and tail >= ESS_PER_CHAIN_MIN * chains
         rows.append({"parameter": label, "size": int(values.size // (values.sizes["chain"] * values.sizes["draw"])),
                      "r_hat_max": r_hat, "ess_bulk_min": bulk, "ess_tail_min": tail, "ok": bool(ok)})
@@ -163,9 +160,6 @@ def _outcome_check(label: str, observed: int, replicated: np.ndarray) -> Outcome
 
 def headline_mcse(incidence: np.ndarray, horizon: int, chains: int) -> np.ndarray:
     """Monte Carlo standard error of each outcome's headline chance (the mean over draws)."""
-    from arviz_stats.base.array import array_stats
-
     at = incidence[:, horizon - 1, :]  # (D, outcomes), draws in (chain, draw) order
-    per_chain = at.reshape(chains, -1, at.shape[1])
-    return np.asarray(array_stats.mcse(np.moveaxis(per_chain, 2, 0), chain_axis=-2, draw_axis=-1, method="mean"))
+    return mcse_mean(at.reshape(chains, -1, at.shape[1]))
 

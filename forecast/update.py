@@ -204,9 +204,9 @@ def fit_forecast(data: ModelData, priors: Priors, settings: FitSettings, *, prog
     # Imported here so that `validate` and `status` never pay PyMC's start-up cost.
     from .forecasting import Draws, cumulative_incidence, forecast_table
     from .inference import sample
-    from .model import build_model
+    from .model import build_fit_model
 
-    model = build_model(data, priors)
+    model = build_fit_model(data, priors)
     _checkpoint("sampling")
     trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                                 seed=settings.seed, progress=progress)

@@ -5,8 +5,8 @@ With Gaussian readings (ν → ∞) and known volatility and noise, a factor is 
     x[0] ~ Normal(m0, s0²),   x[w] = x[w-1] + volatility · ε,   y_i ~ Normal(x[week_i], sd_i²)
 
 and its posterior is what the Kalman filter and the Rauch-Tung-Striebel smoother give. The
-tests use this as ground truth for the sampler; the filter's marginal likelihood is the route to
-integrating the walk out of the model for large logs.
+tests use this as ground truth for the sampler, and for the Kalman-guided path coordinates the
+sampler moves in (kalman_path.py, compiled and differentiable; this version stays readable).
 """
 
 from __future__ import annotations

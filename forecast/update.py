@@ -218,13 +218,6 @@ def fit_forecast(data: ModelData, priors: Priors, settings: FitSettings, *, prog
 
 def _try_incremental(workspace, data, priors, settings, version, events, log):
     """(trace, diagnostics, table) from reweighting the last sampled run, or None to refit."""
-    import xarray as xr
-
-    from .diagnostics import reweighted_diagnostics
-    from .forecasting import Draws, cumulative_incidence, forecast_table
-    from .incremental import Declined, reweight
-    from .runfiles import load_posterior
-
     base = next((r for r in reversed(workspace.ledger.runs()) if r.diagnostics.get("method", "sampled") == "sampled"), None)
     if base is None:
         return None
@@ -235,6 +228,14 @@ def _try_incremental(workspace, data, priors, settings, version, events, log):
             priors.hash, version, settings.seed, settings.draws, settings.tune, settings.chains):
         log(f"refitting: the last sampled run ({base.run_id}) used other priors, code or sampler settings")
         return None
+    # Imported only now: a first update has no base run, and these cost half a second.
+    import xarray as xr
+
+    from .diagnostics import reweighted_diagnostics
+    from .forecasting import Draws, cumulative_incidence, forecast_table
+    from .incremental import Declined, reweight
+    from .runfiles import load_posterior
+
     started = time.perf_counter()
     tree = load_posterior(workspace.root / base.posterior, base)
     result = reweight(tree.posterior.to_dataset(), data, workspace.ledger.events(base.last_event_seq), base.as_of, events,

@@ -10,7 +10,7 @@ import pymc as pm
 import pytest
 
 from forecast.dataset import build_dataset
-from forecast.model import build_model, prior_array
+from forecast.model import build_fit_model, build_model, prior_array
 from forecast.priors import Param
 from test_dataset import ev
 
@@ -102,3 +102,53 @@ def test_outcome_likelihood_prefers_lower_obstacles_after_a_deal(priors):
     low["initial"] = np.zeros(4)
     high["initial"] = np.full(4, 2.5)
     assert logp(low) > logp(high)
+
+
+def _with_initials(priors, initials: dict):
+    factors = {k: dataclasses.replace(f, initial=initials.get(k, f.initial)) for k, f in priors.factors.items()}
+    return dataclasses.replace(priors, factors=factors)
+
+
+def _value_fn(model, name):
+    [expression] = model.replace_rvs_by_values([model[name]])
+    return model.compile_fn(expression, inputs=model.value_vars, on_unused_input="ignore")
+
+
+@pytest.mark.parametrize("initials", ["default", "fixed_and_student_t"])
+def test_fit_model_is_the_generative_density_in_other_coordinates(data, priors, initials):
+    """log p_fit(phi, eps) - log|J| = log p_gen(phi, initial, z) - (W - 1) sum log volatility: the
+    same posterior, with the Kalman-guided paths' Jacobian and the walk's scale accounted for."""
+    if initials != "default":
+        priors = _with_initials(priors, {
+            "territorial_rigidity": Param(None, {}, 2.5, "r", "s"),
+            "external_military_aid": Param("StudentT", {"nu": 5.0, "mu": 1.0, "sigma": 0.7}, None, "r", "s"),
+        })
+    generative, fit = build_model(data, priors), build_fit_model(data, priors)
+    rng = np.random.default_rng(4)
+    point = fit.initial_point()
+    point["path_std"] = rng.normal(size=point["path_std"].shape)
+    point["volatility_log__"] = np.log([0.05, 0.1, 0.2, 0.15])
+    point["noise_log__"] = np.log(0.4)
+    point["effect"] = rng.normal(-0.5, 0.2, size=point["effect"].shape)
+    theta = _value_fn(fit, "theta")(point)
+    volatility = np.exp(point["volatility_log__"])
+    auxiliary = _value_fn(fit, "path_jacobian")(point)
+    if "fixed_initial" in fit.named_vars:
+        auxiliary += _value_fn(fit, "fixed_initial")(point)  # the set level's free standard normal
+        assert theta[0, 0] == 2.5
+    gen_point = {name: value for name, value in point.items() if name != "path_std"}
+    gen_point["innovation"] = np.diff(theta, axis=1) / volatility[:, None]
+    if "initial" in {rv.name for rv in generative.free_RVs}:
+        gen_point["initial"] = theta[:, 0]
+    else:  # mixed families: one scalar per factor that is not fixed
+        for k in (1, 2, 3):
+            gen_point[f"initial__{k}"] = theta[k, 0]
+    weeks = theta.shape[1]
+    expected = generative.compile_logp()(gen_point) - (weeks - 1) * np.log(volatility).sum()
+    assert fit.compile_logp()(point) - auxiliary == pytest.approx(expected, rel=1e-9)
+
+
+def test_fit_model_falls_back_to_the_generative_form_for_a_bounded_initial_prior(data, priors):
+    bounded = _with_initials(priors, {"domestic_hawkishness": Param("HalfNormal", {"sigma": 2.0}, None, "r", "s")})
+    assert "innovation" in build_fit_model(data, bounded).named_vars
+    assert "path_std" in build_fit_model(data, priors).named_vars

@@ -1,0 +1,31 @@
+"""The sampler's set-up: the mass matrix starts at the posterior's scales, and starts are jittered."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from forecast.inference import _nuts
+
+
+def test_mass_matrix_starts_at_the_inverse_curvature():
+    with pm.Model() as model:
+        pm.Normal("narrow", 0.0, 0.01)
+        pm.Normal("wide", 5.0, 3.0, shape=2)
+        pm.Normal("path_std", 0.0, 0.2)  # standardised by name: starts at 1 whatever its scale
+    step, starts = _nuts(model, chains=3, seed=1)
+    variance = step.potential._var  # (narrow, wide[0], wide[1], path_std) in the model's order
+    np.testing.assert_allclose(variance, [1e-4, 9.0, 9.0, 1.0], rtol=1e-6)
+    assert step.integrator._potential is step.potential
+    # Three distinct jittered starts, each within PyMC's +-1 of the initial point.
+    assert len({float(s["wide"][0]) for s in starts}) == 3
+    assert all(abs(s["wide"][0] - 5.0) <= 1.0 for s in starts)
+
+
+def test_unsampleable_start_names_the_variable():
+    with pm.Model() as model:
+        x = pm.Normal("x", 0.0, 1.0)
+        pm.Potential("wall", pm.math.switch(x < 100.0, -np.inf, 0.0))
+    with pytest.raises(Exception, match="x"):
+        _nuts(model, chains=1, seed=1)

@@ -24,9 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update import ROOT, synthetic_log  # noqa: E402  (benchmarks/update.py)
-
-SIZES = {"5000": (5000, 260), "20000": (20000, 520)}
+from update import ROOT, SIZES, synthetic_log  # noqa: E402  (benchmarks/update.py)
 
 
 def min_bulk_ess(posterior) -> float:

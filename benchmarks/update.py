@@ -4,14 +4,17 @@
 
 Cases: `example` is examples/events.csv; `append` adds 10 signals a week later to a workspace
 where the example has already been fitted (the incremental path: reweighting, no sampling);
-`synthetic` is a log of 5,000 signals over 260 weeks drawn from the model itself
-(forecast.simulate, volatilities fixed at their prior medians so the paths stay on the -3..+3
-scale). Each run is a fresh `forecast update` process in a fresh workspace (for `append`, a
-fresh copy of the fitted one); peak memory is the largest sum of resident memory over the
-process and its sampler workers, polled every 50 ms. Prints the median and every run. Extra
+`5000` and `20000` are logs of 5,000 signals over 260 weeks and 20,000 over 520, drawn from the
+model itself (forecast.simulate, volatilities fixed at their prior medians so the paths stay on
+the -3..+3 scale); `synthetic` is one of --signals over --weeks. PyTensor compiles a model's
+density once per number of weeks and caches it on disk, so the first run of a new size also
+pays the compile (about 10 s); every run is printed. Each run is a fresh `forecast update`
+process in a fresh workspace (for `append`, a fresh copy of the fitted one); peak memory is
+the largest proportional set size (PSS) of the process and its forked sampler workers
+together, polled every 50 ms, so pages they share count once. Prints the median and every run. Extra
 options (`--no-report`, `--refit`, `--draws` ...) go to every update. Targets: example <= 12 s
-(issue 2), <= 5 s (issue 6); append <= 3 s; synthetic <= 90 s and <= 3 GB (issue 2), <= 20 s
-and <= 1 GB (issue 6).
+(issue 2), <= 5 s (issue 6); append <= 3 s; 5000 <= 90 s and <= 3 GB (issue 2), <= 20 s
+and <= 1 GB (issue 6); 20000 <= 60 s and <= 2 GB (issue 6).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FORECAST = str(Path(sys.executable).parent / "forecast")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+SIZES = {"5000": (5000, 260), "20000": (20000, 520)}  # signals, weeks
 
 
 def synthetic_log(path: Path, n_signals: int, n_weeks: int, seed: int) -> Path:
@@ -48,8 +52,10 @@ def synthetic_log(path: Path, n_signals: int, n_weeks: int, seed: int) -> Path:
     return path
 
 
-def tree_rss(pgid: int) -> int:
-    """Resident bytes of every process in the process group."""
+def tree_pss(pgid: int) -> int:
+    """Proportional set size of every process in the process group, in bytes: each shared page
+    (the forked sampler workers share the parent's libraries and arrays) counted once in total,
+    not once per process as a sum of resident sizes would."""
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -57,20 +63,22 @@ def tree_rss(pgid: int) -> int:
         try:
             with open(f"/proc/{entry}/stat") as handle:
                 fields = handle.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:  # field 5 of stat: the process group
-                total += int(fields[21]) * PAGE  # field 24: rss in pages
-        except (OSError, IndexError, ValueError):
+            if int(fields[2]) != pgid:  # field 5 of stat: the process group
+                continue
+            with open(f"/proc/{entry}/smaps_rollup") as handle:
+                total += next(int(line.split()[1]) * 1024 for line in handle if line.startswith("Pss:"))
+        except (OSError, IndexError, ValueError, StopIteration):
             continue
     return total
 
 
 def measure(argv: list[str], ok=(0,)) -> tuple[float, int, int]:
-    """Run a command in its own process group: (wall seconds, peak resident bytes, exit code)."""
+    """Run a command in its own process group: (wall seconds, peak PSS bytes, exit code)."""
     started = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     peak = 0
     while process.poll() is None:
-        peak = max(peak, tree_rss(process.pid))
+        peak = max(peak, tree_pss(process.pid))
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     _, err = process.communicate()
@@ -111,7 +119,7 @@ def appended(scratch: Path, extra: list[str]) -> tuple[Path, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--cases", default="example,synthetic")
+    parser.add_argument("--cases", default="example,append,5000")
     parser.add_argument("--signals", type=int, default=5000)
     parser.add_argument("--weeks", type=int, default=260)
     args, extra = parser.parse_known_args()
@@ -125,6 +133,8 @@ def main() -> None:
                 cases[case], seeded[case] = appended(Path(scratch), extra)
             elif case == "synthetic":
                 cases[case] = synthetic_log(Path(scratch) / "synthetic.csv", args.signals, args.weeks, seed=7)
+            elif case in SIZES:
+                cases[case] = synthetic_log(Path(scratch) / f"{case}.csv", *SIZES[case], seed=7)
             else:
                 raise SystemExit(f"unknown case {case!r}")
         print(f"forecast update, cold process, {args.runs} runs each; extra options: {' '.join(extra) or 'none'}")

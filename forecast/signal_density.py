@@ -73,6 +73,9 @@ def reading_terms(theta_flat, flat, value, reliability, credibility, noise, reli
     return total, d_theta, w_r.sum() / noise, d_reliability, d_credibility, d_nu
 
 
+DATA_INPUTS = (1, 2, 3, 4)  # flat index, value, reliability, credibility: no gradient
+
+
 class ReadingTerms(Op):
     """pytensor Op over (theta_flat, flat, value, reliability, credibility, noise, reliability_m,
     credibility_m, nu): A and its derivatives (see `reading_terms`). Only A is differentiable;
@@ -117,8 +120,6 @@ class ReadingTerms(Op):
         # are treated as constants (NUTS needs no second derivatives).
         return [[i not in DATA_INPUTS] + [False] * 5 for i in range(len(node.inputs))]
 
-
-DATA_INPUTS = (1, 2, 3, 4)
 
 
 def student_t_signals_logp(theta_flat, flat, value, reliability, credibility, noise, reliability_m, credibility_m, nu):

@@ -173,3 +173,13 @@ def test_a_run_whose_events_were_tampered_with_is_refused(fitted, tmp_path):
         write_report(copy, copy.ledger.latest_run(), out=tmp_path / "t.pdf")
 
 
+
+
+def test_the_stored_posterior_keeps_the_paths_not_the_normals_behind_them(fitted):
+    import xarray as xr
+
+    run = fitted.ledger.latest_run()
+    with xr.open_datatree(fitted.root / run.posterior, engine="h5netcdf") as tree:
+        names = set(tree["posterior"].data_vars)
+    assert {"theta", "initial", "volatility", "noise"} <= names
+    assert "path_std" not in names

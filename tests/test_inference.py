@@ -29,3 +29,12 @@ def test_unsampleable_start_names_the_variable():
         pm.Potential("wall", pm.math.switch(x < 100.0, -np.inf, 0.0))
     with pytest.raises(Exception, match="x"):
         _nuts(model, chains=1, seed=1)
+
+
+def test_step_targets_the_project_acceptance_rate():
+    from forecast.conventions import TARGET_ACCEPT
+
+    with pm.Model() as model:
+        pm.Normal("x", 0.0, 1.0)
+    step, _ = _nuts(model, chains=1, seed=1)
+    assert step.target_accept == TARGET_ACCEPT == 0.8

@@ -10,6 +10,7 @@ import pymc as pm
 import pytest
 
 from forecast.dataset import build_dataset
+from forecast.kalman_path import KalmanPath
 from forecast.model import build_fit_model, build_model, prior_array
 from forecast.priors import Param
 from test_dataset import ev
@@ -152,3 +153,27 @@ def test_fit_model_falls_back_to_the_generative_form_for_a_bounded_initial_prior
     bounded = _with_initials(priors, {"domestic_hawkishness": Param("HalfNormal", {"sigma": 2.0}, None, "r", "s")})
     assert "innovation" in build_fit_model(data, bounded).named_vars
     assert "path_std" in build_fit_model(data, priors).named_vars
+
+
+def test_stand_in_information_is_the_same_whether_grade_multipliers_are_fixed_or_sampled(data, priors):
+    """Fixed multipliers (the default) are summed once at build time; sampled ones in the graph.
+    At the same multiplier values both give the same per-week information and weighted sum."""
+    obs = priors.observation
+    sampled = dataclasses.replace(obs, reliability={
+        grade: Param("LogNormal", {"mu": float(np.log(p.value)), "sigma": 0.1}, None, "r", "s")
+        for grade, p in obs.reliability.items()})
+    fixed_model, sampled_model = build_fit_model(data, priors), build_fit_model(data, dataclasses.replace(priors, observation=sampled))
+    assert "stand_in_information" in fixed_model.named_vars and "stand_in_information" not in sampled_model.named_vars
+    def information(model, point):
+        [theta] = model.replace_rvs_by_values([model["theta"]])
+        path = theta.owner.inputs[0].owner  # theta is a named view of the Kalman path's output
+        assert isinstance(path.op, KalmanPath)
+        h, g = path.inputs[:2]
+        return model.compile_fn([h, g], inputs=model.value_vars, on_unused_input="ignore")(point)
+
+    point = fixed_model.initial_point()
+    sampled_point = {**sampled_model.initial_point(), **point,
+                     "reliability_multiplier_log__": np.log([p.value for p in obs.reliability.values()])}
+    for fixed_route, sampled_route in zip(information(fixed_model, point), information(sampled_model, sampled_point)):
+        assert np.any(fixed_route != 0)
+        np.testing.assert_allclose(fixed_route, sampled_route, rtol=1e-12)

@@ -1,5 +1,5 @@
 # The README's two commands: `make example` and `make test`.
-.PHONY: example test test-fast setup system-packages
+.PHONY: example test test-fast lint setup system-packages
 
 setup:
 	scripts/bootstrap
@@ -9,11 +9,16 @@ example: setup system-packages
 	.venv/bin/forecast status --workspace example-workspace --json
 
 # Both tiers: the fast tests and the sampling tests with small draw counts.
-test: setup system-packages
+test: setup system-packages lint
 	.venv/bin/pytest --run-slow
 
-test-fast: setup system-packages
+test-fast: setup system-packages lint
 	.venv/bin/pytest
+
+# Style and the layer contract (ARCHITECTURE.md): each subpackage imports only those below it.
+lint: setup
+	.venv/bin/ruff check forecast tests benchmarks scripts
+	.venv/bin/lint-imports
 
 system-packages:
 	scripts/system-packages

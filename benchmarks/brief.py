@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update import FORECAST, ROOT, measure, synthetic_log  # noqa: E402  (benchmarks/update.py)
+from update import FORECAST, ROOT, measure, synthetic_log
 
 
 def fit(events: Path, workspace: Path) -> None:

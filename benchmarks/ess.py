@@ -4,8 +4,8 @@
 
 Both sample the same posterior on the same data in one process, one after the other.
 "Plain PyMC" is `pm.sample()` with its defaults (1000 tuning and 1000 draws a chain) on the
-model as DESIGN.md writes it (`forecast.model.build_model`: non-centred innovations).
-"forecast" is `forecast.inference.sample` on `build_fit_model` (Kalman-guided path
+model as docs/MODEL.md writes it (`forecast.model.graph.build_model`: non-centred innovations).
+"forecast" is `forecast.inference.sampler.sample` on `build_fit_model` (Kalman-guided path
 coordinates, a mass matrix started at the posterior's scales) with the project's defaults, or
 --draws/--tune. ESS/s is the smallest bulk ESS over the factors' final levels, the
 volatilities and the outcome effects, divided by the sampling wall time (compiling included,
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update import ROOT, SIZES, synthetic_log  # noqa: E402  (benchmarks/update.py)
+from update import ROOT, SIZES, synthetic_log
 
 
 def min_bulk_ess(posterior) -> float:
@@ -37,12 +37,12 @@ def min_bulk_ess(posterior) -> float:
 def main() -> None:
     import pymc as pm
 
-    from forecast.dataset import build_dataset, default_as_of
-    from forecast.events import read_events
-    from forecast.inference import sample
     from forecast.conventions import DEFAULT_DRAWS, DEFAULT_TUNE
-    from forecast.model import build_fit_model, build_model
-    from forecast.priors import load_priors
+    from forecast.inference.sampler import sample
+    from forecast.io.events import read_events
+    from forecast.io.priors import load_priors
+    from forecast.model.dataset import build_dataset, default_as_of
+    from forecast.model.graph import build_fit_model, build_model
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default="example,5000")
@@ -53,7 +53,10 @@ def main() -> None:
     priors = load_priors()
     with tempfile.TemporaryDirectory() as scratch:
         for case in args.cases.split(","):
-            path = ROOT / "examples" / "events.csv" if case == "example" else synthetic_log(Path(scratch) / f"{case}.csv", *SIZES[case], seed=7)
+            if case == "example":
+                path = ROOT / "examples" / "events.csv"
+            else:
+                path = synthetic_log(Path(scratch) / f"{case}.csv", *SIZES[case], seed=7)
             events = read_events(path, priors).events
             data = build_dataset(events, priors, default_as_of(events))
             results = {}

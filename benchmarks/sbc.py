@@ -17,12 +17,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy import stats
 
-from forecast.calibration import SbcSettings, run_sbc, uniformity  # noqa: E402
-from forecast.priors import load_priors  # noqa: E402
+from forecast.evaluation.calibration import SbcSettings, run_sbc, uniformity
+from forecast.io.priors import load_priors
 
 BINS = 10
 

@@ -5,7 +5,7 @@
 Cases: `example` is examples/events.csv; `append` adds 10 signals a week later to a workspace
 where the example has already been fitted (the incremental path: reweighting, no sampling);
 `5000` and `20000` are logs of 5,000 signals over 260 weeks and 20,000 over 520, drawn from the
-model itself (forecast.simulate, volatilities fixed at their prior medians so the paths stay on
+model itself (forecast.evaluation.simulate, volatilities fixed at their prior medians so the paths stay on
 the -3..+3 scale); `synthetic` is one of --signals over --weeks. PyTensor compiles a model's
 density once per number of weeks and caches it on disk, so the first run of a new size also
 pays the compile (about 10 s); every run is printed. Each run is a fresh `forecast update`
@@ -39,8 +39,8 @@ SIZES = {"5000": (5000, 260), "20000": (20000, 520)}  # signals, weeks
 def synthetic_log(path: Path, n_signals: int, n_weeks: int, seed: int) -> Path:
     import numpy as np
 
-    from forecast.priors import load_priors
-    from forecast.simulate import simulate_log
+    from forecast.evaluation.simulate import simulate_log
+    from forecast.io.priors import load_priors
 
     priors = load_priors()
     # HalfNormal(sigma) has median 0.674 sigma: the prior medians of the volatilities.

@@ -8,6 +8,7 @@ OUTCOME = "outcome"  # the deal types followed by the complement (no deal)
 HORIZON = "horizon"
 GRADE_RELIABILITY = "reliability"
 GRADE_CREDIBILITY = "credibility"
+SAMPLE_DIMS = ("chain", "draw")  # the dimensions that index draws
 
 # The one interval reported everywhere: 5-95 % across posterior draws.
 INTERVAL = (0.05, 0.95)
@@ -15,8 +16,8 @@ INTERVAL = (0.05, 0.95)
 # Default seed: the seed article's publication date.
 DEFAULT_SEED = 20250221
 
-# Sampler defaults. Two cores on these machines, four chains for a useful R-hat. 500 tuning
-# draws suffice because the mass matrix starts at the posterior's scales (inference.py); 1000
+# Sampler defaults. Four chains for a useful R-hat. 500 tuning draws suffice because the mass
+# matrix starts at the posterior's scales (inference/sampler.py); 1000
 # draws a chain keep the largest of thousands of R-hats under the limit on long logs.
 DEFAULT_DRAWS = 1000
 DEFAULT_TUNE = 500

@@ -6,9 +6,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from forecast.brief_pdf import HEADINGS as SECTIONS
+from forecast.brief.pdf import HEADINGS as SECTIONS
 
-# The seven parts of DESIGN.md section 5, numbered in order, and the stamp.
+# The seven parts of the brief (docs/BRIEF.md), numbered in order, and the stamp.
 assert [h.split(".")[0] for h in SECTIONS] == [str(i) for i in range(1, 8)]
 HEADINGS = (*SECTIONS, "Reproducibility stamp")
 

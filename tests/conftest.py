@@ -41,7 +41,7 @@ def seed() -> int:
 
 @pytest.fixture
 def priors():
-    from forecast.priors import load_priors
+    from forecast.io.priors import load_priors
 
     return load_priors(PRIORS)
 

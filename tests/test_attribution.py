@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from forecast.attribution import Unavailable, attribute
-from forecast.events import Event
-from forecast.likelihood import PosteriorDraws
+from forecast.explain.attribution import Unavailable, attribute
+from forecast.io.events import Event
+from forecast.model.draws import Draws
 
 WEEK0 = dt.date(2025, 2, 17)
 KEYS = ["deal", "none"]
@@ -23,9 +23,9 @@ def _event(event_id, kind="signal", day=WEEK0, **fields) -> Event:
     return Event(**{**base, **fields})
 
 
-def _draws(theta: np.ndarray, baseline: np.ndarray | None = None, noise=0.5) -> PosteriorDraws:
+def _draws(theta: np.ndarray, baseline: np.ndarray | None = None, noise=0.5) -> Draws:
     n = theta.size
-    return PosteriorDraws(
+    return Draws(
         theta=theta.reshape(n, 1, 1), noise=np.full(n, noise), nu=np.full(n, 1e7),
         reliability=np.ones((n, 6)), credibility=np.ones((n, 6)),
         baseline=(baseline if baseline is not None else np.full(n, -3.0)).reshape(n, 1),
@@ -92,7 +92,7 @@ def test_a_new_outcome_share_is_recovered():
 
     with_deal = resample(log_p_deal, 20_000)  # posterior draws given the deal
     without = resample(log_p_none, 200_000)  # posterior draws given a quiet week
-    h = lambda a: np.stack([expit(a), 1 - expit(a)], axis=1)  # noqa: E731
+    h = lambda a: np.stack([expit(a), 1 - expit(a)], axis=1)
     draws = _draws(theta[with_deal], baseline=prior_a[with_deal])
     outcome = _event("o1", kind="outcome", outcome="deal")
     result = _attribute(draws, h(prior_a[with_deal]), [outcome], [], h(prior_a[without]).mean(axis=0))

@@ -7,11 +7,11 @@ import datetime as dt
 
 import pytest
 
-from forecast.backtest import BacktestSettings, base_rate_forecast, observed_path, origins, run_backtest
-from forecast.dataset import build_dataset
 from forecast.errors import InputError
-from forecast.events import Event
-from forecast.update import FitSettings
+from forecast.evaluation.backtest import BacktestSettings, base_rate_forecast, observed_path, origins, run_backtest
+from forecast.inference.fit import FitSettings
+from forecast.io.events import Event
+from forecast.model.dataset import build_dataset
 
 START = dt.date(2025, 2, 17)
 KEYS = ["local_ceasefire", "energy_food_deal", "protracted_war"]
@@ -97,8 +97,9 @@ def test_a_late_report_cannot_leak_into_a_backtest(priors):
     a local ceasefire at the week-10 origin if it leaked; the backtest must give exactly the
     forecast of the log without it."""
     from conftest import SEED, SLOW_DRAWS, SLOW_TUNE
-    from forecast.forecasting import headline
-    from forecast.update import fit_forecast
+
+    from forecast.forecasting.incidence import headline
+    from forecast.inference.fit import fit_forecast
 
     fit = FitSettings(draws=SLOW_DRAWS, tune=SLOW_TUNE, chains=2, seed=SEED)
     origin = _week(10)
@@ -120,8 +121,9 @@ def test_a_late_report_cannot_leak_into_a_backtest(priors):
 def test_backtest_command_refuses_a_log_too_short_to_score(tmp_path, priors):
     from cli_helpers import forecast
     from conftest import EXAMPLE
-    from forecast.events import read_events
-    from forecast.ledger import Ledger
+
+    from forecast.io.events import read_events
+    from forecast.io.ledger import Ledger
 
     ws = tmp_path / "ws"
     parsed = read_events(EXAMPLE, priors)

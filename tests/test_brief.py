@@ -11,14 +11,15 @@ import sqlite3
 import subprocess
 
 import pytest
-
 from brief_helpers import HEADINGS, pdf_pages, pdf_text, pdf_text_unwrapped
 from cli_helpers import forecast
 from conftest import EXAMPLE, snapshot, write_csv
-from forecast.report import LATEST, BriefFailed, write_report
-from forecast.terminal import status_json
-from forecast.update import FitSettings, update
-from forecast.workspace import Workspace
+
+from forecast.brief.publish import LATEST, BriefFailed, write_report
+from forecast.cli.terminal import status_json
+from forecast.inference.fit import FitSettings
+from forecast.io.workspace import Workspace
+from forecast.updating.pipeline import update
 
 # Enough to exercise every part of the brief; far too few draws to pass the diagnostics.
 TINY = FitSettings(draws=60, tune=60, chains=2, seed=7)
@@ -103,7 +104,7 @@ def test_a_failing_brief_leaves_no_partial_file_and_keeps_the_latest(fitted, mon
             raise RuntimeError("disk on fire")
 
     # Fails on the last page, after the earlier pages are already written to the file.
-    monkeypatch.setattr("forecast.brief_pdf._Writer.stamp", lambda self, missing: [Boom()])
+    monkeypatch.setattr("forecast.brief.pdf._Writer.stamp", lambda self, missing: [Boom()])
     with pytest.raises(BriefFailed, match=f"forecast report --run {run.run_id}") as failure:
         write_report(fitted, run)
     assert failure.value.exit_code == 1 and "disk on fire" in str(failure.value)
@@ -112,7 +113,7 @@ def test_a_failing_brief_leaves_no_partial_file_and_keeps_the_latest(fitted, mon
         assert conn.execute("SELECT run_id, report FROM runs").fetchall() == recorded
 
     # Through the command: an update whose brief fails exits 1, keeps its run, and says how to retry.
-    from forecast.cli import main
+    from forecast.cli.main import main
 
     later = write_csv(fitted.root.parent / "one-more.csv", "m1,2025-02-21,signal,domestic_hawkishness,1.0,,,B,2,one more")
     code = main(["update", str(later), "--workspace", str(fitted.root), "--quiet", "--draws", "60", "--tune", "60",

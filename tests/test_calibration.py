@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.calibration import SbcSettings, run_sbc, uniformity
+from forecast.evaluation.calibration import SbcSettings, run_sbc, uniformity
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,8 @@ def ranks(priors_module):
 @pytest.fixture(scope="module")
 def priors_module():
     from conftest import PRIORS
-    from forecast.priors import load_priors
+
+    from forecast.io.priors import load_priors
 
     return load_priors(PRIORS)
 

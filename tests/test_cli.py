@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import EXAMPLE, snapshot
-from forecast.cli import main
-from forecast.ledger import Ledger
-from forecast.terminal import status_json
 from test_ledger import _run
+
+from forecast.cli.main import main
+from forecast.cli.terminal import status_json
+from forecast.io.ledger import Ledger
 
 
 def test_validate_reports_counts_and_writes_nothing(workspace, capsys):

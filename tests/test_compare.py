@@ -8,14 +8,14 @@ import datetime as dt
 import pandas as pd
 import pytest
 import xarray as xr
-
 from conftest import write_csv
-from forecast.compare import compare, read_crowd, scores
+
 from forecast.errors import InputError
-from forecast.events import Event
-from forecast.ledger import RunRecord
-from forecast.runfiles import PROVENANCE, write_posterior
-from forecast.workspace import Workspace
+from forecast.evaluation.compare import compare, read_crowd, scores
+from forecast.io.events import Event
+from forecast.io.ledger import RunRecord
+from forecast.io.runfiles import PROVENANCE, write_posterior
+from forecast.io.workspace import Workspace
 
 W0 = dt.date(2025, 2, 17)  # a Monday
 KEYS = ["local_ceasefire", "energy_food_deal", "protracted_war"]
@@ -53,7 +53,7 @@ def workspace(tmp_path, priors) -> Workspace:
 
 
 def test_rows_match_the_run_before_them_at_the_deadlines_horizon(workspace, tmp_path):
-    crowd = write_csv(tmp_path / "crowd.csv", header=CROWD_HEADER, *[
+    crowd = write_csv(tmp_path / "crowd.csv", *[
         f"{_week(0, 5)},0.3,{_week(3, 2)},any_deal,q1",  # horizon 3: 9 %; no deal in weeks 1-3
         f"{_week(1)},0.5,{_week(6, 2)},any_deal,q1",  # horizon 6: 18 %; the week-5 deal: yes
         f"{_week(1)},0.2,{_week(6, 2)},local_ceasefire,q2",  # 6 %; the first deal was energy/food: no
@@ -61,7 +61,7 @@ def test_rows_match_the_run_before_them_at_the_deadlines_horizon(workspace, tmp_
         f"{_week(-1)},0.5,{_week(6)},any_deal,early",  # before any run
         f"{_week(1)},0.5,{_week(40)},any_deal,far",  # beyond 26 weeks
         f"{_week(1)},0.5,{_week(12)},any_deal,open",  # the ledger runs to week 10: not resolved
-    ])
+    ], header=CROWD_HEADER)
     rows = compare(workspace, read_crowd(crowd, KEYS))
     got = [(round(r.model, 6) if r.model is not None else None, r.resolved, r.excluded) for r in rows]
     assert got == [

@@ -8,7 +8,8 @@ import xarray as xr
 from arviz_stats import ess, mcse, rhat
 from scipy.stats import rankdata
 
-from forecast.convergence import _average_ranks, convergence, ess_bulk, ess_tail, mcse_mean, rhat as our_rhat
+from forecast.inference.convergence import _average_ranks, convergence, ess_bulk, ess_tail, mcse_mean
+from forecast.inference.convergence import rhat as our_rhat
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from forecast.dataset import build_dataset, monday
 from forecast.errors import InputError
-from forecast.events import Event
+from forecast.io.events import Event
+from forecast.model.dataset import build_dataset, monday
 
 D = dt.date
 

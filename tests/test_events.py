@@ -1,4 +1,4 @@
-"""events.csv validation (DESIGN.md section 2): every bad input named by file, line and column,
+"""events.csv validation (docs/FORMATS.md): every bad input named by file, line and column,
 exit code 2, no traceback, and the workspace byte-for-byte as it was."""
 
 from __future__ import annotations
@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from conftest import EXAMPLE, HEADER, snapshot, write_csv
-from forecast.cli import main
-from forecast.events import read_events
-from forecast.ledger import Ledger
+
+from forecast.cli.main import main
+from forecast.io.events import read_events
+from forecast.io.ledger import Ledger
 
 GOOD = "e1,2025-02-18,signal,territorial_rigidity,2.5,,,B,2,ok"
 

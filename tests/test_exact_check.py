@@ -10,15 +10,15 @@ import datetime as dt
 
 import numpy as np
 import pytest
-
 from conftest import SEED
-from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
-from forecast.dataset import build_dataset
-from forecast.inference import sample
-from forecast.kalman import local_level_smoother
-from forecast.model import build_model
-from forecast.priors import write_priors
+from kalman_oracle import local_level_smoother
 from test_dataset import ev
+
+from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
+from forecast.inference.sampler import sample
+from forecast.io.priors import write_priors
+from forecast.model.dataset import build_dataset
+from forecast.model.graph import build_model
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forecast.fonts import BASE, brief_fonts
+from forecast.brief.fonts import BASE, brief_fonts
 
 
 def test_markup_escapes_and_switches_font_for_cjk_only():
@@ -24,7 +24,7 @@ def test_a_character_no_font_has_is_shown_as_its_code_point_and_counted():
 
 
 def test_fonts_named_in_the_environment_come_first_and_missing_ones_are_skipped(tmp_path, monkeypatch):
-    from forecast.fonts import KNOWN_FALLBACKS, fallback_font_candidates
+    from forecast.brief.fonts import KNOWN_FALLBACKS, fallback_font_candidates
 
     mine = tmp_path / "mine.ttf"
     mine.write_bytes(b"not really a font")  # a candidate only; brief_fonts() skips what it cannot load

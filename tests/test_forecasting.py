@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from forecast.forecasting import Draws, cumulative_incidence, factor_summary, forecast_table, headline
+from forecast.forecasting.incidence import cumulative_incidence, factor_summary, forecast_table, headline
+from forecast.model.draws import Draws
 
 
 def constant_draws(n=50, theta=0.0, volatility=0.0, baseline=(-2.0, -3.0), effect=0.0, k=4) -> Draws:
     j = len(baseline)
     return Draws(
-        theta_last=np.full((n, k), theta),
+        theta=np.full((n, k, 1), theta),
         volatility=np.full((n, k), volatility),
         baseline=np.tile(np.asarray(baseline, float), (n, 1)),
         effect=np.full((n, j, k), effect),
@@ -35,7 +36,7 @@ def test_three_outcomes_sum_to_one_for_every_horizon_and_draw():
     rng = np.random.default_rng(1)
     n = 400
     draws = Draws(
-        theta_last=rng.normal(1.5, 1, (n, 4)),
+        theta=rng.normal(1.5, 1, (n, 4, 1)),
         volatility=np.abs(rng.normal(0, 0.3, (n, 4))),
         baseline=rng.normal(-3, 1, (n, 2)),
         effect=rng.normal(-0.3, 0.3, (n, 2, 4)),

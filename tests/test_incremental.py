@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from forecast.incremental import Declined, _extend, _systematic_resample, _take, reweight
+from forecast.updating.incremental import Declined, _extend, _systematic_resample, _take, reweight
 
 
 def _posterior(chains=2, draws=500, weeks=3, seed=0):
@@ -63,9 +63,10 @@ def test_take_keeps_each_draw_whole():
 
 
 def test_changed_weeks_decline(priors):
-    from forecast.dataset import build_dataset
-    from forecast.events import read_events
     from conftest import EXAMPLE
+
+    from forecast.io.events import read_events
+    from forecast.model.dataset import build_dataset
 
     events = read_events(EXAMPLE, priors).events
     data = build_dataset(events, priors, dt.date(2025, 3, 3))
@@ -78,7 +79,8 @@ def test_changed_weeks_decline(priors):
 def test_incremental_update_agrees_with_a_full_refit(tmp_path):
     from cli_helpers import SMALL, forecast, status
     from conftest import EXAMPLE, write_csv
-    from forecast.workspace import Workspace
+
+    from forecast.io.workspace import Workspace
 
     more = write_csv(tmp_path / "more.csv",
                      "m1,2025-02-24,signal,domestic_hawkishness,1.6,,,B,2,a week later",
@@ -109,7 +111,8 @@ def test_incremental_update_agrees_with_a_full_refit(tmp_path):
 def test_news_too_surprising_to_reweight_refits(tmp_path):
     from cli_helpers import SMALL, forecast
     from conftest import EXAMPLE, write_csv
-    from forecast.workspace import Workspace
+
+    from forecast.io.workspace import Workspace
 
     ws = tmp_path / "ws"
     forecast("update", EXAMPLE, "--workspace", ws, "--quiet", "--no-report", *SMALL)
@@ -122,7 +125,7 @@ def test_news_too_surprising_to_reweight_refits(tmp_path):
 def test_guided_extension_is_the_exact_posterior_in_the_gaussian_limit():
     """nu huge: the Kalman proposal is the posterior of the new week given each draw's last level,
     so the correction is the same for identical draws and the draws match the conjugate answer."""
-    from forecast.likelihood import Signals
+    from forecast.model.draws import Signals
 
     ds = _posterior(chains=2, draws=5000)
     ds["theta"][:] = 1.0

@@ -6,7 +6,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from forecast.inference import _nuts
+from forecast.inference.sampler import _nuts
 
 
 def test_mass_matrix_starts_at_the_inverse_curvature():

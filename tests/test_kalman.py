@@ -1,38 +1,31 @@
-"""The exact smoother against brute-force Gaussian conditioning."""
+"""The tests' exact oracle against answers worked out by hand."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from kalman_oracle import local_level_smoother
 from scipy import stats
 
-from forecast.kalman import local_level_smoother
+
+def test_one_week_is_the_conjugate_normal_update():
+    """Two readings of one week: precision-weighted mean, summed precisions, and the marginal
+    likelihood of the pair worked out by hand."""
+    value, sd = np.array([2.0, 2.4]), np.array([0.5, 1.0])
+    s = local_level_smoother(1, np.array([0, 0]), value, sd, initial_mean=1.0, initial_sd=0.6, volatility=0.2)
+    precision = 1 / 0.36 + 1 / 0.25 + 1 / 1.0
+    assert s.mean[0] == pytest.approx((1 / 0.36 + 2.0 / 0.25 + 2.4 / 1.0) / precision, rel=1e-12)
+    assert s.sd[0] == pytest.approx(precision**-0.5, rel=1e-12)
+    cov = np.full((2, 2), 0.36) + np.diag(sd**2)
+    assert s.log_likelihood == pytest.approx(stats.multivariate_normal([1.0, 1.0], cov).logpdf(value), rel=1e-12)
 
 
-def _dense(n_weeks, week, value, sd, m0, s0, vol):
-    """The same model as one multivariate normal: condition x on y with plain linear algebra."""
-    idx = np.arange(n_weeks)
-    cov_x = s0**2 + vol**2 * np.minimum.outer(idx, idx)  # Cov(x_a, x_b) = s0² + vol² · min(a, b)
-    h = np.zeros((len(week), n_weeks))
-    h[np.arange(len(week)), week] = 1.0
-    cov_y = h @ cov_x @ h.T + np.diag(sd**2)
-    gain = cov_x @ h.T @ np.linalg.inv(cov_y)
-    mean = m0 + gain @ (value - m0)
-    cov = cov_x - gain @ h @ cov_x
-    log_lik = stats.multivariate_normal(np.full(len(week), m0), cov_y).logpdf(value)
-    return mean, np.sqrt(np.diag(cov)), log_lik
-
-
-def test_matches_dense_conditioning_with_gaps_and_repeats():
-    rng = np.random.default_rng(0)
-    n_weeks = 30
-    week = np.array([0, 0, 2, 3, 3, 3, 9, 20, 21, 29, 29])  # gaps, several readings in one week
-    value = rng.normal(1.0, 1.0, len(week))
-    sd = rng.choice([0.3, 0.5, 1.2], len(week))  # uneven grades
-    smoothed = local_level_smoother(n_weeks, week, value, sd, initial_mean=2.0, initial_sd=0.6, volatility=0.15)
-    mean, sdev, log_lik = _dense(n_weeks, week, value, sd, 2.0, 0.6, 0.15)
-    np.testing.assert_allclose(smoothed.mean, mean, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(smoothed.sd, sdev, rtol=1e-10)
-    assert abs(smoothed.log_likelihood - log_lik) < 1e-9
+def test_a_gap_widens_the_path_by_the_walk():
+    """One reading in week 0; weeks after it carry the filtered variance plus q per week."""
+    s = local_level_smoother(4, np.array([0]), np.array([1.0]), np.array([0.5]), initial_mean=0.0, initial_sd=1.0, volatility=0.3)
+    posterior_var = 1 / (1 / 1.0 + 1 / 0.25)
+    np.testing.assert_allclose(s.sd**2, posterior_var + 0.09 * np.arange(4), rtol=1e-12)
+    np.testing.assert_allclose(s.mean, 0.8, rtol=1e-12)
 
 
 def test_order_of_readings_does_not_matter():

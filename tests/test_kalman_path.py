@@ -7,9 +7,9 @@ import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from kalman_oracle import local_level_smoother
 
-from forecast.kalman import local_level_smoother
-from forecast.kalman_path import KalmanPath, kalman_path, kalman_path_vjp
+from forecast.model.kalman_path import KalmanPath, kalman_path, kalman_path_vjp
 
 RNG = np.random.default_rng(3)
 K, W = 3, 9

@@ -7,10 +7,10 @@ import datetime as dt
 import sqlite3
 
 import pytest
-
 from conftest import EXAMPLE, snapshot, write_csv
-from forecast.events import read_events
-from forecast.ledger import Ledger, RunRecord
+
+from forecast.io.events import read_events
+from forecast.io.ledger import Ledger, RunRecord
 
 
 def _run(run_id="r1", **overrides) -> RunRecord:

@@ -8,12 +8,12 @@ import datetime as dt
 import numpy as np
 import pymc as pm
 import pytest
-
-from forecast.dataset import build_dataset
-from forecast.kalman_path import KalmanPath
-from forecast.model import build_fit_model, build_model, prior_array
-from forecast.priors import Param
 from test_dataset import ev
+
+from forecast.io.priors import Param
+from forecast.model.dataset import build_dataset
+from forecast.model.graph import build_fit_model, build_model, prior_array
+from forecast.model.kalman_path import KalmanPath
 
 D = dt.date
 

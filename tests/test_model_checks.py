@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from forecast.likelihood import PosteriorDraws, Signals
-from forecast.model_checks import outcome_check, signal_check
+from forecast.explain.model_checks import outcome_check, signal_check
+from forecast.model.draws import Draws, Signals
 
 
 def _draws(n=2000, theta=0.5, baseline=-2.0):
-    return PosteriorDraws(
+    return Draws(
         theta=np.full((n, 1, 10), theta), noise=np.full(n, 0.4), nu=np.full(n, 4.0),
         reliability=np.ones((n, 6)), credibility=np.ones((n, 6)),
         baseline=np.full((n, 1), baseline), effect=np.zeros((n, 1, 1)),

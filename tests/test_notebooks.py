@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from conftest import ROOT
+from nbclient import NotebookClient
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -40,7 +39,7 @@ def test_prior_tuning_notebook(tmp_path, monkeypatch):
     assert "implied first-week chance" in text
     out = tmp_path / "out"
     assert {"factors.yaml", "outcomes.yaml", "observation.yaml", "prior-predictive.pdf"} <= {p.name for p in out.iterdir()}
-    from forecast.priors import load_priors
+    from forecast.io.priors import load_priors
 
     tuned = load_priors(out).outcomes.deals["energy_food_deal"].baseline
     assert tuned.dist == "Normal" and "maxent" in tuned.rationale

@@ -6,8 +6,8 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from forecast.prior_distributions import prior_distribution
-from forecast.priors import DISTRIBUTIONS, Param
+from forecast.io.priors import DISTRIBUTIONS, Param
+from forecast.model.prior_distributions import prior_distribution
 
 EXAMPLES = {
     "Normal": {"mu": 1.0, "sigma": 0.5},

@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 import yaml
-
 from conftest import PRIORS
-from forecast.cli import main
+
+from forecast.cli.main import main
 from forecast.errors import InputError
-from forecast.priors import load_priors
+from forecast.io.priors import load_priors
 
 
 def test_defaults_load_with_the_design_keys(priors):

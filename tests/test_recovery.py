@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecast.dataset import build_dataset
-from forecast.events import read_events
-from forecast.inference import sample
-from forecast.model import build_model
-from forecast.simulate import simulate_log
+from forecast.evaluation.simulate import simulate_log
+from forecast.inference.sampler import sample
+from forecast.io.events import read_events
+from forecast.model.dataset import build_dataset
+from forecast.model.graph import build_model
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecast.scoring import FLOOR, binary_scores, brier, log_score, reliability, summary
+from forecast.evaluation.scoring import FLOOR, binary_scores, brier, log_score, reliability, summary
 
 KEYS = ["a", "b", "none"]
 

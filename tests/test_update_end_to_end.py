@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import pytest
-
 from brief_helpers import HEADINGS, pdf_text, pdf_text_unwrapped
 from cli_helpers import FORECAST, SMALL, forecast, status
 from conftest import EXAMPLE, write_csv
@@ -73,8 +72,8 @@ def test_same_update_again_changes_nothing(example_workspace):
 
 def test_posterior_file_carries_provenance_and_refuses_a_mismatch(example_workspace):
     from forecast.errors import ForecastError
-    from forecast.runfiles import load_posterior
-    from forecast.workspace import Workspace
+    from forecast.io.runfiles import load_posterior
+    from forecast.io.workspace import Workspace
 
     ws, _ = example_workspace
     workspace = Workspace(ws)
@@ -111,6 +110,17 @@ def test_second_update_shows_the_change_since_the_last_run(tmp_path):
     assert result.stdout.count(" pts") == 3 and "first run" not in result.stdout
 
 
+def test_a_short_append_leaks_no_library_warning_and_its_progress_fits_80_columns(tmp_path):
+    ws = tmp_path / "ws"
+    forecast("update", EXAMPLE, "--workspace", ws, "--quiet", "--no-report", *SMALL)
+    later = write_csv(tmp_path / "later.csv", "m1,2025-02-24,signal,domestic_hawkishness,1.8,,,B,2,a week on")
+    result = forecast("update", later, "--workspace", ws, "--refit", *SMALL)
+    assert "Warning" not in result.stderr and "warning" not in result.stderr.lower().replace("warning: diagnostics", "")
+    progress = [line for line in result.stderr.splitlines() if line.startswith("sampling ")]
+    assert progress and progress[-1].startswith("sampling 100%")
+    assert all(len(line) <= 79 for line in progress)
+
+
 def test_retraction_through_the_cli(tmp_path):
     ws = tmp_path / "ws"
     forecast("update", EXAMPLE, "--workspace", ws, "--quiet", *SMALL)
@@ -123,10 +133,11 @@ def test_retraction_through_the_cli(tmp_path):
 
 def test_no_events_gives_the_prior_predictive(priors, seed):
     """With no data the posterior is the prior, so the forecast must be the prior predictive."""
-    from forecast.forecasting import Draws, cumulative_incidence
-    from forecast.inference import sample
-    from forecast.model import build_model
-    from forecast.prior_predictive import empty_dataset, prior_predictive
+    from forecast.forecasting.incidence import cumulative_incidence
+    from forecast.forecasting.prior_predictive import empty_dataset, prior_predictive
+    from forecast.inference.sampler import sample
+    from forecast.model.draws import Draws
+    from forecast.model.graph import build_model
 
     trace, diagnostics = sample(build_model(empty_dataset(priors), priors), draws=1000, tune=500, chains=4, seed=seed, progress=False)
     assert diagnostics.passed, diagnostics.problems

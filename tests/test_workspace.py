@@ -5,19 +5,18 @@ from __future__ import annotations
 import fcntl
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from forecast.errors import WorkspaceBusy
-from forecast.workspace import Workspace
+from forecast.io.workspace import Workspace
 
 
 def test_second_holder_fails_fast_when_told_not_to_wait(workspace):
     ws = Workspace(workspace)
-    with ws.locked():
-        with pytest.raises(WorkspaceBusy, match="another forecast update holds the workspace"):
-            with ws.locked(wait=False):
-                pass
+    with ws.locked(), pytest.raises(WorkspaceBusy, match="another forecast update holds the workspace"), ws.locked(wait=False):
+        pass
 
 
 def test_second_holder_waits_and_says_so(workspace):
@@ -67,27 +66,26 @@ def test_unreferenced_run_folders_are_removed_under_the_lock(workspace):
 def test_workspace_must_be_a_folder(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")
-    with pytest.raises(Exception, match="must be a folder"):
-        with Workspace(path).locked():
-            pass
+    with pytest.raises(Exception, match="must be a folder"), Workspace(path).locked():
+        pass
 
 
 def test_write_atomically_replaces_whole_or_not_at_all_with_ordinary_permissions(tmp_path):
     import os
 
-    from forecast.workspace import write_atomically
+    from forecast.io.workspace import write_atomically
 
     target = tmp_path / "reports" / "brief.pdf"
-    write_atomically(target, lambda tmp: open(tmp, "w").write("first"))
+    write_atomically(target, lambda tmp: Path(tmp).write_text("first"))
     old = os.umask(0o022)
     try:
-        write_atomically(target, lambda tmp: open(tmp, "w").write("second"))
+        write_atomically(target, lambda tmp: Path(tmp).write_text("second"))
     finally:
         os.umask(old)
     assert target.read_text() == "second" and (target.stat().st_mode & 0o777) == 0o644
 
     def half_then_fail(tmp):
-        open(tmp, "w").write("half")
+        Path(tmp).write_text("half")
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):

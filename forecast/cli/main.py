@@ -1,0 +1,297 @@
+"""The `forecast` command line. Exit codes: 0 ok, 2 bad input, 3 diagnostics failed, 1 otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from forecast.conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
+from forecast.errors import ForecastError, InferenceFailed
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ForecastError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; the workspace is as it was before this command", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="forecast", description="Bayesian forecaster for the Russia-Ukraine ceasefire negotiations.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def fit_options(p):
+        p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
+        p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"posterior draws per chain (default {DEFAULT_DRAWS})")
+        p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
+        p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
+        p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+
+    def workspace_option(p):
+        p.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $FORECAST_WORKSPACE, else the current folder)")
+
+    p = commands.add_parser("update", help="validate, ingest, refit, store the run, print the headline")
+    p.add_argument("events", type=Path, metavar="EVENTS.csv")
+    p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
+                   help="take the log as complete up to this date (default: the latest 'reported' date)")
+    fit_options(p)
+    p.add_argument("--refit", action="store_true", help="sample afresh even when reweighting the last run's draws would do")
+    p.add_argument("--no-report", action="store_true", help="do not write the PDF brief (write it later with 'forecast report')")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    workspace_option(p)
+    p.set_defaults(handler=_update)
+
+    p = commands.add_parser("validate", help="check an events file as update would; write nothing")
+    p.add_argument("events", type=Path, metavar="EVENTS.csv")
+    p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
+    workspace_option(p)
+    p.set_defaults(handler=_validate)
+
+    p = commands.add_parser("report", help="(re)write the PDF brief of a stored run")
+    p.add_argument("--run", metavar="ID", help="the run (default: the latest); see 'forecast status --json' or the briefs' stamps")
+    p.add_argument("--out", type=Path, metavar="PATH", help="write the PDF here instead of WORKSPACE/reports/ (the ledger is not changed)")
+    workspace_option(p)
+    p.set_defaults(handler=_report)
+
+    p = commands.add_parser("explain", help="compute and store what moved for a run stored without it")
+    p.add_argument("--run", metavar="ID", help="the run (default: the latest)")
+    workspace_option(p)
+    p.set_defaults(handler=_explain)
+
+    p = commands.add_parser("backtest", help="replay the ledger as known at past dates, refit, and score the forecasts")
+    p.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD",
+                   help="first origin (default: 4 weeks after the first week with data)")
+    p.add_argument("--every", type=_weeks, default=2, metavar="Nw", help="weeks between origins, e.g. 2w (default 2w)")
+    p.add_argument("--horizon", type=int, metavar="H", help="weeks ahead to score (default: the priors' headline horizon)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    fit_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    workspace_option(p)
+    p.set_defaults(handler=_backtest)
+
+    p = commands.add_parser("compare", help="external forecasts (a crowd, a market) beside the model's, scored the same way")
+    p.add_argument("crowd", type=Path, metavar="CROWD.csv", help="columns: date, probability, deadline, match, [question, source]")
+    p.add_argument("--out", type=Path, metavar="PATH", help="the chart (default: WORKSPACE/reports/compare-<file name>.pdf)")
+    workspace_option(p)
+    p.set_defaults(handler=_compare)
+
+    p = commands.add_parser("status", help="the latest run's headline")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    workspace_option(p)
+    p.set_defaults(handler=_status)
+
+    priors = commands.add_parser("priors", help="work with priors folders").add_subparsers(
+        dest="priors_command", required=True, metavar="SUBCOMMAND")
+    p = priors.add_parser("check", help="validate a priors folder and show its prior predictive (table and a one-page PDF)")
+    p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
+    p.add_argument("--out", type=Path, metavar="PATH",
+                   help="where to write the PDF (default: WORKSPACE/reports/prior-predictive-<hash>.pdf)")
+    p.add_argument("--draws", type=int, default=4000, help="prior draws (default 4000)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    workspace_option(p)
+    p.set_defaults(handler=_priors_check)
+    return parser
+
+
+def _update(args) -> int:
+    from forecast.cli.terminal import run_summary
+    from forecast.inference.fit import FitSettings
+    from forecast.io.workspace import Workspace, resolve_workspace
+    from forecast.updating.pipeline import update
+
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
+    result = update(args.events, Workspace(resolve_workspace(args.workspace)), priors_dir=args.priors,
+                    as_of=args.as_of, settings=settings, progress=not args.quiet, log=log, report=not args.no_report,
+                    refit=args.refit)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))
+    if result.report is not None:
+        print(f"\nBrief: {result.report}")
+    if result.report_error is not None:
+        if result.run.status != "ok":
+            print(f"warning: run {result.run.run_id} is also flagged: its diagnostics failed", file=sys.stderr)
+        raise result.report_error
+    if result.run.status != "ok":
+        raise InferenceFailed(f"run {result.run.run_id} is stored but flagged: its diagnostics failed")
+    return 0
+
+
+def _previous_of(args, run):
+    from forecast.io.workspace import Workspace, resolve_workspace
+
+    runs = Workspace(resolve_workspace(args.workspace)).ledger.runs()
+    index = [r.run_id for r in runs].index(run.run_id)
+    return runs[index - 1] if index > 0 else None
+
+
+def _chosen_run(option: str | None, runs):
+    """The run named by --run (an id or a unique prefix), else the latest."""
+    if option is None:
+        return runs[-1]
+    matches = [r for r in runs if r.run_id == option] or [r for r in runs if r.run_id.startswith(option)]
+    if len(matches) != 1:
+        from forecast.errors import InputError, did_you_mean
+
+        what = "is ambiguous" if matches else "is not a run in this workspace"
+        raise InputError(f"--run {option} {what}; {did_you_mean(option, [r.run_id for r in runs])}")
+    return matches[0]
+
+
+def _explain(args) -> int:
+    from forecast.updating.explain_stored import explain_stored_run
+
+    workspace, runs = _workspace_with_runs(args.workspace)
+    run = _chosen_run(args.run, runs)
+    log = lambda message: print(message, file=sys.stderr, flush=True)
+    with workspace.locked(announce=log):
+        explanation = explain_stored_run(workspace, run, log)
+    what = ("a first run: nothing to compare with" if explanation is None
+            else getattr(explanation, "reason", None) or f"split computed ({explanation.method})")
+    print(f"run {run.run_id}: what moved stored ({what}); 'forecast report --run {run.run_id}' re-renders its brief")
+    return 0
+
+
+def _report(args) -> int:
+    from forecast.brief.publish import write_report
+
+    workspace, runs = _workspace_with_runs(args.workspace)
+    run = _chosen_run(args.run, runs)
+    if args.out is not None:
+        path = write_report(workspace, run, out=args.out)
+    else:
+        with workspace.locked():
+            path = write_report(workspace, run)
+    print(path)
+    return 0
+
+
+def resolve_workspace_or_fail(option):
+    from forecast.io.workspace import resolve_workspace
+
+    root = resolve_workspace(option)
+    if not root.is_dir():
+        raise ForecastError(f"{root}: no such workspace folder, so no runs yet; run 'forecast update EVENTS.csv' first")
+    return root
+
+
+def _workspace_with_runs(option):
+    """The workspace and its runs, oldest first; an error if there are none."""
+    from forecast.io.workspace import Workspace
+
+    workspace = Workspace(resolve_workspace_or_fail(option))
+    runs = workspace.ledger.runs()
+    if not runs:
+        raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
+    return workspace, runs
+
+
+def _backtest(args) -> int:
+    import datetime as dt
+
+    from forecast.evaluation.backtest import BacktestSettings, run_backtest, table_text
+    from forecast.inference.fit import FitSettings
+    from forecast.io.priors import load_priors
+    from forecast.io.workspace import Workspace, write_atomically
+
+    workspace = Workspace(resolve_workspace_or_fail(args.workspace))
+    events = workspace.ledger.events()
+    if not events:
+        raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
+    settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon)
+    result = run_backtest(events, load_priors(args.priors), settings, fit, log=log)
+    result["created_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    with workspace.locked(announce=log):
+        dated = workspace.latest_backtest.with_name(f"backtest-{result['created_at'][:19].replace(':', '')}.json")
+        for path in (dated, workspace.latest_backtest):
+            write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    print(text if args.json else table_text(result) + f"\n\nSaved: {dated}")
+    return 0
+
+
+def _compare(args) -> int:
+    from forecast.evaluation.compare import compare, read_crowd, table_text, write_chart
+
+    workspace, runs = _workspace_with_runs(args.workspace)
+    compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline)))
+    print(table_text(compared))
+    out = args.out or workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
+    print(f"\nChart: {write_chart(compared, out)}")
+    return 0
+
+
+def _weeks(text: str) -> int:
+    value = text[:-1] if text.lower().endswith("w") else text
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of weeks such as 2w, got '{text}'") from None
+
+
+def _validate(args) -> int:
+    from forecast.cli.terminal import plural
+    from forecast.io.workspace import Workspace, resolve_workspace
+    from forecast.updating.pipeline import validate
+
+    parsed, _ = validate(args.events, Workspace(resolve_workspace(args.workspace)), args.priors)
+    for warning in parsed.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    kinds = {k: sum(e.kind == k for e in parsed.events) for k in ("signal", "outcome", "retraction")}
+    counts = ", ".join(plural(kinds[k], k) for k in ("signal", "outcome", "retraction"))
+    print(f"{args.events}: OK, {plural(len(parsed.events), 'event')} ({counts})")
+    return 0
+
+
+def _status(args) -> int:
+    from forecast.cli.terminal import run_summary, status_json
+
+    _, runs = _workspace_with_runs(args.workspace)
+    if args.json:
+        print(json.dumps(status_json(runs[-1]), indent=2, ensure_ascii=False))
+    else:
+        print(run_summary(runs[-1], runs[-2] if len(runs) > 1 else None))
+    return 0
+
+
+def _priors_check(args) -> int:
+    from forecast.errors import InputError
+    from forecast.evaluation.priors_check import check_priors, headline_text, write_check_pdf
+    from forecast.io.workspace import Workspace, resolve_workspace
+
+    if args.draws < 100:
+        raise InputError(f"--draws must be at least 100, got {args.draws}")
+    priors, predictive = check_priors(args.priors, seed=args.seed, draws=args.draws)
+    print(headline_text(priors, predictive))
+    out = args.out or Workspace(resolve_workspace(args.workspace)).reports_dir / f"prior-predictive-{priors.hash[:12]}.pdf"
+    print(f"\nCharts: {write_check_pdf(priors, predictive, out)}")
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got '{text}'") from None
+
+
+def _version() -> str:
+    from forecast import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

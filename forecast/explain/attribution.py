@@ -1,0 +1,194 @@
+"""What moved the forecast since the previous run, and why.
+
+The change in each headline chance, P_now - P_prev, is split in two:
+
+* **New information**: the events this run sees that the previous run did not (new signals and
+  outcomes, and events withdrawn since, in the other direction). Its share is P_now minus the
+  chance the model would give *today without them*. That counterfactual comes from importance
+  reweighting of this run's posterior draws by 1 / p(new information | draw): the same
+  Pareto-smoothed weights as leave-one-out cross-validation, with the new events as the group
+  left out. Reweighting the *current* posterior, rather than pushing the previous one forward,
+  keeps both numbers on the same weeks and the same horizon, so the split needs no second
+  model, no refit and no extrapolation. k-hat says when it is trustworthy (k < 0.7).
+* **Passage of time and everything else**: the rest, P_without - P_prev. The weeks since the
+  previous run passed without a deal (each one is an observation), the forecast window moved
+  on, and whatever else changed between the runs (priors, code, sampler settings) is listed.
+
+When the new events move the posterior too far for reweighting (k >= 0.7), the counterfactual
+is instead a refit of the model on the previous run's events over this run's weeks
+(`Attribution.refitted`): slower, but exact up to Monte Carlo error.
+
+The new information is also split by factor (and outcomes), each group reweighted on its own.
+Those parts need not add up to the whole, since groups interact through shared parameters; the
+brief shows the remainder rather than forcing them to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from forecast.inference.importance import importance_weights
+from forecast.io.events import Event
+from forecast.model.dataset import active_events, monday, outcome_counts
+from forecast.model.draws import Draws
+
+
+@dataclass(frozen=True)
+class Part:
+    """One group of new information and its share of the change."""
+
+    label: str
+    events: int
+    change: dict[str, float]  # P_now - P_without_this_group, per outcome
+    pareto_k: float
+
+    @property
+    def reliable(self) -> bool:
+        from forecast.inference.importance import PARETO_K_MAX
+
+        return bool(self.pareto_k < PARETO_K_MAX)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    previous_run: str
+    previous_as_of: dt.date
+    total: dict[str, float]  # P_now - P_prev
+    new_information: Part | None  # None when nothing new reached the model
+    parts: list[Part]  # by factor, then outcomes
+    time_and_other: dict[str, float]  # P_without_new - P_prev
+    noise: dict[str, float]  # two Monte Carlo standard errors of P_now
+    notes: list[str] = field(default_factory=list)
+    method: str = "reweighting"  # how the "without new information" chance was found: or "refit"
+
+    def refitted(self, without: dict[str, float], previous: dict[str, float], note: str) -> Attribution:
+        """The same split with the counterfactual chance from a refit without the new events."""
+        keys = list(self.total)
+        now = {k: self.total[k] + previous[k] for k in keys}
+        new = Part(self.new_information.label, self.new_information.events,
+                   {k: now[k] - without[k] for k in keys}, self.new_information.pareto_k)
+        return dataclasses.replace(self, new_information=new, method="refit",
+                                   time_and_other={k: without[k] - previous[k] for k in keys},
+                                   notes=[*self.notes, note])
+
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["previous_as_of"] = self.previous_as_of.isoformat()
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Attribution:
+        def part(p: dict | None) -> Part | None:
+            return None if p is None else Part(p["label"], p["events"], p["change"], p["pareto_k"])
+
+        return cls(
+            previous_run=d["previous_run"], previous_as_of=dt.date.fromisoformat(d["previous_as_of"]), total=d["total"],
+            new_information=part(d["new_information"]), parts=[part(x) for x in d["parts"]],
+            time_and_other=d["time_and_other"], noise=d["noise"], notes=list(d["notes"]), method=d["method"],
+        )
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"unavailable": self.reason}
+
+
+def attribute(
+    draws: Draws,
+    headline: np.ndarray,
+    *,
+    now: dict[str, float],
+    previous: dict[str, float],
+    previous_run: str,
+    outcome_keys: Sequence[str],
+    factor_keys: Sequence[str],
+    factor_labels: dict[str, str],
+    weeks: Sequence[dt.date],
+    events_now: Sequence[Event],
+    as_of_now: dt.date,
+    events_before: Sequence[Event],
+    as_of_before: dt.date,
+    mcse: np.ndarray,
+) -> Attribution | Unavailable:
+    """Split P_now - P_prev (per outcome) into new information and the rest.
+
+    `headline` is (draws, outcomes): each draw's chance at the headline horizon, in `draws`' order.
+    `events_now` / `events_before` are the ledger as each run saw it; `weeks` this run's weeks.
+    """
+    active_now = {e.event_id: e for e in active_events(events_now, as_of_now)[0]}
+    active_before = {e.event_id: e for e in active_events(events_before, as_of_before)[0]}
+    added = [e for i, e in active_now.items() if i not in active_before]
+    removed = [e for i, e in active_before.items() if i not in active_now]
+    first, last = weeks[0], weeks[-1]
+    outside = [e for e in removed if not first <= monday(e.date) <= last]
+    if outside:
+        return Unavailable(f"{len(outside)} event(s) the previous run used fall outside this run's weeks "
+                           f"({first} to {last}), so the model cannot say what it would make of them today")
+    unknown = [e for e in removed if e.kind == "signal" and e.factor not in factor_keys]
+    if unknown:
+        return Unavailable(f"the previous run read factors these priors do not have ({', '.join(sorted({e.factor for e in unknown}))})")
+
+    deals = [k for k in outcome_keys[:-1]]
+    counts_now = outcome_counts([e for e in active_now.values() if e.kind == "outcome"], weeks, deals)
+    counts_without = outcome_counts([e for e in active_before.values() if e.kind == "outcome"], weeks, deals)
+
+    def log_ratio(signals_added: list[Event], signals_removed: list[Event], outcome_delta: np.ndarray | None) -> np.ndarray:
+        """log p(data without this information | draw) - log p(data now | draw)."""
+        return draws.change_log_likelihood(signals_removed, signals_added, outcome_delta, factor_keys, first)
+
+    p_now = np.array([now[k] for k in outcome_keys])
+
+    def part(label: str, n: int, ratio: np.ndarray) -> tuple[Part, np.ndarray]:
+        weights = importance_weights(ratio)
+        without = weights.mean(headline)
+        return Part(label, n, _by_key(outcome_keys, p_now - without), weights.pareto_k), without
+
+    delta = counts_without - counts_now
+    new_signals = [e for e in added if e.kind == "signal"]
+    gone_signals = [e for e in removed if e.kind == "signal"]
+    n_outcome_changes = sum(e.kind == "outcome" for e in added + removed)
+    p_before = np.array([previous.get(k, np.nan) for k in outcome_keys])
+    notes = []
+    if not added and not removed:
+        new, without = None, p_now
+    else:
+        new, without = part("All new information", len(added) + len(removed), log_ratio(new_signals, gone_signals, delta))
+    parts = []
+    for k in factor_keys:
+        plus = [e for e in new_signals if e.factor == k]
+        minus = [e for e in gone_signals if e.factor == k]
+        if plus or minus:
+            parts.append(part(f"Signals on {factor_labels[k]}", len(plus) + len(minus), log_ratio(plus, minus, None))[0])
+    if n_outcome_changes:
+        parts.append(part("Outcome events", n_outcome_changes, log_ratio([], [], delta))[0])
+    if removed:
+        notes.append(f"{len(removed)} event(s) the previous run used are no longer counted (retracted, or a later as-of "
+                     "moved them); their share is the change from taking them out.")
+
+    quiet_weeks = sum(1 for w in weeks if monday(as_of_before) < w <= monday(as_of_now) and counts_without[weeks.index(w), 0])
+    if quiet_weeks:
+        notes.append(f"{quiet_weeks} more week(s) observed with no deal since the previous run's as-of date "
+                     f"({as_of_before}); each is evidence in itself, and the forecast window moved on with them.")
+    return Attribution(
+        previous_run=previous_run,
+        previous_as_of=as_of_before,
+        total=_by_key(outcome_keys, p_now - p_before),
+        new_information=new,
+        parts=parts,
+        time_and_other=_by_key(outcome_keys, without - p_before),
+        noise=_by_key(outcome_keys, 2 * np.asarray(mcse)),
+        notes=notes,
+    )
+
+
+def _by_key(keys: Sequence[str], values: np.ndarray) -> dict[str, float]:
+    return {k: float(v) for k, v in zip(keys, values)}

@@ -1,0 +1,113 @@
+"""What moved since the previous run, computed once when the run is made and stored with it.
+
+`update` calls `explain_run` before it publishes the run folder, and writes the answer there
+(`what-moved.json`) with the posterior, so that a brief only reads: re-rendering a brief never
+samples and never writes into a run folder. When reweighting cannot be trusted, the answer
+includes a refit without the new events (`counterfactual.py`); that is the one slow case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from forecast.conventions import DEAL, FACTOR
+from forecast.explain.attribution import Attribution, Unavailable, attribute
+from forecast.explain.counterfactual import forecast_without_new_events
+from forecast.explain.model_checks import headline_mcse
+from forecast.forecasting.incidence import cumulative_incidence
+from forecast.inference.fit import FitSettings
+from forecast.io.events import Event
+from forecast.io.ledger import RunRecord
+from forecast.io.priors import Priors
+from forecast.model.dataset import ModelData
+from forecast.model.draws import Draws
+
+FILE = "what-moved.json"
+
+
+def explain_run(
+    run: RunRecord,
+    previous: RunRecord | None,
+    posterior: xr.Dataset,
+    priors: Priors,
+    data: ModelData,
+    events_now: Sequence[Event],
+    events_before: Sequence[Event],
+    *,
+    log: Callable[[str], None] = lambda message: None,
+) -> Attribution | Unavailable | None:
+    """The split of the change since `previous` (None for a first run). `events_now` and
+    `events_before` are the ledger as each run saw it; `posterior` is this run's draws."""
+    if previous is None:
+        return None
+    if previous.horizon_weeks != run.horizon_weeks:
+        return Unavailable(f"the headline horizon changed ({previous.horizon_weeks} to {run.horizon_weeks} weeks)")
+    if previous.as_of > run.as_of:
+        return Unavailable(f"this run's as-of date ({run.as_of}) is earlier than the previous run's ({previous.as_of})")
+    posterior = posterior.sel({FACTOR: list(priors.factors), DEAL: list(priors.outcomes.deals)})
+    draws = Draws.from_dataset(posterior)
+    # The forecast's own stream, as the run drew it: the same draws give the same per-draw chances.
+    incidence = cumulative_incidence(draws, priors.outcomes.forecast_weeks, np.random.default_rng([run.seed, 1]))
+    horizon = run.horizon_weeks
+    mcse = headline_mcse(incidence, horizon, run.chains)
+    result = attribute(
+        draws, incidence[:, horizon - 1, :],
+        now={k: v["p"] for k, v in run.headline.items()},
+        previous={k: v["p"] for k, v in previous.headline.items()},
+        previous_run=previous.run_id,
+        outcome_keys=priors.outcomes.keys, factor_keys=list(priors.factors),
+        factor_labels={k: f.label for k, f in priors.factors.items()},
+        weeks=list(data.weeks),
+        events_now=events_now, as_of_now=run.as_of,
+        events_before=events_before, as_of_before=previous.as_of,
+        mcse=mcse,
+    )
+    if isinstance(result, Unavailable):
+        return result
+    if result.new_information is not None and not result.new_information.reliable:
+        log(f"what moved: the new events moved the posterior too far to reweight (Pareto k "
+            f"{result.new_information.pareto_k:.2f}); refitting without them")
+        settings = FitSettings(draws=run.draws, tune=run.tune, chains=run.chains, seed=run.seed)
+        refit = forecast_without_new_events(events_before, priors, run.as_of, settings, horizon)
+        note = (f"The new events moved the posterior too far for reweighting (Pareto k {result.new_information.pareto_k:.2f}), "
+                f"so the chance without them comes from refitting the model on the previous run's events up to this "
+                f"run's as-of date, with the same priors and settings ({refit.seconds:.0f} s).")
+        if not refit.passed:
+            note += " That refit failed its own diagnostics: treat the split as indicative."
+        result = result.refitted(refit.p, {k: v["p"] for k, v in previous.headline.items()}, note)
+    changed = []
+    if previous.priors_hash != run.priors_hash:
+        changed.append("the priors changed")
+    if previous.code_version != run.code_version:
+        changed.append(f"the code changed ({previous.code_version} to {run.code_version})")
+    if any(getattr(previous, s) != getattr(run, s) for s in ("seed", "draws", "tune", "chains")):
+        changed.append("the sampler settings changed")
+    if changed:
+        result = dataclasses.replace(result, notes=[*result.notes, "Also in the rest: " + "; ".join(changed) + "."])
+    return result
+
+
+def write_what_moved(path: Path, explanation: Attribution | Unavailable | None) -> None:
+    """Write the explanation (None for a first run) as JSON; the caller makes it atomic."""
+    body = {"first_run": True} if explanation is None else explanation.to_dict()
+    path.write_text(json.dumps(body, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def read_what_moved(folder: Path, run_id: str) -> Attribution | Unavailable | None:
+    """The stored explanation of run `run_id`, whose files are in `folder`. Runs stored before
+    explanations were stored with them get an Unavailable that says how to compute it."""
+    path = folder / FILE
+    if not path.is_file():
+        return Unavailable(f"attribution not stored with this run; 'forecast explain --run {run_id}' computes it")
+    body = json.loads(path.read_text(encoding="utf-8"))
+    if body.get("first_run"):
+        return None
+    if "unavailable" in body:
+        return Unavailable(body["unavailable"])
+    return Attribution.from_dict(body)

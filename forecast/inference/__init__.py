@@ -1,0 +1,1 @@
+"""Layer 4: sampling and its checks (the fit, NUTS, convergence, diagnostics, importance weights)."""

@@ -1,0 +1,54 @@
+"""The diagnostics a run stores: the sampler's, or those of a run made by reweighting.
+
+Kept apart from `inference.py` so that reading or reweighting a run never imports PyMC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from forecast.conventions import DIVERGENCES_MAX, ESS_PER_CHAIN_MIN, RHAT_MAX
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    r_hat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    divergences: int
+    sampling_seconds: float
+    chains: int
+
+    @property
+    def problems(self) -> list[str]:
+        """Plain-language failures; empty when the run can be trusted."""
+        found = []
+        ess_min = ESS_PER_CHAIN_MIN * self.chains
+        if not self.r_hat_max <= RHAT_MAX:
+            found.append(f"R-hat {self.r_hat_max:.3f} > {RHAT_MAX}: the chains disagree, so the posterior is not yet reliable")
+        if not self.ess_bulk_min >= ess_min:
+            found.append(f"bulk ESS {self.ess_bulk_min:.0f} < {ess_min}: too few effective draws for stable means")
+        if not self.ess_tail_min >= ess_min:
+            found.append(f"tail ESS {self.ess_tail_min:.0f} < {ess_min}: the 5-95 % intervals are unstable")
+        if self.divergences > DIVERGENCES_MAX:
+            found.append(f"{self.divergences} divergent transitions: the sampler missed part of the posterior")
+        return found
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "passed": self.passed, "problems": self.problems, "method": "sampled"}
+
+
+def reweighted_diagnostics(base, pareto_k: float, ess: float, seconds: float) -> dict:
+    """The diagnostics of a run made by reweighting `base` (a sampled RunRecord): the sampler's
+    figures are the base run's, each ESS capped by the weights' ESS, and the same limits apply."""
+    d = base.diagnostics
+    diagnostics = Diagnostics(
+        r_hat_max=d["r_hat_max"], ess_bulk_min=min(d["ess_bulk_min"], ess), ess_tail_min=min(d["ess_tail_min"], ess),
+        divergences=d["divergences"], sampling_seconds=round(seconds, 2), chains=d["chains"],
+    )
+    return {**diagnostics.to_dict(), "method": "reweighted", "base_run": base.run_id,
+            "pareto_k": round(pareto_k, 3), "weights_ess": round(ess, 1)}

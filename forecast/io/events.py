@@ -1,0 +1,310 @@
+"""Read and validate an events CSV (its format: docs/FORMATS.md).
+
+The file is taken whole or not at all: `read_events` either returns every row, normalised, or
+raises `InputError` naming the file, line and column of the first problem. It writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
+from forecast.errors import InputError, did_you_mean
+from forecast.io.priors import Priors, canonical_json
+
+KINDS = ("signal", "outcome", "retraction")
+SIGNAL_RANGE = (-3.0, 3.0)
+
+# Columns the tool understands; anything else is kept in the ledger as an extra.
+CORE_COLUMNS = (
+    "date", "kind", "factor", "signal", "outcome", "retracts", "event_id", "reported",
+    "source_reliability", "info_credibility", "actor", "description", "source",
+)
+TEXT_COLUMNS = ("actor", "description", "source")
+# Which columns a row of each kind needs, and which it must leave empty.
+REQUIRED_BY_KIND = {"signal": ("factor", "signal"), "outcome": ("outcome",), "retraction": ("retracts",)}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row, normalised. `content` is what the id and the duplicate checks are taken over."""
+
+    event_id: str
+    kind: str
+    date: dt.date
+    reported: dt.date
+    factor: str | None
+    signal: float | None
+    outcome: str | None
+    retracts: str | None
+    source_reliability: str
+    info_credibility: str
+    actor: str
+    description: str
+    source: str
+    extras: dict[str, str] = field(default_factory=dict, compare=False)
+    line: int = field(default=0, compare=False)
+
+    @property
+    def content(self) -> dict:
+        return {
+            "kind": self.kind, "date": self.date.isoformat(), "reported": self.reported.isoformat(),
+            "factor": self.factor, "signal": self.signal, "outcome": self.outcome,
+            "retracts": self.retracts, "source_reliability": self.source_reliability,
+            "info_credibility": self.info_credibility, "actor": self.actor,
+            "description": self.description, "source": self.source,
+        }
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.content)
+
+
+def content_hash(content: Mapping) -> str:
+    return hashlib.sha256(canonical_json(dict(content)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KnownEvent:
+    """What validation needs to know of an event already in the ledger."""
+
+    content_hash: str
+    kind: str
+
+
+@dataclass
+class EventFile:
+    path: Path
+    sha256: str
+    events: list[Event]
+    extra_columns: list[str]
+    warnings: list[str]
+
+
+def read_events(
+    path: str | Path,
+    priors: Priors,
+    known: Mapping[str, KnownEvent] | None = None,
+    today: dt.date | None = None,
+) -> EventFile:
+    """Parse and validate `path` against the priors and the events already in the ledger."""
+    path = Path(path)
+    known = known or {}
+    today = today or dt.date.today()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, expected a CSV file", path=path) from None
+    text = decode_text(path, raw)
+    if not text.strip():
+        raise InputError("the file is empty; expected a header row naming at least the 'date' column", path=path, line=1)
+
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise InputError(f"not valid CSV: {exc}", path=path, line=1) from None
+    columns = _check_header(path, header)
+    extras = [c for c in columns if c not in CORE_COLUMNS]
+
+    events: list[Event] = []
+    by_id: dict[str, Event] = {}
+    warnings: list[str] = []
+    row_start = reader.line_num + 1
+    try:
+        for values in reader:
+            line = row_start
+            row_start = reader.line_num + 1
+            if not any(v.strip() for v in values):
+                continue  # blank lines are not events
+            if len(values) != len(columns):
+                raise InputError(
+                    f"expected {len(columns)} comma-separated fields as in the header, found {len(values)}",
+                    path=path, line=line,
+                )
+            row = _Row(path, line, columns, values)
+            event = _parse_row(row, priors, today, extras)
+            earlier = by_id.get(event.event_id)
+            if earlier is not None:
+                if earlier.content_hash != event.content_hash:
+                    raise row.error("event_id", f"id '{event.event_id}' is already used on line {earlier.line} for different content")
+                warnings.append(f"{path}, line {line}: repeats line {earlier.line} exactly; counted once")
+                continue
+            previous = known.get(event.event_id)
+            if previous is not None and previous.content_hash != event.content_hash:
+                raise row.error(
+                    "event_id",
+                    f"id '{event.event_id}' is already in the ledger with different content; "
+                    "to change an event, retract it and log a new one",
+                )
+            by_id[event.event_id] = event
+            events.append(event)
+    except csv.Error as exc:
+        raise InputError(f"not valid CSV: {exc}", path=path, line=reader.line_num) from None
+
+    if not events:
+        raise InputError("no events below the header row", path=path, line=2)
+    _check_retractions(path, columns, events, by_id, known)
+    if extras:
+        warnings.insert(0, f"{path}: kept unknown column(s) {', '.join(repr(c) for c in extras)} in the ledger as free text")
+    return EventFile(path, hashlib.sha256(raw).hexdigest(), events, extras, warnings)
+
+
+def decode_text(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at byte {column} of the line); save the file as UTF-8",
+            path=path, line=line, column=column,
+        ) from None
+
+
+def _check_header(path: Path, header: list[str]) -> list[str]:
+    columns = [h.strip() for h in header]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(columns, start=1):
+        if not name:
+            raise InputError("empty column name in the header", path=path, line=1, column=i)
+        if name in seen:
+            raise InputError(f"column '{name}' appears twice in the header (also column {seen[name]})", path=path, line=1, column=i)
+        seen[name] = i
+    if "date" not in seen:
+        near = [c for c in columns if c not in CORE_COLUMNS]
+        hint = f"; {did_you_mean('date', near)}" if near and did_you_mean("date", near).startswith("did") else ""
+        # Say what the near miss is, not the other way round: the user typed the column.
+        for name in near:
+            if did_you_mean(name, CORE_COLUMNS) == "did you mean 'date'?":
+                hint = f"; column {seen[name]} is '{name}': did you mean 'date'?"
+        raise InputError(f"missing required column 'date'{hint}", path=path, line=1)
+    return columns
+
+
+class _Row:
+    def __init__(self, path: Path, line: int, columns: list[str], values: list[str]):
+        self.path, self.line, self.columns = path, line, columns
+        self.values = {c: v.strip() for c, v in zip(columns, values)}
+
+    def get(self, column: str) -> str:
+        return self.values.get(column, "")
+
+    def error(self, column: str, message: str) -> InputError:
+        where = f"{self.columns.index(column) + 1} ('{column}')" if column in self.columns else f"'{column}'"
+        return InputError(message, path=self.path, line=self.line, column=where)
+
+    def missing(self, column: str, kind: str) -> InputError:
+        if column in self.columns:
+            return self.error(column, f"a {kind} row needs a value in '{column}'")
+        extras = [c for c in self.columns if c not in CORE_COLUMNS]
+        close = did_you_mean(column, extras) if extras else ""
+        hint = f"; the header has no '{column}' column" + (f" ({close})" if close.startswith("did") else "")
+        return self.error(column, f"a {kind} row needs a value in '{column}'{hint}")
+
+
+def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> Event:
+    kind = row.get("kind").lower() or "signal"
+    if kind not in KINDS:
+        raise row.error("kind", f"unknown kind '{row.get('kind')}'; {did_you_mean(kind, KINDS)}")
+    for column in REQUIRED_BY_KIND[kind]:
+        if not row.get(column):
+            raise row.missing(column, kind)
+    for other_kind, columns in REQUIRED_BY_KIND.items():
+        for column in columns:
+            if other_kind != kind and row.get(column):
+                raise row.error(column, f"'{column}' belongs to {other_kind} rows, but this row is a {kind}; leave it empty or fix 'kind'")
+
+    date = _date(row, "date", today)
+    reported = _date(row, "reported", today) if row.get("reported") else date
+    if reported < date:
+        raise row.error("reported", f"reported date {reported} is before the event's date {date}")
+
+    factor = signal = outcome = retracts = None
+    if kind == "signal":
+        factor = row.get("factor")
+        if factor not in priors.factors:
+            raise row.error("factor", f"unknown factor '{factor}'; {did_you_mean(factor, priors.factors)}")
+        signal = _signal(row)
+    elif kind == "outcome":
+        outcome = row.get("outcome")
+        if outcome not in priors.outcomes.deals:
+            hint = did_you_mean(outcome, priors.outcomes.deals)
+            if outcome == priors.outcomes.complement_key:
+                hint = f"'{outcome}' is the absence of a deal, not an event; weeks without outcome rows count as it"
+            raise row.error("outcome", f"unknown deal type '{outcome}'; {hint}")
+    else:
+        retracts = row.get("retracts")
+
+    reliability = (row.get("source_reliability") or "F").upper()
+    if reliability not in RELIABILITY_GRADES:
+        raise row.error("source_reliability", f"expected an Admiralty source-reliability grade A-F, got '{row.get('source_reliability')}'")
+    credibility = row.get("info_credibility") or "6"
+    if credibility not in CREDIBILITY_GRADES:
+        raise row.error("info_credibility", f"expected an Admiralty information-credibility grade 1-6, got '{credibility}'")
+
+    fields = dict(
+        kind=kind, date=date, reported=reported, factor=factor, signal=signal, outcome=outcome,
+        retracts=retracts, source_reliability=reliability, info_credibility=credibility,
+        actor=row.get("actor"), description=row.get("description"), source=row.get("source"),
+    )
+    provisional = Event(event_id="", **fields)
+    event_id = row.get("event_id") or "h" + provisional.content_hash[:15]
+    return Event(
+        event_id=event_id, **fields,
+        extras={c: row.get(c) for c in extras if row.get(c)}, line=row.line,
+    )
+
+
+def _date(row: _Row, column: str, today: dt.date) -> dt.date:
+    text = row.get(column)
+    if not text:
+        raise row.missing(column, row.get("kind") or "signal")
+    try:
+        if not _ISO_DATE.match(text):
+            raise ValueError
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        raise row.error(column, f"expected an ISO date YYYY-MM-DD, got '{text}'") from None
+    if value > today:
+        raise row.error(column, f"date {value} is in the future (today is {today})")
+    return value
+
+
+def _signal(row: _Row) -> float:
+    text = row.get("signal")
+    try:
+        value = float(text)
+    except ValueError:
+        raise row.error("signal", f"expected a number from -3 to 3, got '{text}'") from None
+    lo, hi = SIGNAL_RANGE
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise row.error("signal", f"expected a finite number from -3 to 3, got '{text}'")
+    # -0.0 is 0.0: SQLite stores it so, and the content hash must survive the round trip.
+    return value + 0.0
+
+
+def _check_retractions(
+    path: Path, columns: list[str], events: list[Event], by_id: Mapping[str, Event], known: Mapping[str, KnownEvent]
+) -> None:
+    for event in events:
+        if event.kind != "retraction":
+            continue
+        target = by_id.get(event.retracts)
+        target_kind = target.kind if target else (known[event.retracts].kind if event.retracts in known else None)
+        where = dict(path=path, line=event.line, column=f"{columns.index('retracts') + 1} ('retracts')")
+        if target_kind is None:
+            raise InputError(f"retracts '{event.retracts}', which is neither in this file nor in the ledger", **where)
+        if target_kind == "retraction":
+            raise InputError(f"retracts '{event.retracts}', which is itself a retraction; retract signals or outcomes only", **where)

@@ -1,0 +1,259 @@
+"""The SQLite ledger: every event ever ingested, with provenance, and one row per run.
+
+Nothing is ever deleted: a retraction is a row of its own. Reads open the file read-only so
+that `validate` and `status` never create or touch it; writes happen in one transaction per
+update (`Ledger.commit_update`), so the events of an update and its run land together or not
+at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from forecast.io.events import Event, KnownEvent
+
+SCHEMA_VERSION = 2
+
+_SCHEMA = """
+CREATE TABLE ingests (
+    ingest_id   INTEGER PRIMARY KEY,
+    file        TEXT NOT NULL,          -- the path as the user gave it
+    file_sha256 TEXT NOT NULL,
+    ingested_at TEXT NOT NULL,          -- UTC, ISO 8601
+    rows_new    INTEGER NOT NULL,
+    rows_known  INTEGER NOT NULL
+);
+CREATE TABLE events (
+    seq                INTEGER PRIMARY KEY,   -- order of ingestion
+    event_id           TEXT NOT NULL UNIQUE,
+    kind               TEXT NOT NULL CHECK (kind IN ('signal', 'outcome', 'retraction')),
+    date               TEXT NOT NULL,
+    reported           TEXT NOT NULL,
+    factor             TEXT,
+    signal             REAL,
+    outcome            TEXT,
+    retracts           TEXT,
+    source_reliability TEXT NOT NULL,
+    info_credibility   TEXT NOT NULL,
+    actor              TEXT NOT NULL,
+    description        TEXT NOT NULL,
+    source             TEXT NOT NULL,
+    extras             TEXT NOT NULL,         -- JSON object of unknown columns
+    content_hash       TEXT NOT NULL,
+    ingest_id          INTEGER NOT NULL REFERENCES ingests(ingest_id),
+    line               INTEGER NOT NULL       -- line in the ingested file
+);
+CREATE TABLE runs (
+    run_id       TEXT PRIMARY KEY,
+    created_at   TEXT NOT NULL,
+    as_of        TEXT NOT NULL,
+    data_hash    TEXT NOT NULL,
+    priors_hash  TEXT NOT NULL,
+    priors_dir   TEXT NOT NULL,
+    code_version TEXT NOT NULL,
+    seed         INTEGER NOT NULL,
+    draws        INTEGER NOT NULL,
+    tune         INTEGER NOT NULL,
+    chains       INTEGER NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('ok', 'flagged')),
+    diagnostics  TEXT NOT NULL,   -- JSON
+    headline     TEXT NOT NULL,   -- JSON: outcome -> label, p, lo, hi at the headline horizon
+    factors      TEXT NOT NULL,   -- JSON: factor -> label, mean, sd at the as-of week
+    counts       TEXT NOT NULL,   -- JSON: total, signals, outcomes, retracted
+    horizon_weeks INTEGER NOT NULL,
+    posterior    TEXT NOT NULL,   -- path relative to the workspace
+    report       TEXT,            -- path relative to the workspace, once a brief exists
+    last_event_seq INTEGER        -- the ledger's newest event when the run landed (NULL before schema 2)
+);
+"""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    created_at: str
+    as_of: dt.date
+    data_hash: str
+    priors_hash: str
+    priors_dir: str
+    code_version: str
+    seed: int
+    draws: int
+    tune: int
+    chains: int
+    status: str
+    diagnostics: dict[str, Any]
+    headline: dict[str, Any]
+    factors: dict[str, Any]
+    counts: dict[str, int]
+    horizon_weeks: int
+    posterior: str
+    report: str | None
+    # Events with seq <= this were in the ledger when the run landed: the run's view of the log,
+    # even after later ingests add rows reported before its as-of date. None: an older ledger.
+    last_event_seq: int | None = None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> RunRecord:
+        values = dict(row)
+        for key in _JSON_COLUMNS:
+            values[key] = json.loads(values[key])
+        values["as_of"] = dt.date.fromisoformat(values["as_of"])
+        return cls(**values)
+
+
+class Ledger:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    # --- reading (never creates the file) --------------------------------------------------
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection | None]:
+        if not self.path.exists():
+            yield None
+            return
+        with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
+            conn.row_factory = sqlite3.Row
+            # Version 0 is a file whose first transaction never committed: no tables yet.
+            yield conn if _check_version(conn, self.path) else None
+
+    def known_events(self) -> dict[str, KnownEvent]:
+        with self._reader() as conn:
+            if conn is None:
+                return {}
+            rows = conn.execute("SELECT event_id, content_hash, kind FROM events").fetchall()
+        return {r["event_id"]: KnownEvent(r["content_hash"], r["kind"]) for r in rows}
+
+    def events(self, up_to_seq: int | None = None) -> list[Event]:
+        """Every event in ingestion order; with `up_to_seq`, only those ingested by then."""
+        with self._reader() as conn:
+            if conn is None:
+                return []
+            rows = conn.execute("SELECT * FROM events WHERE seq <= ? ORDER BY seq",
+                                (up_to_seq if up_to_seq is not None else 2**62,)).fetchall()
+        return [_event_from_row(r) for r in rows]
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first."""
+        with self._reader() as conn:
+            if conn is None:
+                return []
+            rows = conn.execute("SELECT * FROM runs ORDER BY created_at, run_id").fetchall()
+        return [RunRecord.from_row(r) for r in rows]
+
+    def latest_run(self) -> RunRecord | None:
+        runs = self.runs()
+        return runs[-1] if runs else None
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def commit_update(
+        self,
+        *,
+        file: str,
+        file_sha256: str,
+        new_events: Sequence[Event],
+        known_count: int,
+        run: RunRecord | None,
+    ) -> None:
+        """Add the new events and the run in one transaction: all of it lands, or none."""
+        now = _utcnow()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                _create_or_migrate(conn, self.path)
+                if new_events:
+                    cursor = conn.execute(
+                        "INSERT INTO ingests (file, file_sha256, ingested_at, rows_new, rows_known) VALUES (?, ?, ?, ?, ?)",
+                        (file, file_sha256, now, len(new_events), known_count),
+                    )
+                    conn.executemany(
+                        "INSERT INTO events (event_id, kind, date, reported, factor, signal, outcome, retracts,"
+                        " source_reliability, info_credibility, actor, description, source, extras, content_hash,"
+                        " ingest_id, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [_event_to_row(e, cursor.lastrowid) for e in new_events],
+                    )
+                if run is not None:
+                    row = {
+                        **asdict(run),
+                        "as_of": run.as_of.isoformat(),
+                        **{key: json.dumps(getattr(run, key)) for key in _JSON_COLUMNS},
+                        "last_event_seq": conn.execute("SELECT max(seq) FROM events").fetchone()[0],
+                    }
+                    conn.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def set_report(self, run_id: str, report: str) -> None:
+        """Record where a run's brief is (relative to the workspace)."""
+        with closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                _create_or_migrate(conn, self.path)
+                if conn.execute("UPDATE runs SET report = ? WHERE run_id = ?", (report, run_id)).rowcount != 1:
+                    from forecast.errors import ForecastError
+
+                    raise ForecastError(f"{self.path}: no run {run_id}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+
+_JSON_COLUMNS = ("diagnostics", "headline", "factors", "counts")
+
+
+def _create_or_migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Inside a write transaction: create the tables in a new file, or bring an older schema up to date."""
+    version = _check_version(conn, path)
+    if version == 0:
+        # One statement at a time: executescript() would commit the open transaction.
+        for statement in filter(str.strip, _SCHEMA.split(";")):
+            conn.execute(statement)
+    elif version == 1:
+        conn.execute("ALTER TABLE runs ADD COLUMN last_event_seq INTEGER")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _check_version(conn: sqlite3.Connection, path: Path) -> int:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        from forecast.errors import ForecastError
+
+        raise ForecastError(f"{path}: ledger schema {version} is newer than this version of forecast understands "
+                            f"({SCHEMA_VERSION}); upgrade forecast")
+    return version
+
+
+def _utcnow() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _event_to_row(e: Event, ingest_id: int) -> tuple:
+    return (
+        e.event_id, e.kind, e.date.isoformat(), e.reported.isoformat(), e.factor, e.signal, e.outcome,
+        e.retracts, e.source_reliability, e.info_credibility, e.actor, e.description, e.source,
+        json.dumps(e.extras, ensure_ascii=False), e.content_hash, ingest_id, e.line,
+    )
+
+
+def _event_from_row(r: sqlite3.Row) -> Event:
+    return Event(
+        event_id=r["event_id"], kind=r["kind"], date=dt.date.fromisoformat(r["date"]),
+        reported=dt.date.fromisoformat(r["reported"]), factor=r["factor"], signal=r["signal"],
+        outcome=r["outcome"], retracts=r["retracts"], source_reliability=r["source_reliability"],
+        info_credibility=r["info_credibility"], actor=r["actor"], description=r["description"],
+        source=r["source"], extras=json.loads(r["extras"]), line=r["line"],
+    )

@@ -1,0 +1,130 @@
+"""Turn the ledger's events into the arrays the model reads, for one as-of date.
+
+This is the one place that decides which events count: those reported on or before the as-of
+date, less those withdrawn by a retraction reported by then. Time is in ISO weeks (Monday
+start) from the priors' `start`, or from the first event's week if that is earlier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
+from forecast.errors import InputError
+from forecast.io.events import Event
+from forecast.io.priors import Priors, canonical_json
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class ModelData:
+    factors: tuple[str, ...]
+    deals: tuple[str, ...]
+    weeks: tuple[dt.date, ...]  # the Monday of each observed week, oldest first
+    as_of: dt.date
+    # Signals, one entry each.
+    signal_factor: np.ndarray  # index into factors
+    signal_week: np.ndarray  # index into weeks
+    signal_value: np.ndarray
+    signal_reliability: np.ndarray  # index into RELIABILITY_GRADES
+    signal_credibility: np.ndarray  # index into CREDIBILITY_GRADES
+    # Outcomes: counts per week, column 0 = no deal, then one column per deal type.
+    outcome_counts: np.ndarray
+    outcomes_observed: bool  # False only for a model with no data at all (prior predictive)
+    data_hash: str
+    counts: dict[str, int]
+
+    @property
+    def n_weeks(self) -> int:
+        return len(self.weeks)
+
+
+def active_events(events: Sequence[Event], as_of: dt.date) -> tuple[list[Event], set[str]]:
+    """Signals and outcomes known by `as_of` and not retracted by then, and the retracted ids."""
+    known = [e for e in events if e.reported <= as_of]
+    retracted = {e.retracts for e in known if e.kind == "retraction"}
+    active = [e for e in known if e.kind != "retraction" and e.event_id not in retracted]
+    return active, retracted
+
+
+def default_as_of(events: Sequence[Event]) -> dt.date:
+    if not events:
+        raise InputError("the ledger has no events; give an events file first")
+    return max(e.reported for e in events)
+
+
+def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> ModelData:
+    active, retracted = active_events(events, as_of)
+    factors = tuple(priors.factors)
+    deals = tuple(priors.outcomes.deals)
+    for e in active:
+        if e.kind == "signal" and e.factor not in priors.factors:
+            raise InputError(f"event '{e.event_id}' in the ledger reads factor '{e.factor}', which these priors do not define; "
+                             "add it to factors.yaml or retract the event")
+        if e.kind == "outcome" and e.outcome not in priors.outcomes.deals:
+            raise InputError(f"event '{e.event_id}' in the ledger is an outcome '{e.outcome}', which these priors do not "
+                             "define; add it to outcomes.yaml or retract the event")
+
+    first = monday(min([priors.outcomes.start, *(e.date for e in active)]))
+    last = monday(as_of)
+    if last < first:
+        raise InputError(f"as-of date {as_of} is before the model's first week ({first}, from the priors' start)")
+    weeks = tuple(first + dt.timedelta(weeks=i) for i in range((last - first).days // 7 + 1))
+
+    signals = [e for e in active if e.kind == "signal"]
+    outcomes = [e for e in active if e.kind == "outcome"]
+    arrays = signal_arrays(signals, factors, first)
+    used = sorted((e.event_id, e.content_hash) for e in events if e.reported <= as_of)
+    data_hash = hashlib.sha256(canonical_json({"as_of": as_of.isoformat(), "events": used}).encode()).hexdigest()
+    return ModelData(
+        factors=factors,
+        deals=deals,
+        weeks=weeks,
+        as_of=as_of,
+        **{f"signal_{name}": values for name, values in arrays.items()},
+        outcome_counts=outcome_counts(outcomes, weeks, deals),
+        outcomes_observed=True,
+        data_hash=data_hash,
+        counts={
+            "total": len(active),
+            "signals": len(signals),
+            "outcomes": len(outcomes),
+            "retracted": len(retracted),
+        },
+    )
+
+
+def week_index(day: dt.date, first_week: dt.date) -> int:
+    """Index of `day`'s ISO week, counting from the Monday `first_week`."""
+    return (monday(day) - first_week).days // 7
+
+
+def signal_arrays(signals: Sequence[Event], factors: Sequence[str], first_week: dt.date) -> dict[str, np.ndarray]:
+    """The model's encoding of signals: factor, week, value, reliability and credibility indices."""
+    factors = list(factors)
+    return {
+        "factor": np.array([factors.index(e.factor) for e in signals], dtype=np.int64),
+        "week": np.array([week_index(e.date, first_week) for e in signals], dtype=np.int64),
+        "value": np.array([e.signal for e in signals], dtype=float),
+        "reliability": np.array([RELIABILITY_GRADES.index(e.source_reliability) for e in signals], dtype=np.int64),
+        "credibility": np.array([CREDIBILITY_GRADES.index(e.info_credibility) for e in signals], dtype=np.int64),
+    }
+
+
+def outcome_counts(outcomes: Sequence[Event], weeks: Sequence[dt.date], deals: Sequence[str]) -> np.ndarray:
+    """(weeks, 1 + deals): deals started in each week; column 0 is 1 in a week without any
+    (the log is taken as complete, so such a week is an observed "none")."""
+    deals = list(deals)
+    counts = np.zeros((len(weeks), 1 + len(deals)), dtype=np.int64)
+    for e in outcomes:
+        counts[week_index(e.date, weeks[0]), 1 + deals.index(e.outcome)] += 1
+    counts[:, 0] = counts[:, 1:].sum(axis=1) == 0
+    return counts

@@ -1,0 +1,243 @@
+"""The obstacle model as a PyMC model (docs/MODEL.md).
+
+    theta[k, 0]  ~ initial[k]
+    theta[k, w]  = theta[k, w-1] + volatility[k] * z[k, w],  z ~ Normal(0, 1)   (non-centred)
+    signal_i     ~ StudentT(nu, theta[factor_i, week_i], noise * m[reliability_i] * c[credibility_i])
+    counts[w, :] ~ Multinomial(n_w, softmax([0, baseline_j + sum_k effect_jk * theta[k, w]]))
+
+The sampler does not move in these coordinates: `build_fit_model` writes each path as a
+Kalman-guided transform of standard normals (kalman_path.py), the same density in coordinates
+that stay well conditioned however long the log. Both forms give the posterior the same names.
+
+Every prior parameter appears in the posterior under the same name whether it is sampled or
+fixed by a plain number, so the forecast code never needs to know which.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from scipy.special import ndtri, stdtrit
+
+from forecast.conventions import CREDIBILITY_GRADES, DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, RELIABILITY_GRADES, WEEK
+from forecast.io.priors import Param, Priors
+from forecast.model.dataset import ModelData
+from forecast.model.kalman_path import KalmanPath, gaussian_summary, t_reading_precision
+from forecast.model.signal_density import student_t_signals_logp
+
+STEP = "step"  # weeks after the first: one innovation each
+SIGNAL = "signal_id"
+WEEKLY_OUTCOME = "weekly_outcome"  # no deal, then each deal type
+
+
+def coords(data: ModelData, priors: Priors) -> dict[str, list]:
+    return {
+        FACTOR: list(data.factors),
+        WEEK: [w.isoformat() for w in data.weeks],
+        STEP: [w.isoformat() for w in data.weeks[1:]],
+        DEAL: list(data.deals),
+        WEEKLY_OUTCOME: [priors.outcomes.complement_key, *data.deals],
+        GRADE_RELIABILITY: list(RELIABILITY_GRADES),
+        GRADE_CREDIBILITY: list(CREDIBILITY_GRADES),
+        SIGNAL: list(range(len(data.signal_value))),
+    }
+
+
+def build_model(data: ModelData, priors: Priors) -> pm.Model:
+    """The generative model, non-centred as docs/MODEL.md writes it: the one to draw from (prior
+    predictive, simulated logs, SBC truths) and the plain-PyMC baseline of benchmarks/ess.py."""
+    factors = [priors.factors[k] for k in data.factors]
+    with pm.Model(coords=coords(data, priors)) as model:
+        initial = prior_array("initial", [f.initial for f in factors], (FACTOR,))
+        volatility = prior_array("volatility", [f.volatility for f in factors], (FACTOR,))
+        theta = initial[:, None]
+        if data.n_weeks > 1:
+            z = pm.Normal("innovation", 0.0, 1.0, dims=(FACTOR, STEP))
+            theta = pt.concatenate([theta, theta + pt.cumsum(volatility[:, None] * z, axis=1)], axis=1)
+        theta = pm.Deterministic("theta", theta, dims=(FACTOR, WEEK))
+        _observe(data, priors, theta, _observation_parameters(priors), _data(data))
+    return model
+
+
+def build_fit_model(data: ModelData, priors: Priors) -> pm.Model:
+    """The same joint density in the coordinates the sampler moves in: each factor's path is the
+    Kalman-guided transform of standard normals `path_std` (kalman_path.py), with the prior of
+    the walk and of the initial level, and the transform's log Jacobian, added as potentials.
+
+    Falls back to `build_model` when an initial level has a bounded prior (a path drawn from
+    the whole real line would step outside its support).
+    """
+    factors = [priors.factors[k] for k in data.factors]
+    if any(not f.initial.fixed and f.initial.dist not in UNBOUNDED for f in factors):
+        return build_model(data, priors)
+    with pm.Model(coords=coords(data, priors)) as model:
+        volatility = prior_array("volatility", [f.volatility for f in factors], (FACTOR,))
+        parameters = _observation_parameters(priors)
+        observed = _data(data)
+        h, g = _stand_in_information(data, priors, parameters, observed)
+        m0, p0 = np.array([_gaussian_stand_in(f.initial) for f in factors]).T
+        path_std = pm.Flat("path_std", dims=(FACTOR, WEEK))
+        path, log_jacobian, _, _ = KalmanPath()(h, g, volatility**2, m0, p0, path_std)
+        theta = pm.Deterministic("theta", path, dims=(FACTOR, WEEK))
+        pm.Deterministic("initial", theta[:, 0], dims=FACTOR)
+        pm.Potential("path_jacobian", log_jacobian.sum())
+        fixed = np.flatnonzero([f.initial.fixed for f in factors])
+        if len(fixed):  # a fixed initial level is set, not drawn: its path_std is a free standard normal
+            pm.Potential("fixed_initial", pm.logp(pm.Normal.dist(0.0, 1.0), path_std[fixed, 0]).sum())
+        pm.Potential("initial_prior", sum(
+            (pm.logp(getattr(pm, f.initial.dist).dist(**f.initial.kwargs), theta[k, 0])
+             for k, f in enumerate(factors) if not f.initial.fixed), pt.constant(0.0)))
+        if data.n_weeks > 1:
+            pm.Potential("walk", pm.logp(pm.Normal.dist(0.0, volatility[:, None]), pt.diff(theta, axis=1)).sum())
+        _observe(data, priors, theta, parameters, observed, fused=True)
+    return model
+
+
+# Initial-level priors on the whole real line, which the Kalman-guided paths can serve.
+UNBOUNDED = {"Normal", "StudentT"}
+
+
+def _gaussian_stand_in(param: Param) -> tuple[float, float]:
+    """(mean, variance) of a normal standing in for an initial-level prior: its median, and the
+    variance of the normal with the same interquartile range (exact for a Normal prior); a
+    fixed value has variance 0."""
+    if param.fixed:
+        return float(param.value), 0.0
+    k = param.kwargs
+    if param.dist == "Normal":
+        return float(k["mu"]), float(k["sigma"]) ** 2
+    # StudentT: quartiles at mu -/+ sigma * t_nu(0.75), a normal's at -/+ 0.6745 sigma.
+    return float(k["mu"]), float(k["sigma"] * stdtrit(k["nu"], 0.75) / ndtri(0.75)) ** 2
+
+
+def _stand_in_information(data: ModelData, priors: Priors, parameters: dict, observed: dict):
+    """The Kalman stand-in's readings, summed by factor-week: (information h, information x
+    value g), each (factors, weeks). Each t reading stands in as a normal with the t's Fisher
+    information about its location (`t_reading_precision`)."""
+    nu, noise = parameters["nu"], parameters["noise"]
+    per_unit_noise = t_reading_precision(nu, noise)
+    obs = priors.observation
+    if all(p.fixed for p in [*obs.reliability.values(), *obs.credibility.values()]):
+        # Fixed grade multipliers (the default): the graded part of each reading's information
+        # is a constant, summed once here instead of at every gradient.
+        multiplier = (np.array([p.value for p in obs.reliability.values()])[data.signal_reliability]
+                      * np.array([p.value for p in obs.credibility.values()])[data.signal_credibility])
+        flat = data.signal_factor * data.n_weeks + data.signal_week
+        size, shape = len(data.factors) * data.n_weeks, (len(data.factors), data.n_weeks)
+        information = np.bincount(flat, multiplier**-2.0, minlength=size).reshape(shape)
+        weighted = np.bincount(flat, multiplier**-2.0 * data.signal_value, minlength=size).reshape(shape)
+        return (per_unit_noise * pm.Data("stand_in_information", information, dims=(FACTOR, WEEK)),
+                per_unit_noise * pm.Data("stand_in_weighted_sum", weighted, dims=(FACTOR, WEEK)))
+    precision = t_reading_precision(nu, _signal_scale(observed, parameters))
+    return gaussian_summary(len(data.factors), data.n_weeks, observed["signal_index"], observed["signal_value"], precision)
+
+
+def _observation_parameters(priors: Priors) -> dict:
+    obs = priors.observation
+    return {
+        "noise": prior_array("noise", obs.noise, ()),
+        "nu": prior_array("nu", obs.nu, ()),
+        "reliability": prior_array("reliability_multiplier", list(obs.reliability.values()), (GRADE_RELIABILITY,)),
+        "credibility": prior_array("credibility_multiplier", list(obs.credibility.values()), (GRADE_CREDIBILITY,)),
+    }
+
+
+def _data(data: ModelData) -> dict:
+    """The log as data containers, not constants: PyTensor compiles the log density with numba
+    and caches it on disk by the graph, so a graph that embeds the readings would compile
+    afresh for every new log; with containers it compiles once per model structure."""
+    return {
+        "signal_index": pm.Data("signal_index", data.signal_factor * data.n_weeks + data.signal_week, dims=SIGNAL),
+        "signal_value": pm.Data("signal_value", data.signal_value, dims=SIGNAL),
+        "signal_reliability": pm.Data("signal_reliability", data.signal_reliability, dims=SIGNAL),
+        "signal_credibility": pm.Data("signal_credibility", data.signal_credibility, dims=SIGNAL),
+        "outcome_counts": pm.Data("observed_outcome_counts", data.outcome_counts, dims=(WEEK, WEEKLY_OUTCOME)),
+    }
+
+
+def _signal_scale(observed: dict, parameters: dict):
+    return (parameters["noise"] * parameters["reliability"][observed["signal_reliability"]]
+            * parameters["credibility"][observed["signal_credibility"]])
+
+
+def _observe(data: ModelData, priors: Priors, theta, parameters: dict, observed: dict, fused: bool = False) -> None:
+    """The observation layer both forms share: signals on the paths, and the weekly outcomes.
+
+    `fused`: the signals' density as one pass over the readings (signal_density.py), a
+    potential, for sampling; otherwise PyMC's StudentT, an observed variable one can draw from.
+    """
+    deals = [priors.outcomes.deals[k] for k in data.deals]
+    if len(data.signal_value) and fused:
+        pm.Potential("signals", student_t_signals_logp(
+            theta.ravel(), observed["signal_index"], observed["signal_value"], observed["signal_reliability"],
+            observed["signal_credibility"], parameters["noise"], parameters["reliability"], parameters["credibility"],
+            parameters["nu"]))
+    elif len(data.signal_value):
+        pm.StudentT(
+            "signal",
+            nu=parameters["nu"],
+            # A flat 1-D index: its gradient is a cheap inplace increment, unlike 2-D fancy indexing.
+            mu=theta.ravel()[observed["signal_index"]],
+            sigma=_signal_scale(observed, parameters),
+            observed=observed["signal_value"],
+            dims=SIGNAL,
+        )
+    baseline = prior_array("baseline", [d.baseline for d in deals], (DEAL,))
+    effect = prior_array("effect", [[d.effects[k] for k in data.factors] for d in deals], (DEAL, FACTOR))
+    if data.outcomes_observed:
+        p = weekly_outcome_probabilities(theta.T, baseline, effect)
+        pm.Multinomial(
+            "outcome_counts",
+            n=observed["outcome_counts"].sum(axis=1),
+            p=p,
+            observed=observed["outcome_counts"],
+            dims=(WEEK, WEEKLY_OUTCOME),
+        )
+
+
+def weekly_outcome_probabilities(theta_wk, baseline, effect):
+    """P(no deal, deal_1, ..., deal_J) in each week: softmax([0, a_j + sum_k b_jk theta_k])."""
+    eta = baseline[None, :] + pt.dot(theta_wk, effect.T)
+    logits = pt.concatenate([pt.zeros((eta.shape[0], 1)), eta], axis=1)
+    return pt.special.softmax(logits, axis=1)
+
+
+def prior_array(name: str, params: Param | list, dims: tuple[str, ...]):
+    """One named model variable whose elements follow `params` (a Param, or nested lists matching `dims`).
+
+    All elements fixed: a Deterministic constant. All of one distribution family: one vector
+    variable with element-wise parameters, which samples best. Mixed: one scalar per element,
+    stacked into a Deterministic under `name`.
+    """
+    if isinstance(params, Param):
+        shape, elements = (), [params]
+    else:
+        shape, elements = _shape(params), list(_flatten(params))
+
+    if all(p.fixed for p in elements):
+        return pm.Deterministic(name, pt.as_tensor(np.array([p.value for p in elements]).reshape(shape)), dims=dims or None)
+    families = {(p.dist, tuple(sorted(p.kwargs))) for p in elements}
+    if len(families) == 1 and not any(p.fixed for p in elements):
+        dist = elements[0].dist
+        kwargs = {k: np.array([p.kwargs[k] for p in elements]).reshape(shape) for k in elements[0].kwargs}
+        return getattr(pm, dist)(name, **kwargs, dims=dims or None)
+    parts = []
+    for index, p in zip(np.ndindex(shape), elements):
+        label = "__".join([name, *(str(i) for i in index)])
+        parts.append(pt.as_tensor(p.value) if p.fixed else getattr(pm, p.dist)(label, **p.kwargs))
+    return pm.Deterministic(name, pt.stack(parts).reshape(shape), dims=dims or None)
+
+
+def _flatten(nested):
+    for item in nested:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _shape(nested) -> tuple[int, ...]:
+    if isinstance(nested, (list, tuple)):
+        return (len(nested), *(_shape(nested[0]) if nested else ()))
+    return ()

@@ -1,0 +1,81 @@
+"""The numpy likelihood the brief uses agrees with the PyMC model it mirrors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from forecast.model.design import design
+from forecast.model.draws import Draws, Signals
+from forecast.model.graph import build_model
+
+
+def _point(model: pm.Model, prior, draw: int) -> dict:
+    """The model's value variables (transformed where the model transforms) at one prior draw."""
+    point = {}
+    for rv in model.free_RVs:
+        value = prior[rv.name].isel(chain=0, draw=draw).values
+        transform = model.rvs_to_transforms.get(rv)
+        if transform is not None:
+            value = transform.forward(value, *rv.owner.inputs).eval()
+        point[model.rvs_to_values[rv].name] = value
+    return point
+
+
+@pytest.fixture(scope="module")
+def fitted_shape(request):
+    from conftest import PRIORS
+
+    from forecast.io.priors import load_priors
+
+    priors = load_priors(PRIORS)
+    rng = np.random.default_rng(5)
+    data = design(priors, n_signals=40, n_weeks=9, rng=rng)
+    counts = data.outcome_counts.copy()
+    counts[3] = [0, 1, 0]
+    counts[6] = [0, 1, 1]  # a week with both deal types
+    data = data.__class__(**{**data.__dict__, "signal_value": rng.uniform(-3, 3, 40), "outcome_counts": counts})
+    model = build_model(data, priors)
+    prior = pm.sample_prior_predictive(draws=3, model=model, random_seed=1).prior
+    return data, model, prior
+
+
+def test_signal_and_outcome_likelihoods_match_the_model(fitted_shape):
+    data, model, prior = fitted_shape
+    draws = Draws.from_dataset(prior.to_dataset())
+    signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility)
+    ours_signal = draws.signal_log_likelihood(signals)
+    ours_outcome = draws.outcome_log_likelihood(data.outcome_counts)
+    signal_logp = model.compile_logp(vars=[model["signal"]], jacobian=False)
+    outcome_logp = model.compile_logp(vars=[model["outcome_counts"]], jacobian=False)
+    # The Multinomial's log n! / prod(counts!) does not depend on the draw; ours leaves it out.
+    constant = -np.log(2.0)  # the week with both deals: 2! / (1! 1!)
+    for d in range(3):
+        point = _point(model, prior, d)
+        assert ours_signal[d] == pytest.approx(float(signal_logp(point)), rel=1e-9)
+        assert ours_outcome[d] == pytest.approx(float(outcome_logp(point)) + constant, rel=1e-9)
+
+
+def test_chunking_does_not_change_the_sum(fitted_shape, monkeypatch):
+    data, _, prior = fitted_shape
+    draws = Draws.from_dataset(prior.to_dataset())
+    signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility)
+    whole = draws.signal_log_likelihood(signals)
+    monkeypatch.setattr("forecast.model.draws.CHUNK", 7)
+    np.testing.assert_allclose(draws.signal_log_likelihood(signals), whole, rtol=1e-12)
+    assert draws.signal_pit(signals).shape == (40,)
+
+
+def test_pit_matches_scipy_and_thinning_keeps_it(fitted_shape):
+    from scipy import stats
+
+    data, _, prior = fitted_shape
+    draws = Draws.from_dataset(prior.to_dataset())
+    signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility)
+    level = draws.theta[:, signals.factor, signals.week]
+    scale = draws.noise[:, None] * draws.reliability[:, signals.reliability] * draws.credibility[:, signals.credibility]
+    expected = stats.t.cdf(signals.value, df=draws.nu[:, None], loc=level, scale=scale).mean(axis=0)
+    np.testing.assert_allclose(draws.signal_pit(signals), expected, rtol=1e-10)
+    np.testing.assert_allclose(draws.signal_pit(signals, max_draws=2), stats.t.cdf(
+        signals.value, df=draws.nu[[0, 2], None], loc=level[[0, 2]], scale=scale[[0, 2]]).mean(axis=0), rtol=1e-10)

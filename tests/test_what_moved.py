@@ -1,0 +1,86 @@
+"""What moved is computed by `update` and stored with the run; a brief only reads it.
+
+Two small real fits of the example (the second with one new reading). The briefs rendered
+from them never sample and never write into a run folder; a run stored without its
+explanation says so in its brief, and `forecast explain` computes and stores it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from brief_helpers import pdf_text
+from conftest import EXAMPLE, snapshot, write_csv
+
+from forecast.brief.publish import write_report
+from forecast.explain.attribution import Attribution, Part, Unavailable
+from forecast.explain.what_moved import FILE, read_what_moved
+from forecast.inference.fit import FitSettings
+from forecast.io.workspace import Workspace
+from forecast.updating.explain_stored import explain_stored_run
+from forecast.updating.pipeline import update
+
+TINY = FitSettings(draws=60, tune=60, chains=2, seed=7)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory) -> Workspace:
+    root = tmp_path_factory.mktemp("moved")
+    workspace = Workspace(root / "ws")
+    quiet = dict(settings=TINY, progress=False, log=lambda m: None, report=False)
+    update(EXAMPLE, workspace, **quiet)
+    more = write_csv(root / "more.csv", "m1,2025-02-24,signal,domestic_hawkishness,1.0,,,B,2,a week later")
+    update(more, workspace, **quiet)
+    return workspace
+
+
+def _folder(workspace: Workspace, run):
+    return (workspace.root / run.posterior).parent
+
+
+def test_update_stores_what_moved_with_each_run(two_runs):
+    first, second = two_runs.ledger.runs()
+    assert json.loads((_folder(two_runs, first) / FILE).read_text()) == {"first_run": True}
+    stored = read_what_moved(_folder(two_runs, second), second.run_id)
+    assert isinstance(stored, Attribution) and stored.previous_run == first.run_id
+    # The total is exactly the change of the stored headlines.
+    for key, change in stored.total.items():
+        assert change == pytest.approx(second.headline[key]["p"] - first.headline[key]["p"], abs=1e-12)
+    assert stored.new_information is not None and stored.new_information.events == 1
+
+
+def test_a_brief_never_samples_and_never_writes_into_a_run_folder(two_runs, tmp_path, monkeypatch):
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("a brief must not sample")
+
+    monkeypatch.setattr("forecast.inference.fit.fit_forecast", no_sampling)
+    monkeypatch.setattr("forecast.explain.counterfactual.fit_forecast", no_sampling)
+    runs_before = snapshot(two_runs.runs_dir)
+    second = two_runs.ledger.latest_run()
+    text = pdf_text(write_report(two_runs, second, out=tmp_path / "out.pdf"))
+    with two_runs.locked():
+        write_report(two_runs, second)
+    assert snapshot(two_runs.runs_dir) == runs_before
+    stored = read_what_moved(_folder(two_runs, second), second.run_id)
+    assert f"Since run {stored.previous_run}" in text
+
+
+def test_a_run_stored_without_its_explanation_says_how_to_get_it(two_runs, tmp_path):
+    second = two_runs.ledger.latest_run()
+    path = _folder(two_runs, second) / FILE
+    original = json.loads(path.read_text())
+    path.unlink()
+    text = pdf_text(write_report(two_runs, second, out=tmp_path / "old.pdf"))
+    assert f"forecast explain --run {second.run_id}" in text.replace("\n", " ")
+    with two_runs.locked():
+        explain_stored_run(two_runs, second, log=lambda m: None)
+    assert json.loads(path.read_text()) == original  # the same numbers update stored
+
+
+def test_explanations_survive_their_round_trip_through_json():
+    a = Attribution(previous_run="r1", previous_as_of=__import__("datetime").date(2025, 3, 1), total={"x": 0.1},
+                    new_information=Part("All new information", 2, {"x": 0.05}, 0.31), parts=[Part("Signals", 2, {"x": 0.05}, 0.2)],
+                    time_and_other={"x": 0.05}, noise={"x": 0.01}, notes=["n"], method="refit")
+    assert Attribution.from_dict(json.loads(json.dumps(a.to_dict()))) == a
+    assert Unavailable("why").to_dict() == {"unavailable": "why"}

@@ -1,0 +1,65 @@
+"""Do default runs pass their own diagnostics on logs shaped like real ones?
+
+The corpus: sparse logs drawn from the model (`simulate_sparse_log`: 1-4 years, 0.3-1 reading a
+week in bursts, gaps of 1-3 months, 3-10 deals, mixed grades), the two examples, and the coded
+2022-2026 record. Each is fitted at the defaults, in this process (one compile per number of
+weeks), and the share that passes every diagnostic is printed with the worst R-hat, ESS and
+divergence count.
+
+    .venv/bin/python benchmarks/robustness.py [--logs 20] [--draws 1000 --tune 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ["events.csv", "events-2025-spring.csv", "history-2022-2026.csv"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--logs", type=int, default=20, help="sparse logs drawn from the model (default 20)")
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--draws", type=int, default=None)
+    parser.add_argument("--tune", type=int, default=None)
+    parser.add_argument("--no-examples", action="store_true")
+    args = parser.parse_args()
+
+    from forecast.evaluation.simulate import write_sparse_corpus
+    from forecast.inference.fit import FitSettings, fit_forecast
+    from forecast.io.events import read_events
+    from forecast.io.priors import load_priors
+    from forecast.model.dataset import build_dataset, default_as_of
+
+    priors = load_priors()
+    settings = FitSettings(**{k: v for k, v in (("draws", args.draws), ("tune", args.tune)) if v is not None})
+    with tempfile.TemporaryDirectory() as scratch:
+        logs = write_sparse_corpus(Path(scratch), priors, range(args.first_seed, args.first_seed + args.logs))
+        if not args.no_examples:
+            logs += [ROOT / "examples" / name for name in EXAMPLES]
+        print(f"{'log':26s} {'weeks':>5s} {'sig':>4s} {'deals':>5s}  {'R-hat':>6s} {'bulk':>6s} {'tail':>6s} {'div':>4s} {'s':>5s}  result")
+        passed, worst = 0, {"r_hat": 0.0, "bulk": float("inf"), "tail": float("inf"), "div": 0}
+        for path in logs:
+            events = read_events(path, priors).events
+            data = build_dataset(events, priors, default_as_of(events))
+            started = time.perf_counter()
+            _, d, _ = fit_forecast(data, priors, settings)
+            seconds = time.perf_counter() - started
+            passed += d.passed
+            worst = {"r_hat": max(worst["r_hat"], d.r_hat_max), "bulk": min(worst["bulk"], d.ess_bulk_min),
+                     "tail": min(worst["tail"], d.ess_tail_min), "div": max(worst["div"], d.divergences)}
+            print(f"{path.name:26s} {data.n_weeks:5d} {data.counts['signals']:4d} {data.counts['outcomes']:5d}  "
+                  f"{d.r_hat_max:6.3f} {d.ess_bulk_min:6.0f} {d.ess_tail_min:6.0f} {d.divergences:4d} {seconds:5.1f}  "
+                  f"{'pass' if d.passed else 'FAIL: ' + '; '.join(p.split(':')[0] for p in d.problems)}", flush=True)
+    print(f"\n{passed} of {len(logs)} pass every diagnostic ({100 * passed / len(logs):.0f} %); worst R-hat {worst['r_hat']:.3f}, "
+          f"bulk ESS {worst['bulk']:.0f}, tail ESS {worst['tail']:.0f}, divergences {worst['div']}")
+    return 0 if passed == len(logs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class ForecastError(Exception):
@@ -21,7 +25,7 @@ class InputError(ForecastError):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, path=None, line: int | None = None, column: str | int | None = None):
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None, column: str | int | None = None) -> None:
         self.path = path
         self.line = line
         self.column = column

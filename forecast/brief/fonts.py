@@ -60,7 +60,7 @@ class FontSet:
         out: list[str] = []
         current, run = base, []
 
-        def flush():
+        def flush() -> None:
             if run:
                 chunk = escape("".join(run))
                 out.append(chunk if current == base else f'<font name="{current}">{chunk}</font>')
@@ -129,7 +129,7 @@ def fallback_font_candidates() -> Iterator[str]:
     (asked only if nothing before it exists)."""
     seen = set()
 
-    def fresh(paths):
+    def fresh(paths: Iterable[str]) -> Iterator[str]:
         for path in paths:
             real = os.path.realpath(path)
             if real not in seen and os.path.isfile(real):

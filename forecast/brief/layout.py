@@ -6,6 +6,8 @@ number formats. `brief_pdf.py` composes the sections from these.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from reportlab import rl_config
 from reportlab.lib import colors
@@ -18,6 +20,11 @@ from reportlab.platypus import Image, LongTable, PageBreak, Paragraph, Table, Ta
 
 from forecast.brief.fonts import BASE, BASE_BOLD, FontSet
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from forecast.io.ledger import RunRecord
+
 MARGIN = 15 * mm
 WIDTH = A4[0] - 2 * MARGIN  # 180 mm of text width
 INCH = 72.0
@@ -29,7 +36,7 @@ rl_config.useA85 = 0  # binary image streams: smaller files, and no pure-Python 
 CHART_DPI = 150  # sharp on paper; 200 costs a third more time for no visible gain at A4
 
 class Styles:
-    def __init__(self):
+    def __init__(self) -> None:
         # reportlab's default wrapping breaks CJK text between characters and Latin text at
         # spaces; its "CJK" mode would also split Latin words anywhere.
         base = dict(fontName=BASE, alignment=TA_LEFT)
@@ -50,28 +57,31 @@ class Styles:
 class Layout:
     """Paragraphs and tables; `text` escapes and splits runs by font so any language renders."""
 
-    def __init__(self, fonts: FontSet):
+    def __init__(self, fonts: FontSet) -> None:
         self.fonts = fonts
         self.s = Styles()
 
-    def text(self, value: str, style=None) -> Paragraph:
+    def text(self, value: str, style: ParagraphStyle | None = None) -> Paragraph:
         return Paragraph(self.fonts.markup(value), style or self.s.body)
 
-    def rich(self, markup: str, style=None) -> Paragraph:
+    def rich(self, markup: str, style: ParagraphStyle | None = None) -> Paragraph:
         """A paragraph from markup we wrote ourselves; user text inside goes through `esc`."""
         return Paragraph(markup, style or self.s.body)
 
     def esc(self, value: str) -> str:
         return self.fonts.markup(value)
 
-    def cell(self, value, style=None):
+    def cell[T](self, value: T, style: ParagraphStyle | None = None) -> Paragraph | T:
         """Text that may need wrapping or another font becomes a Paragraph; a short ASCII cell
         stays a plain string, which a 5,000-row event log draws several times faster."""
         if isinstance(value, str) and (style is not None or not value.isascii() or len(value) > 12):
             return Paragraph(self.fonts.markup(value), style or self.s.cell)
         return value
 
-    def table(self, rows: list[list], widths_mm: list[float], *, header=True, extra=(), cells=None) -> Table:
+    def table(
+        self, rows: list[list], widths_mm: list[float], *,
+        header: bool = True, extra: Iterable[tuple] = (), cells: Sequence[list] | None = None,
+    ) -> Table:
         """A styled table; `cells`, if given, are the body rows already made into cells."""
         if header:
             rows = [[_breakable(v, w * mm - 4) if isinstance(v, str) else v for v, w in zip(rows[0], widths_mm)], *rows[1:]]
@@ -127,19 +137,19 @@ class Layout:
         return [*out, page(start, len(rows))]
 
 
-def numbered_canvas(footer: str, flagged: bool):
+def numbered_canvas(footer: str, flagged: bool) -> type[rl_canvas.Canvas]:
     """A canvas that holds every page until the end, so each footer can say 'page n of N'."""
 
     class NumberedCanvas(rl_canvas.Canvas):
-        def __init__(self, *args, **kwargs):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self._pages = []
 
-        def showPage(self):
+        def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
             self._startPage()
 
-        def save(self):
+        def save(self) -> None:
             total = len(self._pages)
             for state in self._pages:
                 self.__dict__.update(state)
@@ -154,7 +164,7 @@ def numbered_canvas(footer: str, flagged: bool):
     return NumberedCanvas
 
 
-def image(fig) -> Image:
+def image(fig: Figure) -> Image:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=CHART_DPI)
     width_in, height_in = fig.get_size_inches()
@@ -173,15 +183,15 @@ def pts(delta: float) -> str:
     return f"{100 * delta + 0.0:+.1f} pts" if abs(100 * delta) >= 0.05 else "0.0 pts"  # never "-0.0"
 
 
-def interval(bounds) -> str:
+def interval(bounds: tuple[float, float]) -> str:
     return f"{bounds[0]:+.3f} to {bounds[1]:+.3f}"
 
 
-def since(previous) -> str:
+def since(previous: RunRecord | None) -> str:
     return "Change since the previous run" if previous is None else f"Change since the run as of {previous.as_of}"
 
 
-def change(run, previous, key: str) -> str:
+def change(run: RunRecord, previous: RunRecord | None, key: str) -> str:
     if previous is None:
         return "first run"
     if key not in previous.headline:

@@ -55,7 +55,7 @@ HEADINGS = (
 class _Writer(Layout):
     """The seven sections of one brief."""
 
-    def __init__(self, brief: Brief, fonts: FontSet):
+    def __init__(self, brief: Brief, fonts: FontSet) -> None:
         super().__init__(fonts)
         self.b = brief
 

@@ -4,6 +4,8 @@ returns (fig, axes); nothing here computes statistics beyond quantiles for bands
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import matplotlib
 
@@ -16,18 +18,27 @@ import pandas as pd
 
 from forecast.conventions import HORIZON, OUTCOME
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+    from matplotlib.lines import Line2D
+
+    from forecast.model.prior_distributions import FrozenDistribution
+
 OUTCOME_COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 FACTOR_COLOURS = ("#8c510a", "#01665e", "#762a83", "#b35806", "#1b7837", "#c51b7d")
 
 
-def _axes(axes, figsize=(6.5, 4.0)):
+def _axes(axes: Axes | None, figsize: tuple[float, float] = (6.5, 4.0)) -> tuple[Figure | SubFigure, Axes]:
     if axes is None:
         fig, axes = plt.subplots(figsize=figsize, layout="constrained")
         return fig, axes
     return axes.figure, axes
 
 
-def plot_probability_by_horizon(table: pd.DataFrame, labels: dict[str, str], headline_weeks: int, axes=None):
+def plot_probability_by_horizon(
+    table: pd.DataFrame, labels: dict[str, str], headline_weeks: int, axes: Axes | None = None,
+) -> tuple[Figure | SubFigure, Axes]:
     """Cumulative chance of each path by horizon: posterior (or prior) mean with the 5-95 % band."""
     fig, ax = _axes(axes)
     for colour, (key, label) in zip(OUTCOME_COLOURS, labels.items()):
@@ -48,7 +59,9 @@ def plot_probability_by_horizon(table: pd.DataFrame, labels: dict[str, str], hea
     return fig, ax
 
 
-def plot_factor_paths(paths: np.ndarray, labels: dict[str, str], start: dt.date, axes=None):
+def plot_factor_paths(
+    paths: np.ndarray, labels: dict[str, str], start: dt.date, axes: Axes | None = None,
+) -> tuple[Figure | SubFigure, Axes]:
     """Factor levels over weeks: median with 50 % and 90 % bands. `paths` is (draws, factor, week)."""
     fig, ax = _axes(axes)
     weeks = [start + dt.timedelta(weeks=i) for i in range(paths.shape[2])]
@@ -76,7 +89,7 @@ CROWDED = 150  # signals in one panel beyond which markers shrink and fade
 OUTCOME_LABELS_MAX = 8  # deals in one panel beyond which their lines go unlabelled
 
 
-def plot_history(runs: list[dict], labels: dict[str, str], horizon: int, axes=None):
+def plot_history(runs: list[dict], labels: dict[str, str], horizon: int, axes: Axes | None = None) -> tuple[Figure | SubFigure, Axes]:
     """The headline chance of each path at every stored run, by the run's as-of date.
 
     `runs`: dicts with `as_of` (date), `ok` (bool) and `headline` (outcome -> {p, lo, hi}).
@@ -117,8 +130,8 @@ def plot_factor_panel(
     *,
     signals: pd.DataFrame,
     outcomes: list[tuple[dt.date, str]],
-    axes=None,
-):
+    axes: Axes | None = None,
+) -> tuple[Figure | SubFigure, Axes]:
     """One factor over the weeks: median, 50 % and 90 % bands (`paths` is draws x weeks), each
     signal at its week and reading (`signals`: date, value, reliability, credibility), and each
     deal as a labelled vertical line."""
@@ -127,7 +140,7 @@ def plot_factor_panel(
     # The level is constant within a week: steps from Monday to Monday, so a single week shows too.
     edges = [*weeks, weeks[-1] + dt.timedelta(weeks=1)]
 
-    def step(values):
+    def step(values: np.ndarray) -> np.ndarray:
         return np.append(values, values[-1])
 
     ax.fill_between(edges, step(q05), step(q95), step="post", color=colour, alpha=0.12, linewidth=0, label="90 % band")
@@ -158,11 +171,11 @@ def plot_factor_panel(
     return fig, ax
 
 
-def grade_legend_handles():
+def grade_legend_handles() -> list[Line2D]:
     """Legend entries explaining the signal markers (colour: reliability, size: credibility)."""
     from matplotlib.lines import Line2D
 
-    def marker(colour, size, text):
+    def marker(colour: str, size: float, text: str) -> Line2D:
         return Line2D([], [], linestyle="none", marker="o", markerfacecolor=colour, markeredgecolor="black",
                       markeredgewidth=0.3, markersize=np.sqrt(size), label=text)
 
@@ -171,7 +184,9 @@ def grade_legend_handles():
     return handles
 
 
-def plot_prior_posterior(label: str, prior, posterior: np.ndarray, axes=None):
+def plot_prior_posterior(
+    label: str, prior: FrozenDistribution, posterior: np.ndarray, axes: Axes | None = None,
+) -> tuple[Figure | SubFigure, Axes]:
     """A parameter's prior density (line) against its posterior draws (histogram)."""
     fig, ax = _axes(axes, figsize=(3, 2))
     lo, hi = np.quantile(posterior, [0.001, 0.999])
@@ -185,7 +200,7 @@ def plot_prior_posterior(label: str, prior, posterior: np.ndarray, axes=None):
     return fig, ax
 
 
-def plot_pit(pit: np.ndarray, axes=None):
+def plot_pit(pit: np.ndarray, axes: Axes | None = None) -> tuple[Figure | SubFigure, Axes]:
     """Histogram of the signals' PIT values: flat if the model describes the readings well."""
     fig, ax = _axes(axes, figsize=(3.2, 2.4))
     ax.hist(pit, bins=10, range=(0, 1), color="#7f7f7f", edgecolor="white")
@@ -197,7 +212,7 @@ def plot_pit(pit: np.ndarray, axes=None):
     return fig, ax
 
 
-def plot_outcome_check(label: str, observed: int, replicated: np.ndarray, axes=None):
+def plot_outcome_check(label: str, observed: int, replicated: np.ndarray, axes: Axes | None = None) -> tuple[Figure | SubFigure, Axes]:
     """Replicated counts of weeks with an outcome (bars) against the observed count (line)."""
     fig, ax = _axes(axes, figsize=(2.4, 2.0))
     top = int(max(replicated.max(), observed)) + 1
@@ -212,14 +227,14 @@ def plot_outcome_check(label: str, observed: int, replicated: np.ndarray, axes=N
     return fig, ax
 
 
-def _date_axis(ax) -> None:
+def _date_axis(ax: Axes) -> None:
     locator = mdates.AutoDateLocator(minticks=2, maxticks=7)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.tick_params(axis="x", labelsize=7)
 
 
-def plot_reliability(rows: list[dict], labels: dict[str, str], axes=None):
+def plot_reliability(rows: list[dict], labels: dict[str, str], axes: Axes | None = None) -> tuple[Figure | SubFigure, Axes]:
     """Reliability diagram: observed frequency against mean forecast per bin, point size by count."""
     fig, ax = _axes(axes, figsize=(3.2, 3.0))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="calibrated")
@@ -238,7 +253,9 @@ def plot_reliability(rows: list[dict], labels: dict[str, str], axes=None):
     return fig, ax
 
 
-def plot_backtest_forecasts(forecasts: list[dict], labels: dict[str, str], horizon: int, axes=None):
+def plot_backtest_forecasts(
+    forecasts: list[dict], labels: dict[str, str], horizon: int, axes: Axes | None = None,
+) -> tuple[Figure | SubFigure, Axes]:
     """The model's chance of each path at every origin, with what happened marked at 0 or 100 %."""
     fig, ax = _axes(axes, figsize=(4.0, 3.0))
     model = [f for f in forecasts if f["method"] == "model"]
@@ -257,7 +274,40 @@ def plot_backtest_forecasts(forecasts: list[dict], labels: dict[str, str], horiz
     return fig, ax
 
 
-def plot_compare(compared, axes=None):
+class _CrowdForecast(Protocol):
+    """What `plot_compare` reads of an external forecast (`evaluation.compare.CrowdForecast`,
+    which the brief, a lower layer, cannot import)."""
+
+    @property
+    def date(self) -> dt.date: ...
+
+    @property
+    def probability(self) -> float: ...
+
+    @property
+    def deadline(self) -> dt.date: ...
+
+    @property
+    def match(self) -> str: ...
+
+    @property
+    def question(self) -> str: ...
+
+
+class _Compared(Protocol):
+    """What `plot_compare` reads of a compared row (`evaluation.compare.Compared`)."""
+
+    @property
+    def crowd(self) -> _CrowdForecast: ...
+
+    @property
+    def model(self) -> float | None: ...
+
+    @property
+    def resolved(self) -> bool | None: ...
+
+
+def plot_compare(compared: Sequence[_Compared], axes: Axes | None = None) -> tuple[Figure | SubFigure, Axes]:
     """External forecasts (hollow) and the model's matched chance (filled) by date, one colour per
     question; a resolved question is marked by its answer at the deadline."""
     fig, ax = _axes(axes)

@@ -7,9 +7,14 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from forecast.conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
 from forecast.errors import ForecastError, InferenceFailed
+
+if TYPE_CHECKING:
+    from forecast.io.ledger import RunRecord
+    from forecast.io.workspace import Workspace
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,14 +34,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def fit_options(p):
+    def fit_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
         p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"posterior draws per chain (default {DEFAULT_DRAWS})")
         p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
         p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
         p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
 
-    def workspace_option(p):
+    def workspace_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $FORECAST_WORKSPACE, else the current folder)")
 
     p = commands.add_parser("update", help="validate, ingest, refit, store the run, print the headline")
@@ -102,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _update(args) -> int:
+def _update(args: argparse.Namespace) -> int:
     from forecast.cli.terminal import run_summary
     from forecast.inference.fit import FitSettings
     from forecast.io.workspace import Workspace, resolve_workspace
@@ -127,7 +132,7 @@ def _update(args) -> int:
     return 0
 
 
-def _previous_of(args, run):
+def _previous_of(args: argparse.Namespace, run: RunRecord) -> RunRecord | None:
     from forecast.io.workspace import Workspace, resolve_workspace
 
     runs = Workspace(resolve_workspace(args.workspace)).ledger.runs()
@@ -135,7 +140,7 @@ def _previous_of(args, run):
     return runs[index - 1] if index > 0 else None
 
 
-def _chosen_run(option: str | None, runs):
+def _chosen_run(option: str | None, runs: list[RunRecord]) -> RunRecord:
     """The run named by --run (an id or a unique prefix), else the latest."""
     if option is None:
         return runs[-1]
@@ -148,7 +153,7 @@ def _chosen_run(option: str | None, runs):
     return matches[0]
 
 
-def _explain(args) -> int:
+def _explain(args: argparse.Namespace) -> int:
     from forecast.updating.explain_stored import explain_stored_run
 
     workspace, runs = _workspace_with_runs(args.workspace)
@@ -162,7 +167,7 @@ def _explain(args) -> int:
     return 0
 
 
-def _report(args) -> int:
+def _report(args: argparse.Namespace) -> int:
     from forecast.brief.publish import write_report
 
     workspace, runs = _workspace_with_runs(args.workspace)
@@ -176,7 +181,7 @@ def _report(args) -> int:
     return 0
 
 
-def resolve_workspace_or_fail(option):
+def resolve_workspace_or_fail(option: str | None) -> Path:
     from forecast.io.workspace import resolve_workspace
 
     root = resolve_workspace(option)
@@ -185,7 +190,7 @@ def resolve_workspace_or_fail(option):
     return root
 
 
-def _workspace_with_runs(option):
+def _workspace_with_runs(option: str | None) -> tuple[Workspace, list[RunRecord]]:
     """The workspace and its runs, oldest first; an error if there are none."""
     from forecast.io.workspace import Workspace
 
@@ -196,7 +201,7 @@ def _workspace_with_runs(option):
     return workspace, runs
 
 
-def _backtest(args) -> int:
+def _backtest(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from forecast.evaluation.backtest import BacktestSettings, run_backtest, table_text
@@ -222,7 +227,7 @@ def _backtest(args) -> int:
     return 0
 
 
-def _compare(args) -> int:
+def _compare(args: argparse.Namespace) -> int:
     from forecast.evaluation.compare import compare, read_crowd, table_text, write_chart
 
     workspace, runs = _workspace_with_runs(args.workspace)
@@ -241,7 +246,7 @@ def _weeks(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a number of weeks such as 2w, got '{text}'") from None
 
 
-def _validate(args) -> int:
+def _validate(args: argparse.Namespace) -> int:
     from forecast.cli.terminal import plural
     from forecast.io.workspace import Workspace, resolve_workspace
     from forecast.updating.pipeline import validate
@@ -255,7 +260,7 @@ def _validate(args) -> int:
     return 0
 
 
-def _status(args) -> int:
+def _status(args: argparse.Namespace) -> int:
     from forecast.cli.terminal import run_summary, status_json
 
     _, runs = _workspace_with_runs(args.workspace)
@@ -266,7 +271,7 @@ def _status(args) -> int:
     return 0
 
 
-def _priors_check(args) -> int:
+def _priors_check(args: argparse.Namespace) -> int:
     from forecast.errors import InputError
     from forecast.evaluation.priors_check import check_priors, headline_text, write_check_pdf
     from forecast.io.workspace import Workspace, resolve_workspace

@@ -9,6 +9,7 @@ on equal-width bins of the rank.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +36,7 @@ class SbcSettings:
     seed: int = 20250221
 
 
-def run_sbc(priors: Priors, settings: SbcSettings, progress=None) -> pd.DataFrame:
+def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """Ranks: one row per replication and checked scalar (parameter, rank, L, divergences).
 
     One design (which factor, week and grades each reading has) serves every replication; one

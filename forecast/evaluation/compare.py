@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ import numpy as np
 from forecast.conventions import HORIZON, OUTCOME
 from forecast.errors import InputError, did_you_mean
 from forecast.evaluation.scoring import binary_scores
-from forecast.io.events import decode_text
+from forecast.io.events import Event, decode_text
 from forecast.io.ledger import RunRecord
 from forecast.io.workspace import Workspace
 from forecast.model.dataset import active_events, default_as_of, monday, week_index
@@ -81,7 +82,7 @@ def read_crowd(path: Path, outcome_keys: list[str]) -> list[CrowdForecast]:
             raise InputError(f"expected {len(header)} fields as in the header, found {len(values)}", path=path, line=line)
         cell = dict(zip(header, (v.strip() for v in values)))
 
-        def fail(column: str, message: str, line: int = line):
+        def fail(column: str, message: str, line: int = line) -> InputError:
             return InputError(message, path=path, line=line, column=column)
 
         def date(column: str, cell: dict = cell) -> dt.date:
@@ -149,7 +150,7 @@ def compare(workspace: Workspace, crowd: list[CrowdForecast]) -> list[Compared]:
     return out
 
 
-def _resolution(events, known: dt.date | None, run: RunRecord, c: CrowdForecast, complement: str) -> bool | None:
+def _resolution(events: Sequence[Event], known: dt.date | None, run: RunRecord, c: CrowdForecast, complement: str) -> bool | None:
     """Did the matched outcome happen, in the same window the model's number covers?"""
     if known is None or monday(known) < monday(c.deadline):
         return None  # the ledger is not yet complete past the deadline

@@ -22,7 +22,7 @@ from forecast.conventions import DEAL, ESS_PER_CHAIN_MIN, FACTOR, INTERVAL, RHAT
 from forecast.inference.convergence import convergence, mcse_mean, stacked
 from forecast.io.priors import Priors
 from forecast.model.draws import Draws, Signals
-from forecast.model.prior_distributions import prior_distribution
+from forecast.model.prior_distributions import FrozenDistribution, prior_distribution
 
 # (variable, what the brief calls it); theta only at the as-of week, which is what the forecast uses.
 PARAMETER_GROUPS = (
@@ -59,7 +59,7 @@ def convergence_table(posterior: xr.Dataset, chains: int) -> pd.DataFrame:
 @dataclass(frozen=True)
 class PriorPosterior:
     label: str
-    prior: object  # frozen scipy distribution
+    prior: FrozenDistribution  # frozen scipy distribution
     posterior: np.ndarray  # draws
     prior_interval: tuple[float, float]
     posterior_interval: tuple[float, float]

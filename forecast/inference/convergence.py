@@ -14,9 +14,16 @@ Arrays are (chain, draw, variable).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numba
 import numpy as np
 from scipy.special import ndtri
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import xarray as xr
 
 TAIL_PROBABILITY = 0.05  # tail ESS: the worse of the 5 % and 95 % quantile indicators, as in ArviZ
 
@@ -50,7 +57,7 @@ def mcse_mean(ary: np.ndarray) -> np.ndarray:
     return np.std(flat, axis=0, ddof=1) / np.sqrt(_ess(_split_chains(ary)))
 
 
-def stacked(posterior, names) -> np.ndarray:
+def stacked(posterior: xr.Dataset | xr.DataTree, names: Sequence[str]) -> np.ndarray:
     """The named variables of an xarray posterior as one (chain, draw, variable) array."""
     parts = [posterior[name].transpose("chain", "draw", ...).values for name in names]
     return np.concatenate([p.reshape(p.shape[0], p.shape[1], -1) for p in parts], axis=2)
@@ -110,7 +117,7 @@ def _ess(ary: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _geyer(autocovariance, chain_mean, constant):
+def _geyer(autocovariance: np.ndarray, chain_mean: np.ndarray, constant: np.ndarray) -> np.ndarray:
     """ESS from each variable's per-chain autocovariances (variable, chain, lag), truncated by
     Geyer's initial positive sequence and made monotone; ArviZ's loop, one variable at a time."""
     n, chains, draws = autocovariance.shape

@@ -6,8 +6,12 @@ Kept apart from `inference.py` so that reading or reweighting a run never import
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from forecast.conventions import DIVERGENCES_MAX, ESS_PER_CHAIN_MIN, RHAT_MAX
+
+if TYPE_CHECKING:
+    from forecast.io.ledger import RunRecord
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class Diagnostics:
         return {**asdict(self), "passed": self.passed, "problems": self.problems, "method": "sampled"}
 
 
-def reweighted_diagnostics(base, pareto_k: float, ess: float, seconds: float) -> dict:
+def reweighted_diagnostics(base: RunRecord, pareto_k: float, ess: float, seconds: float) -> dict:
     """The diagnostics of a run made by reweighting `base` (a sampled RunRecord): the sampler's
     figures are the base run's, each ESS capped by the weights' ESS, and the same limits apply."""
     d = base.diagnostics

@@ -7,6 +7,7 @@ moved, the backtest and the notebooks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,12 @@ from forecast.hooks import checkpoint
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
 
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+
+    from forecast.inference.diagnostics import Diagnostics
+
 
 @dataclass(frozen=True)
 class FitSettings:
@@ -24,7 +31,7 @@ class FitSettings:
     chains: int = DEFAULT_CHAINS
     seed: int = DEFAULT_SEED
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("draws", "tune", "chains"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name} must be at least 1, got {getattr(self, name)}")
@@ -32,7 +39,9 @@ class FitSettings:
             raise InputError("--chains must be at least 2: R-hat needs more than one chain")
 
 
-def fit_forecast(data: ModelData, priors: Priors, settings: FitSettings, *, progress: bool = False):
+def fit_forecast(
+    data: ModelData, priors: Priors, settings: FitSettings, *, progress: bool = False,
+) -> tuple[xr.DataTree, Diagnostics, pd.DataFrame]:
     """Sample the model and forecast from the posterior: (trace, diagnostics, forecast table).
 
     The one path from data to numbers, shared by `update` and the notebooks.

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from pymc.backends.base import IBaseTrace
+    from pymc.sampling.parallel import Draw
 
 WIDTH = 79  # never wrap an 80-column terminal
 REFRESH_SECONDS = 0.2
@@ -27,7 +31,7 @@ class SamplingProgress:
         self.last_shown = 0.0
         self.quarter_shown = 0
 
-    def __call__(self, trace=None, draw=None) -> None:
+    def __call__(self, trace: IBaseTrace | None = None, draw: Draw | None = None) -> None:
         """PyMC's callback: one call per draw of any chain, tuning included."""
         self.done += 1
         if draw is not None and not draw.tuning:
@@ -61,6 +65,6 @@ class SamplingProgress:
             self.stream.flush()
 
 
-def _stats(draw) -> list[dict]:
+def _stats(draw: Draw) -> list[dict]:
     stats = draw.stats
     return list(stats) if isinstance(stats, list | tuple) else [stats]

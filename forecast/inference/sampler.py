@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pymc as pm
@@ -14,6 +15,9 @@ from forecast.conventions import TARGET_ACCEPT
 from forecast.inference.convergence import convergence, stacked
 from forecast.inference.diagnostics import Diagnostics
 from forecast.inference.progress import SamplingProgress
+
+if TYPE_CHECKING:
+    from pymc.model.core import ValueGradFunction
 
 
 def sample(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, progress: bool) -> tuple[xr.DataTree, Diagnostics]:
@@ -103,7 +107,7 @@ def _nuts(model: pm.Model, chains: int, seed: int) -> tuple[pm.NUTS, list[dict]]
     return step, starts
 
 
-def _inverse_curvature(logp_dlogp, x: np.ndarray, i: int, delta: float = 1e-3) -> float:
+def _inverse_curvature(logp_dlogp: ValueGradFunction, x: np.ndarray, i: int, delta: float = 1e-3) -> float:
     """1 / -(d^2 log p / dx_i^2) at x, clipped to [1e-6, 1e2]; 1 where the curvature is not negative."""
     up, down = x.copy(), x.copy()
     up[i] += delta

@@ -194,7 +194,7 @@ def _check_header(path: Path, header: list[str]) -> list[str]:
 
 
 class _Row:
-    def __init__(self, path: Path, line: int, columns: list[str], values: list[str]):
+    def __init__(self, path: Path, line: int, columns: list[str], values: list[str]) -> None:
         self.path, self.line, self.columns = path, line, columns
         self.values = {c: v.strip() for c, v in zip(columns, values)}
 

@@ -110,7 +110,7 @@ class RunRecord:
 
 
 class Ledger:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = Path(path)
 
     # --- reading (never creates the file) --------------------------------------------------

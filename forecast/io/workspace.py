@@ -35,7 +35,7 @@ def resolve_workspace(option: str | None) -> Path:
 
 
 class Workspace:
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.ledger = Ledger(self.root / LEDGER_FILE)
 
@@ -56,7 +56,7 @@ class Workspace:
         return self.runs_dir / run_id / POSTERIOR_FILE
 
     @contextmanager
-    def locked(self, wait: bool = True, announce=None) -> Iterator[None]:
+    def locked(self, wait: bool = True, announce: Callable[[str], None] | None = None) -> Iterator[None]:
         """Hold the workspace lock. A second update waits (saying so) or fails at once."""
         if self.root.exists() and not self.root.is_dir():
             raise ForecastError(f"{self.root}: the workspace must be a folder")
@@ -77,7 +77,7 @@ class Workspace:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def publish_run_files(self, run_id: str, write) -> Path:
+    def publish_run_files(self, run_id: str, write: Callable[[Path], None]) -> Path:
         """Write a run's files into a hidden folder with `write(folder)`, then rename it into place.
 
         The ledger row that points at the folder is committed after this returns, so a crash in

@@ -42,7 +42,7 @@ class Signals:
     def __len__(self) -> int:
         return len(self.value)
 
-    def __getitem__(self, index) -> Signals:
+    def __getitem__(self, index: slice | np.ndarray) -> Signals:
         return Signals(self.factor[index], self.week[index], self.value[index], self.reliability[index], self.credibility[index])
 
     @classmethod

@@ -15,6 +15,8 @@ fixed by a plain number, so the forecast code never needs to know which.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -25,6 +27,11 @@ from forecast.io.priors import Param, Priors
 from forecast.model.dataset import ModelData
 from forecast.model.kalman_path import KalmanPath, gaussian_summary, t_reading_precision
 from forecast.model.signal_density import student_t_signals_logp
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pytensor.tensor import TensorVariable
 
 STEP = "step"  # weeks after the first: one innovation each
 SIGNAL = "signal_id"
@@ -111,7 +118,7 @@ def _gaussian_stand_in(param: Param) -> tuple[float, float]:
     return float(k["mu"]), float(k["sigma"] * stdtrit(k["nu"], 0.75) / ndtri(0.75)) ** 2
 
 
-def _stand_in_information(data: ModelData, priors: Priors, parameters: dict, observed: dict):
+def _stand_in_information(data: ModelData, priors: Priors, parameters: dict, observed: dict) -> tuple[TensorVariable, TensorVariable]:
     """The Kalman stand-in's readings, summed by factor-week: (information h, information x
     value g), each (factors, weeks). Each t reading stands in as a normal with the t's Fisher
     information about its location (`t_reading_precision`)."""
@@ -156,12 +163,12 @@ def _data(data: ModelData) -> dict:
     }
 
 
-def _signal_scale(observed: dict, parameters: dict):
+def _signal_scale(observed: dict, parameters: dict) -> TensorVariable:
     return (parameters["noise"] * parameters["reliability"][observed["signal_reliability"]]
             * parameters["credibility"][observed["signal_credibility"]])
 
 
-def _observe(data: ModelData, priors: Priors, theta, parameters: dict, observed: dict, fused: bool = False) -> None:
+def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters: dict, observed: dict, fused: bool = False) -> None:
     """The observation layer both forms share: signals on the paths, and the weekly outcomes.
 
     `fused`: the signals' density as one pass over the readings (signal_density.py), a
@@ -196,14 +203,14 @@ def _observe(data: ModelData, priors: Priors, theta, parameters: dict, observed:
         )
 
 
-def weekly_outcome_probabilities(theta_wk, baseline, effect):
+def weekly_outcome_probabilities(theta_wk: TensorVariable, baseline: TensorVariable, effect: TensorVariable) -> TensorVariable:
     """P(no deal, deal_1, ..., deal_J) in each week: softmax([0, a_j + sum_k b_jk theta_k])."""
     eta = baseline[None, :] + pt.dot(theta_wk, effect.T)
     logits = pt.concatenate([pt.zeros((eta.shape[0], 1)), eta], axis=1)
     return pt.special.softmax(logits, axis=1)
 
 
-def prior_array(name: str, params: Param | list, dims: tuple[str, ...]):
+def prior_array(name: str, params: Param | list, dims: tuple[str, ...]) -> TensorVariable:
     """One named model variable whose elements follow `params` (a Param, or nested lists matching `dims`).
 
     All elements fixed: a Deterministic constant. All of one distribution family: one vector
@@ -229,7 +236,7 @@ def prior_array(name: str, params: Param | list, dims: tuple[str, ...]):
     return pm.Deterministic(name, pt.stack(parts).reshape(shape), dims=dims or None)
 
 
-def _flatten(nested):
+def _flatten(nested: list | tuple) -> Iterator[Param]:
     for item in nested:
         if isinstance(item, (list, tuple)):
             yield from _flatten(item)
@@ -237,7 +244,7 @@ def _flatten(nested):
             yield item
 
 
-def _shape(nested) -> tuple[int, ...]:
+def _shape(nested: Param | list | tuple) -> tuple[int, ...]:
     if isinstance(nested, (list, tuple)):
         return (len(nested), *(_shape(nested[0]) if nested else ()))
     return ()

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
@@ -38,9 +40,13 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
 
+if TYPE_CHECKING:
+    from pytensor.graph.basic import Variable
+    from pytensor.tensor import TensorLike, TensorVariable
+
 
 @numba.njit(cache=True)
-def _filter(h, g, q, m0, p0):
+def _filter(h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Filtered variances P and means f, (K, W)."""
     n_factors, n_weeks = h.shape
     var = np.empty((n_factors, n_weeks))
@@ -57,13 +63,15 @@ def _filter(h, g, q, m0, p0):
 
 
 @numba.njit(cache=True)
-def _gain(var, q):
+def _gain(var: float, q: float) -> float:
     total = var + q
     return var / total if total > 0.0 else 0.0
 
 
 @numba.njit(cache=True)
-def kalman_path(h, g, q, m0, p0, eps):
+def kalman_path(
+    h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray, eps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(paths x (K, W), log Jacobian per factor (K,), filtered variances, filtered means) for
     the standard normals `eps` (K, W). The filter's output is returned for the gradient.
 
@@ -90,7 +98,10 @@ def kalman_path(h, g, q, m0, p0, eps):
 
 
 @numba.njit(cache=True)
-def kalman_path_vjp(h, g, q, p0, eps, x, var, mean, x_bar, log_jacobian_bar):
+def kalman_path_vjp(
+    h: np.ndarray, g: np.ndarray, q: np.ndarray, p0: np.ndarray, eps: np.ndarray,
+    x: np.ndarray, var: np.ndarray, mean: np.ndarray, x_bar: np.ndarray, log_jacobian_bar: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reverse mode of `kalman_path`, from its outputs: the gradients with respect to (h, g, q,
     m0, p0, eps) of sum(x_bar * x) + sum(log_jacobian_bar * log_jacobian)."""
     n_factors, n_weeks = h.shape
@@ -146,21 +157,21 @@ class KalmanPath(Op):
 
     __props__ = ()
 
-    def make_node(self, h, g, q, m0, p0, eps):
+    def make_node(self, h: TensorLike, g: TensorLike, q: TensorLike, m0: TensorLike, p0: TensorLike, eps: TensorLike) -> Apply:
         inputs = [pt.as_tensor_variable(v).astype("float64") for v in (h, g, q, m0, p0, eps)]
         return Apply(self, inputs, [pt.dmatrix(), pt.dvector(), pt.dmatrix(), pt.dmatrix()])
 
-    def perform(self, node, inputs, outputs):
+    def perform(self, node: Apply, inputs: Sequence[np.ndarray], outputs: list[list[np.ndarray | None]]) -> None:
         for out, value in zip(outputs, kalman_path(*inputs)):
             out[0] = value
 
-    def infer_shape(self, node, shapes):
+    def infer_shape(self, node: Apply, shapes: Sequence[tuple[TensorVariable, ...]]) -> list[tuple[TensorVariable, ...]]:
         return [shapes[5], shapes[2], shapes[5], shapes[5]]
 
-    def connection_pattern(self, node):
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
         return [[True, True, False, False] for _ in node.inputs]
 
-    def pullback(self, inputs, outputs, cotangents):
+    def pullback(self, inputs: Sequence[Variable], outputs: Sequence[Variable], cotangents: Sequence[Variable]) -> list[Variable]:
         h, g, q, _m0, p0, eps = inputs
         x, _log_jacobian, var, mean = outputs
         x_bar, log_jacobian_bar = cotangents[:2]
@@ -176,27 +187,32 @@ class KalmanPathVJP(Op):
 
     __props__ = ()
 
-    def make_node(self, h, g, q, p0, eps, x, var, mean, x_bar, log_jacobian_bar):
+    def make_node(
+        self, h: TensorLike, g: TensorLike, q: TensorLike, p0: TensorLike, eps: TensorLike,
+        x: TensorLike, var: TensorLike, mean: TensorLike, x_bar: TensorLike, log_jacobian_bar: TensorLike,
+    ) -> Apply:
         inputs = [pt.as_tensor_variable(v).astype("float64") for v in (h, g, q, p0, eps, x, var, mean, x_bar, log_jacobian_bar)]
         h, g, q, p0, eps = inputs[:5]
         return Apply(self, inputs, [h.type(), g.type(), q.type(), q.type(), p0.type(), eps.type()])
 
-    def perform(self, node, inputs, outputs):
+    def perform(self, node: Apply, inputs: Sequence[np.ndarray], outputs: list[list[np.ndarray | None]]) -> None:
         for out, value in zip(outputs, kalman_path_vjp(*inputs)):
             out[0] = value
 
-    def infer_shape(self, node, shapes):
+    def infer_shape(self, node: Apply, shapes: Sequence[tuple[TensorVariable, ...]]) -> list[tuple[TensorVariable, ...]]:
         return [shapes[0], shapes[1], shapes[2], shapes[2], shapes[3], shapes[4]]
 
 
-def t_reading_precision(nu, scale):
+def t_reading_precision[T: (np.ndarray, TensorVariable)](nu: T, scale: T) -> T:
     """The one Gaussian stand-in for a Student-t reading: the normal with the t's Fisher
     information about its location, (nu + 1) / ((nu + 3) scale^2). Plain arithmetic, so it
     serves numpy arrays (the incremental update) and PyTensor tensors (the fit) alike."""
     return (nu + 1) / ((nu + 3) * scale**2)
 
 
-def gaussian_summary(n_factors: int, n_weeks: int, flat, value, precision):
+def gaussian_summary(
+    n_factors: int, n_weeks: int, flat: TensorVariable, value: TensorVariable, precision: TensorVariable,
+) -> tuple[TensorVariable, TensorVariable]:
     """Each factor-week's readings as one Gaussian reading: (information h, precision-weighted sum g), (K, W).
     `flat` is each reading's factor * n_weeks + week."""
     h = pt.zeros(n_factors * n_weeks)[flat].inc(precision)
@@ -211,18 +227,23 @@ _SOURCE_VERSION = int(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:1
 
 
 @register_funcify_default_op_cache_key(KalmanPath)
-def _numba_kalman_path(op, node, **kwargs):
+def _numba_kalman_path(op: KalmanPath, node: Apply, **kwargs: Any) -> tuple[Callable[..., tuple[np.ndarray, ...]], int]:
     @numba_njit
-    def path(h, g, q, m0, p0, eps):
+    def path(
+        h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray, eps: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return kalman_path(h, g, q, m0, p0, eps)
 
     return path, _SOURCE_VERSION
 
 
 @register_funcify_default_op_cache_key(KalmanPathVJP)
-def _numba_kalman_path_vjp(op, node, **kwargs):
+def _numba_kalman_path_vjp(op: KalmanPathVJP, node: Apply, **kwargs: Any) -> tuple[Callable[..., tuple[np.ndarray, ...]], int]:
     @numba_njit
-    def vjp(h, g, q, p0, eps, x, var, mean, x_bar, log_jacobian_bar):
+    def vjp(
+        h: np.ndarray, g: np.ndarray, q: np.ndarray, p0: np.ndarray, eps: np.ndarray,
+        x: np.ndarray, var: np.ndarray, mean: np.ndarray, x_bar: np.ndarray, log_jacobian_bar: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return kalman_path_vjp(h, g, q, p0, eps, x, var, mean, x_bar, log_jacobian_bar)
 
     return vjp, _SOURCE_VERSION

@@ -7,13 +7,26 @@ Each mapping below follows PyMC's parameterisation; a test checks them against P
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 import numpy as np
 from scipy import stats
 
 from forecast.io.priors import Param
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def prior_distribution(param: Param):
+
+class FrozenDistribution(Protocol):
+    """What the brief uses of a frozen scipy distribution (or of `_HalfT`): density and quantiles."""
+
+    def pdf(self, x: ArrayLike) -> np.ndarray: ...
+
+    def ppf(self, q: ArrayLike) -> np.ndarray: ...
+
+
+def prior_distribution(param: Param) -> FrozenDistribution | None:
     """A frozen scipy distribution equal to the entry's PyMC distribution (None if fixed)."""
     if param.fixed:
         return None
@@ -49,15 +62,15 @@ def prior_distribution(param: Param):
 class _HalfT:
     """|T(nu, 0, sigma)|: scipy has no half Student-t. Only what the brief uses."""
 
-    def __init__(self, nu: float, sigma: float):
+    def __init__(self, nu: float, sigma: float) -> None:
         self._t = stats.t(nu, 0, sigma)
 
-    def pdf(self, x):
+    def pdf(self, x: ArrayLike) -> np.ndarray:
         x = np.asarray(x, dtype=float)
         return np.where(x >= 0, 2 * self._t.pdf(x), 0.0)
 
-    def ppf(self, q):
+    def ppf(self, q: ArrayLike) -> np.ndarray:
         return self._t.ppf(0.5 + 0.5 * np.asarray(q))
 
-    def rvs(self, size=None, random_state=None):
+    def rvs(self, size: int | tuple[int, ...] | None = None, random_state: np.random.Generator | int | None = None) -> np.ndarray | float:
         return np.abs(self._t.rvs(size=size, random_state=random_state))

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
@@ -28,9 +30,16 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
 
+if TYPE_CHECKING:
+    from pytensor.graph.basic import Variable
+    from pytensor.tensor import TensorLike, TensorVariable
+
 
 @numba.njit(cache=True)
-def reading_terms(theta_flat, flat, value, reliability, credibility, noise, reliability_m, credibility_m, nu):
+def reading_terms(
+    theta_flat: np.ndarray, flat: np.ndarray, value: np.ndarray, reliability: np.ndarray, credibility: np.ndarray,
+    noise: float, reliability_m: np.ndarray, credibility_m: np.ndarray, nu: float,
+) -> tuple[float, np.ndarray, float, np.ndarray, np.ndarray, float]:
     """(A, dA/dtheta_flat, dA/dnoise, dA/dreliability_m, dA/dcredibility_m, dA/dnu)."""
     n_reliability, n_credibility = reliability_m.shape[0], credibility_m.shape[0]
     # 1/sigma for each pair of grades, once per call rather than once per reading.
@@ -83,7 +92,10 @@ class ReadingTerms(Op):
 
     __props__ = ()
 
-    def make_node(self, theta_flat, flat, value, reliability, credibility, noise, reliability_m, credibility_m, nu):
+    def make_node(
+        self, theta_flat: TensorLike, flat: TensorLike, value: TensorLike, reliability: TensorLike, credibility: TensorLike,
+        noise: TensorLike, reliability_m: TensorLike, credibility_m: TensorLike, nu: TensorLike,
+    ) -> Apply:
         floats = [pt.as_tensor_variable(v).astype("float64") for v in (theta_flat, value, noise, reliability_m, credibility_m, nu)]
         ints = [pt.as_tensor_variable(v).astype("int64") for v in (flat, reliability, credibility)]
         theta_flat, value, noise, reliability_m, credibility_m, nu = floats
@@ -92,16 +104,16 @@ class ReadingTerms(Op):
         outputs = [pt.dscalar(), pt.dvector(), pt.dscalar(), pt.dvector(), pt.dvector(), pt.dscalar()]
         return Apply(self, inputs, outputs)
 
-    def perform(self, node, inputs, outputs):
+    def perform(self, node: Apply, inputs: Sequence[np.ndarray], outputs: list[list[np.ndarray | None]]) -> None:
         theta_flat, flat, value, reliability, credibility, noise, reliability_m, credibility_m, nu = inputs
         terms = reading_terms(theta_flat, flat, value, reliability, credibility, float(noise), reliability_m, credibility_m, float(nu))
         for out, term in zip(outputs, terms):
             out[0] = np.asarray(term, dtype=np.float64)
 
-    def infer_shape(self, node, shapes):
+    def infer_shape(self, node: Apply, shapes: Sequence[tuple[TensorVariable, ...]]) -> list[tuple[TensorVariable, ...]]:
         return [(), shapes[0], (), shapes[6], shapes[7], ()]
 
-    def pullback(self, inputs, outputs, cotangents):
+    def pullback(self, inputs: Sequence[Variable], outputs: Sequence[Variable], cotangents: Sequence[Variable]) -> list[Variable]:
         total_bar = cotangents[0]
         if isinstance(total_bar.type, DisconnectedType):
             total_bar = pt.constant(0.0)
@@ -115,14 +127,24 @@ class ReadingTerms(Op):
             total_bar * d_nu,
         ]
 
-    def connection_pattern(self, node):
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
         # Only A (output 0) carries gradient, and only to the parameters; the derivative outputs
         # are treated as constants (NUTS needs no second derivatives).
         return [[i not in DATA_INPUTS] + [False] * 5 for i in range(len(node.inputs))]
 
 
 
-def student_t_signals_logp(theta_flat, flat, value, reliability, credibility, noise, reliability_m, credibility_m, nu):
+def student_t_signals_logp(
+    theta_flat: TensorVariable,
+    flat: TensorVariable | np.ndarray,
+    value: TensorVariable | np.ndarray,
+    reliability: TensorVariable | np.ndarray,
+    credibility: TensorVariable | np.ndarray,
+    noise: TensorVariable,
+    reliability_m: TensorVariable,
+    credibility_m: TensorVariable,
+    nu: TensorVariable,
+) -> TensorVariable:
     """Sum over readings of log StudentT(value_i | nu, theta_flat[flat_i], sigma_i)."""
     total = ReadingTerms()(theta_flat, flat, value, reliability, credibility, noise, reliability_m, credibility_m, nu)[0]
     n = pt.cast(value.shape[0], "float64")
@@ -134,9 +156,12 @@ _SOURCE_VERSION = int(hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:1
 
 
 @register_funcify_default_op_cache_key(ReadingTerms)
-def _numba_reading_terms(op, node, **kwargs):
+def _numba_reading_terms(op: ReadingTerms, node: Apply, **kwargs: Any) -> tuple[Callable[..., tuple[np.ndarray, ...]], int]:
     @numba_njit
-    def terms(theta_flat, flat, value, reliability, credibility, noise, reliability_m, credibility_m, nu):
+    def terms(
+        theta_flat: np.ndarray, flat: np.ndarray, value: np.ndarray, reliability: np.ndarray, credibility: np.ndarray,
+        noise: np.ndarray, reliability_m: np.ndarray, credibility_m: np.ndarray, nu: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         total, d_theta, d_noise, d_reliability, d_credibility, d_nu = reading_terms(
             theta_flat, flat, value, reliability, credibility, noise[()], reliability_m, credibility_m, nu[()])
         return np.asarray(total), d_theta, np.asarray(d_noise), d_reliability, d_credibility, np.asarray(d_nu)

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,10 @@ from forecast.io.priors import Priors, load_priors
 from forecast.io.version import code_version
 from forecast.io.workspace import Workspace
 from forecast.model.dataset import ModelData, build_dataset, default_as_of
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
 
 
 @dataclass
@@ -128,9 +133,9 @@ def store_run(
     data: ModelData,
     priors: Priors,
     settings: FitSettings,
-    trace,
+    trace: xr.DataTree,
     diagnostics: dict,
-    table,
+    table: pd.DataFrame,
     *,
     ingest: dict,
     version: str,
@@ -184,7 +189,15 @@ def store_run(
     return record
 
 
-def _try_incremental(workspace, data, priors, settings, version, events, log):
+def _try_incremental(
+    workspace: Workspace,
+    data: ModelData,
+    priors: Priors,
+    settings: FitSettings,
+    version: str,
+    events: list[Event],
+    log: Callable[[str], None],
+) -> tuple[xr.DataTree, dict, pd.DataFrame] | None:
     """(trace, diagnostics, table) from reweighting the last sampled run, or None to refit."""
     base = next((r for r in reversed(workspace.ledger.runs()) if r.diagnostics.get("method", "sampled") == "sampled"), None)
     if base is None:

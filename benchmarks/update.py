@@ -43,8 +43,10 @@ def synthetic_log(path: Path, n_signals: int, n_weeks: int, seed: int) -> Path:
     from forecast.io.priors import load_priors
 
     priors = load_priors()
-    # HalfNormal(sigma) has median 0.674 sigma: the prior medians of the volatilities.
-    volatility = np.array([0.674 * f.volatility.kwargs["sigma"] for f in priors.factors.values()])
+    from forecast.model.prior_distributions import prior_distribution
+
+    # The prior medians of the volatilities.
+    volatility = np.array([float(prior_distribution(f.volatility).ppf(0.5)) for f in priors.factors.values()])
     # End last week: events dated in the future are (rightly) refused.
     start = dt.date.today() - dt.timedelta(weeks=n_weeks + 1)
     log = simulate_log(priors, n_signals=n_signals, n_weeks=n_weeks, seed=seed, fixed={"volatility": volatility}, start=start)

@@ -37,4 +37,6 @@ def test_step_targets_the_project_acceptance_rate():
     with pm.Model() as model:
         pm.Normal("x", 0.0, 1.0)
     step, _ = _nuts(model, chains=1, seed=1)
-    assert step.target_accept == TARGET_ACCEPT == 0.8
+    assert step.target_accept == TARGET_ACCEPT == 0.9
+    step, _ = _nuts(model, chains=1, seed=1, target_accept=0.97)
+    assert step.target_accept == 0.97

@@ -66,7 +66,7 @@ def _broken(tmp_path, name, old, new):
 BROKEN = [
     ("factors.yaml", "    volatility:\n", "    volatilty:\n", "unknown key; did you mean 'volatility'?"),
     ("factors.yaml", "kwargs: {mu: 2.5, sigma: 0.5}", "kwargs: {mu: 2.5, sigma: -0.5}", "must be > 0, got -0.5"),
-    ("factors.yaml", "dist: HalfNormal\n      kwargs: {sigma: 0.08}", "dist: Normal\n      kwargs: {mu: 0, sigma: 0.08}", "must be positive"),
+    ("factors.yaml", "dist: LogNormal\n      kwargs: {mu: -2.92, sigma: 0.6}", "dist: Normal\n      kwargs: {mu: 0, sigma: 0.08}", "must be positive"),
     ("factors.yaml", "dist: Normal", "dist: Normall", "did you mean 'Normal'?"),
     ("outcomes.yaml", "      domestic_hawkishness:\n        dist: Normal\n        kwargs: {mu: -0.25", "      domestic_hawkishnes:\n        dist: Normal\n        kwargs: {mu: -0.25", "did you mean 'domestic_hawkishness'?"),
     ("observation.yaml", "  F: {value: 1.6,", "  G: {value: 1.6,", "expected one of: 'A', 'B'"),

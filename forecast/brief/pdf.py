@@ -36,7 +36,7 @@ from forecast.brief.layout import (
     since,
     wrap_label,
 )
-from forecast.conventions import ESS_PER_CHAIN_MIN, RHAT_MAX
+from forecast.conventions import ESS_PER_CHAIN_MIN, LEGACY_TARGET_ACCEPT, RHAT_MAX
 from forecast.explain.attribution import Unavailable
 from forecast.inference.importance import PARETO_K_MAX
 from forecast.io.workspace import write_atomically
@@ -309,6 +309,14 @@ class _Writer(Layout):
                 f"{d['divergences']} divergent transitions (limit 0). {r.chains} chains × {r.draws} draws after "
                 f"{r.tune} tuning steps; sampling took {d['sampling_seconds']:.1f} s."),
         ]
+        if "retry" in d:
+            asked = d["retry"]["requested"]
+            out.append(self.rich(
+                f"<b>This run is a retry.</b> The first fit with the settings asked for (target acceptance "
+                f"{asked['target_accept']}, {asked['tune']} tuning steps, {asked['draws']} draws a chain) failed its "
+                f"diagnostics ({self.esc(d['retry']['reason'])}), so the update refitted once with safer settings: "
+                f"target acceptance {d['target_accept']}, {r.tune} tuning steps and {r.draws} draws a chain. The "
+                "figures above are the retry's.", self.s.note))
         if d.get("method") == "reweighted":
             out.append(self.rich(
                 f"<b>This run was not sampled.</b> It reweights the draws of run {self.esc(d['base_run'])} by the "
@@ -477,11 +485,13 @@ class _Writer(Layout):
             ["Run id", r.run_id], ["As-of date", str(r.as_of)], ["Created", r.created_at],
             ["Data hash (SHA-256)", r.data_hash], ["Priors hash (SHA-256)", r.priors_hash],
             ["Priors folder", r.priors_dir], ["Code version", r.code_version], ["Seed", str(r.seed)],
-            ["Sampler", f"NUTS, {r.chains} chains × {r.draws} draws, {r.tune} tuning steps ({versions})"],
+            ["Sampler", f"NUTS, {r.chains} chains × {r.draws} draws, {r.tune} tuning steps, target acceptance "
+                        f"{r.diagnostics.get('target_accept', LEGACY_TARGET_ACCEPT)} ({versions})"],
             ["Posterior file", r.posterior],
             ["Ledger rows seen", "all (run predates the record)" if r.last_event_seq is None else f"events 1 to {r.last_event_seq}"],
             ["Reproduce", f"forecast update EVENTS.csv --as-of {r.as_of} --seed {r.seed} --draws {r.draws} "
-                          f"--tune {r.tune} --chains {r.chains} --priors {r.priors_dir}"],
+                          f"--tune {r.tune} --chains {r.chains} "
+                          f"--target-accept {r.diagnostics.get('target_accept', LEGACY_TARGET_ACCEPT)} --priors {r.priors_dir}"],
         ]
         data = [[self.rich(f"<b>{k}</b>", self.s.cell), self.text(v, self.s.cell)] for k, v in rows]
         mono = ParagraphStyle("mono", parent=self.s.cell, fontName=MONO, fontSize=7)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from forecast.conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
+from forecast.conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, TARGET_ACCEPT
 from forecast.errors import ForecastError, InferenceFailed
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
         p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
         p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+        p.add_argument("--target-accept", type=float, default=TARGET_ACCEPT, metavar="P",
+                       help=f"NUTS's target acceptance, below 1; higher means smaller steps (default {TARGET_ACCEPT})")
 
     def workspace_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $FORECAST_WORKSPACE, else the current folder)")
@@ -114,7 +116,7 @@ def _update(args: argparse.Namespace) -> int:
     from forecast.updating.pipeline import update
 
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
+    settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
     result = update(args.events, Workspace(resolve_workspace(args.workspace)), priors_dir=args.priors,
                     as_of=args.as_of, settings=settings, progress=not args.quiet, log=log, report=not args.no_report,
                     refit=args.refit)
@@ -214,7 +216,7 @@ def _backtest(args: argparse.Namespace) -> int:
     if not events:
         raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
-    fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
+    fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
     settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon)
     result = run_backtest(events, load_priors(args.priors), settings, fit, log=log)
     result["created_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

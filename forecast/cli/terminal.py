@@ -52,6 +52,9 @@ def run_summary(run: RunRecord, previous: RunRecord | None) -> str:
         f"Diagnostics: R-hat max {d['r_hat_max']:.3f}, bulk ESS min {d['ess_bulk_min']:.0f}, "
         f"tail ESS min {d['ess_tail_min']:.0f}, {d['divergences']} divergences, sampling {d['sampling_seconds']:.1f} s",
     ]
+    if "retry" in d:
+        lines += [f"Retried once with safer settings (target acceptance {d['target_accept']}, {run.tune} tuning and "
+                  f"{run.draws} draws a chain): the first fit failed ({d['retry']['reason']})"]
     if d.get("method") == "reweighted":
         lines += [f"Reweighted run {d['base_run']}'s draws by the new events: Pareto k {d['pareto_k']:.2f}, "
                   f"{d['weights_ess']:.0f} effective draws (sampler figures above are that run's; --refit samples afresh)"]

@@ -6,12 +6,22 @@ moved, the backtest and the notebooks.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from forecast.conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
+from forecast.conventions import (
+    DEFAULT_CHAINS,
+    DEFAULT_DRAWS,
+    DEFAULT_SEED,
+    DEFAULT_TUNE,
+    RETRY_DRAWS_FACTOR,
+    RETRY_TARGET_ACCEPT,
+    TARGET_ACCEPT,
+)
 from forecast.errors import InputError
 from forecast.hooks import checkpoint
 from forecast.io.priors import Priors
@@ -30,8 +40,11 @@ class FitSettings:
     tune: int = DEFAULT_TUNE
     chains: int = DEFAULT_CHAINS
     seed: int = DEFAULT_SEED
+    target_accept: float = TARGET_ACCEPT
 
     def __post_init__(self) -> None:
+        if not 0.5 <= self.target_accept < 1:
+            raise InputError(f"--target-accept must be from 0.5 to below 1, got {self.target_accept}")
         for name in ("draws", "tune", "chains"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name} must be at least 1, got {getattr(self, name)}")
@@ -55,8 +68,41 @@ def fit_forecast(
     model = build_fit_model(data, priors)
     checkpoint("sampling")
     trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                                seed=settings.seed, progress=progress)
+                                seed=settings.seed, progress=progress, target_accept=settings.target_accept)
     # The forecast has its own stream, derived from the seed, so it is reproducible too.
     rng = np.random.default_rng([settings.seed, 1])
     incidence = cumulative_incidence(Draws.from_dataset(trace.posterior.to_dataset()), priors.outcomes.forecast_weeks, rng)
     return trace, diagnostics, forecast_table(incidence, priors.outcomes.keys)
+
+
+def retry_settings(settings: FitSettings) -> FitSettings:
+    """The safer settings of the one retry: smaller steps, twice the tuning and the draws."""
+    return dataclasses.replace(
+        settings, target_accept=max(settings.target_accept, RETRY_TARGET_ACCEPT),
+        tune=settings.tune * RETRY_DRAWS_FACTOR, draws=settings.draws * RETRY_DRAWS_FACTOR,
+    )
+
+
+def fit_checked(
+    data: ModelData, priors: Priors, settings: FitSettings, *, progress: bool = False,
+    log: Callable[[str], None] = lambda message: None,
+) -> tuple[xr.DataTree, dict, pd.DataFrame, FitSettings]:
+    """`fit_forecast`, retried once with `retry_settings` if the fit fails its diagnostics.
+
+    Returns (trace, diagnostics as stored, forecast table, the settings of the fit returned).
+    The diagnostics record the sampler's target acceptance and, after a retry, why and from
+    which settings, so the run, the terminal and the brief can say so.
+    """
+    trace, diagnostics, table = fit_forecast(data, priors, settings, progress=progress)
+    stored = {**diagnostics.to_dict(), "target_accept": settings.target_accept}
+    if diagnostics.passed:
+        return trace, stored, table, settings
+    safer = retry_settings(settings)
+    why = "; ".join(p.split(":")[0] for p in diagnostics.problems)
+    log(f"retrying once with safer settings ({why}): target acceptance {safer.target_accept} instead of "
+        f"{settings.target_accept}, {safer.tune} tuning and {safer.draws} draws a chain instead of {settings.tune} and {settings.draws}")
+    trace, diagnostics, table = fit_forecast(data, priors, safer, progress=progress)
+    stored = {**diagnostics.to_dict(), "target_accept": safer.target_accept,
+              "retry": {"reason": why, "requested": {"draws": settings.draws, "tune": settings.tune,
+                                                      "target_accept": settings.target_accept}}}
+    return trace, stored, table, safer

@@ -20,11 +20,12 @@ if TYPE_CHECKING:
     from pymc.model.core import ValueGradFunction
 
 
-def sample(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, progress: bool) -> tuple[xr.DataTree, Diagnostics]:
+def sample(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, progress: bool,
+           target_accept: float = TARGET_ACCEPT) -> tuple[xr.DataTree, Diagnostics]:
     if not progress:
         logging.getLogger("pymc").setLevel(logging.WARNING)
     started = time.perf_counter()
-    step, starts = _nuts(model, chains, seed)
+    step, starts = _nuts(model, chains, seed, target_accept)
     progress_line = SamplingProgress(chains, tune, draws) if progress else None
     with model:
         trace = pm.sample(
@@ -57,7 +58,7 @@ def sample(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, pr
 STANDARDISED = {"path_std", "innovation"}
 
 
-def _nuts(model: pm.Model, chains: int, seed: int) -> tuple[pm.NUTS, list[dict]]:
+def _nuts(model: pm.Model, chains: int, seed: int, target_accept: float = TARGET_ACCEPT) -> tuple[pm.NUTS, list[dict]]:
     """NUTS (PyMC's own) with a mass matrix that starts at the scales of the posterior, and each
     chain's start jittered as PyMC does.
 
@@ -103,7 +104,7 @@ def _nuts(model: pm.Model, chains: int, seed: int) -> tuple[pm.NUTS, list[dict]]
     # Runs stored before the potential was passed in drew a default potential's stream from this
     # generator first; spawning it here too keeps a seed's draws what they were.
     step_rng.spawn(1)
-    step = pm.NUTS(model=model, potential=potential, target_accept=TARGET_ACCEPT, rng=step_rng, logp_dlogp_func=logp_dlogp)
+    step = pm.NUTS(model=model, potential=potential, target_accept=target_accept, rng=step_rng, logp_dlogp_func=logp_dlogp)
     return step, starts
 
 

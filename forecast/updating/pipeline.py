@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from forecast.conventions import LEGACY_TARGET_ACCEPT
 from forecast.errors import ForecastError, InputError
 from forecast.hooks import checkpoint
-from forecast.inference.fit import FitSettings, fit_forecast
+from forecast.inference.fit import FitSettings, fit_checked
 from forecast.io.events import Event, EventFile, read_events
 from forecast.io.ledger import RunRecord
 from forecast.io.priors import Priors, load_priors
@@ -107,10 +108,10 @@ def update(
         else:
             log(f"fitting {data.counts['signals']} signals and {data.counts['outcomes']} outcomes over {data.n_weeks} weeks "
                 f"(as of {data.as_of}; {settings.chains} chains x {settings.draws} draws)")
-            trace, fitted, table = fit_forecast(data, priors, settings, progress=progress)
-            diagnostics = fitted.to_dict()
-        run = store_run(workspace, data, priors, settings, trace, diagnostics, table, ingest=ingest, version=version,
-                        events=events, previous=previous, log=log)
+            trace, diagnostics, table, used = fit_checked(data, priors, settings, progress=progress, log=log)
+        diagnostics.setdefault("target_accept", settings.target_accept)
+        run = store_run(workspace, data, priors, used if incremental is None else settings, trace, diagnostics, table,
+                        ingest=ingest, version=version, events=events, previous=previous, log=log)
         result = UpdateResult(run, previous, new, len(known), parsed.warnings)
         # The run is committed before the brief: a brief that fails costs the brief, not the fit.
         if report:
@@ -205,8 +206,7 @@ def _try_incremental(
     if base.status != "ok":
         log(f"refitting: the last sampled run ({base.run_id}) failed its diagnostics, so its draws cannot be reweighted")
         return None
-    if (base.priors_hash, base.code_version, base.seed, base.draws, base.tune, base.chains) != (
-            priors.hash, version, settings.seed, settings.draws, settings.tune, settings.chains):
+    if (base.priors_hash, base.code_version, *requested_settings(base)) != (priors.hash, version, *_settings_key(settings)):
         log(f"refitting: the last sampled run ({base.run_id}) used other priors, code or sampler settings")
         return None
     # Imported only now: a first update has no base run, and these cost half a second.
@@ -238,6 +238,17 @@ def _same_inputs(previous: RunRecord, data: ModelData, priors: Priors, settings:
         previous.data_hash == data.data_hash
         and previous.priors_hash == priors.hash
         and previous.code_version == version
-        and (previous.seed, previous.draws, previous.tune, previous.chains)
-        == (settings.seed, settings.draws, settings.tune, settings.chains)
+        and requested_settings(previous) == _settings_key(settings)
     )
+
+
+def requested_settings(run: RunRecord) -> tuple[int, int, int, int, float]:
+    """(seed, draws, tune, chains, target acceptance) that the user asked of `run`: a run that
+    was retried with safer settings stores those, and what was asked in its diagnostics."""
+    asked = run.diagnostics.get("retry", {}).get("requested", {})
+    target = asked.get("target_accept", run.diagnostics.get("target_accept", LEGACY_TARGET_ACCEPT))
+    return run.seed, asked.get("draws", run.draws), asked.get("tune", run.tune), run.chains, target
+
+
+def _settings_key(settings: FitSettings) -> tuple[int, int, int, int, float]:
+    return settings.seed, settings.draws, settings.tune, settings.chains, settings.target_accept

@@ -8,6 +8,7 @@ OUTCOME = "outcome"  # the deal types followed by the complement (no deal)
 HORIZON = "horizon"
 GRADE_RELIABILITY = "reliability"
 GRADE_CREDIBILITY = "credibility"
+OCCASION = "occasion"  # the scheduled occasion types of the priors
 SAMPLE_DIMS = ("chain", "draw")  # the dimensions that index draws
 
 # The one interval reported everywhere: 5-95 % across posterior draws.

@@ -79,3 +79,29 @@ def test_pit_matches_scipy_and_thinning_keeps_it(fitted_shape):
     np.testing.assert_allclose(draws.signal_pit(signals), expected, rtol=1e-10)
     np.testing.assert_allclose(draws.signal_pit(signals, max_draws=2), stats.t.cdf(
         signals.value, df=draws.nu[[0, 2], None], loc=level[[0, 2]], scale=scale[[0, 2]]).mean(axis=0), rtol=1e-10)
+
+
+def test_scheduled_occasions_move_the_outcome_likelihood_as_in_the_model(fitted_shape):
+    """Occasions in the deal weeks: the numpy likelihood with them equals the PyMC model's."""
+    import dataclasses
+
+    from forecast.model.graph import build_model as build
+
+    data, _, _ = fitted_shape
+    occasions = np.zeros((data.n_weeks, 6))
+    occasions[3, 1] = 1  # an Easter in the week of the first deal
+    occasions[6, 3] = 2  # two expiries in the week with both deals
+    data = dataclasses.replace(data, occasion_counts=occasions)
+    from conftest import PRIORS
+
+    from forecast.io.priors import load_priors
+
+    model = build(data, load_priors(PRIORS))
+    prior = pm.sample_prior_predictive(draws=3, model=model, random_seed=2).prior
+    draws = Draws.from_dataset(prior.to_dataset())
+    assert draws.occasion_effect.shape == (3, 2, 6)
+    ours = draws.outcome_log_likelihood(data.outcome_counts, occasions)
+    outcome_logp = model.compile_logp(vars=[model["outcome_counts"]], jacobian=False)
+    for d in range(3):
+        assert ours[d] == pytest.approx(float(outcome_logp(_point(model, prior, d))) - np.log(2.0), rel=1e-9)
+    assert not np.allclose(ours, draws.outcome_log_likelihood(data.outcome_counts))  # the occasions did move it

@@ -116,7 +116,40 @@ def test_a_schema_1_ledger_is_read_and_migrated(tmp_path, priors):
     old, new = ledger.runs()
     assert old.last_event_seq is None and new.last_event_seq == len(parsed.events)
     with sqlite3.connect(ledger.path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_a_schema_2_ledger_keeps_every_event_and_gains_scheduled_occasions(tmp_path, priors):
+    """Schema 3 rebuilds the events table (a new kind in its CHECK, an occasion column): every
+    row keeps its seq and content hash, so stored runs still hash to their data."""
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    parsed = read_events(EXAMPLE, priors)
+    ledger.commit_update(file="f", file_sha256="s", new_events=parsed.events, known_count=0, run=_run("r1"))
+    with sqlite3.connect(ledger.path) as conn:  # turn it into what schema 2 wrote
+        conn.execute("CREATE TABLE events_v2 AS SELECT * FROM events")
+        conn.execute("DROP TABLE events")
+        conn.execute(
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL CHECK "
+            "(kind IN ('signal', 'outcome', 'retraction')), date TEXT NOT NULL, reported TEXT NOT NULL, factor TEXT, "
+            "signal REAL, outcome TEXT, retracts TEXT, source_reliability TEXT NOT NULL, info_credibility TEXT NOT NULL, "
+            "actor TEXT NOT NULL, description TEXT NOT NULL, source TEXT NOT NULL, extras TEXT NOT NULL, "
+            "content_hash TEXT NOT NULL, ingest_id INTEGER NOT NULL REFERENCES ingests(ingest_id), line INTEGER NOT NULL)")
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(events)")]
+        conn.execute(f"INSERT INTO events SELECT {', '.join(columns)} FROM events_v2")
+        conn.execute("DROP TABLE events_v2")
+        conn.execute("PRAGMA user_version = 2")
+    before = [(e.event_id, e.content_hash) for e in ledger.events()]  # read as it is
+    from conftest import HEADER
+
+    easter = read_events(write_csv(tmp_path / "s.csv", "s1,2025-04-20,scheduled,,,,,,,Orthodox Easter,orthodox_easter",
+                                   header=HEADER + ",occasion"), priors, today=dt.date(2025, 3, 1)).events
+    ledger.commit_update(file="s", file_sha256="s", new_events=easter, known_count=0, run=None)
+    after = ledger.events()
+    assert [(e.event_id, e.content_hash) for e in after[:-1]] == before
+    assert after[-1].kind == "scheduled" and after[-1].occasion == "orthodox_easter"
+    assert after[-1].content_hash == easter[0].content_hash
+    with sqlite3.connect(ledger.path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_a_negative_zero_reading_keeps_its_hash_through_the_ledger(tmp_path, priors):

@@ -10,12 +10,12 @@ to the run's data hash, or the brief refuses to claim it describes that run.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from forecast.conventions import DEAL, FACTOR, HORIZON, OUTCOME
+from forecast.conventions import DEAL, FACTOR, HORIZON, INTERVAL, OUTCOME
 from forecast.errors import ForecastError
 from forecast.explain.attribution import Attribution, Unavailable
 from forecast.explain.model_checks import (
@@ -51,6 +51,15 @@ class LoggedEvent:
 
 
 @dataclass(frozen=True)
+class OccasionAhead:
+    """A scheduled occasion inside the forecast window, and what it does to each deal's odds."""
+
+    event: Event
+    week: int  # 1 = the week after the as-of week
+    odds: dict[str, tuple[float, float, float]]  # deal key -> multiplier of the weekly odds: mean, 5 %, 95 %
+
+
+@dataclass(frozen=True)
 class Brief:
     run: RunRecord
     previous: RunRecord | None
@@ -72,6 +81,7 @@ class Brief:
     mcse: dict[str, float]  # Monte Carlo standard error of each headline chance
     notes: list[str]  # reproducibility remarks for the stamp
     backtest: dict | None = None  # the workspace's latest `forecast backtest`, if any
+    occasions_ahead: list[OccasionAhead] = field(default_factory=list)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -117,8 +127,8 @@ def collect(workspace: Workspace, run: RunRecord) -> Brief:
     horizon = run.horizon_weeks
     table = stored_forecast(tree, outcome_keys)
     # The forecast's own stream, as `update` drew it: the same draws give the same per-draw chances.
-    incidence = cumulative_incidence(draws, priors.outcomes.forecast_weeks,
-                                     np.random.default_rng([run.seed, 1]))
+    incidence = cumulative_incidence(draws, priors.outcomes.forecast_weeks, np.random.default_rng([run.seed, 1]),
+                                     data.occasions_ahead)
     notes = _reproduction_notes(incidence, table, horizon, outcome_keys)
     mcse = headline_mcse(incidence, horizon, run.chains)
 
@@ -139,7 +149,26 @@ def collect(workspace: Workspace, run: RunRecord) -> Brief:
         mcse=dict(zip(outcome_keys, map(float, mcse))),
         notes=notes,
         backtest=_latest_backtest(workspace),
+        occasions_ahead=_occasions_ahead(active, data, draws, priors),
     )
+
+
+def _occasions_ahead(active: list[Event], data: ModelData, draws: Draws, priors: Priors) -> list[OccasionAhead]:
+    """The scheduled occasions the run knew of that fall inside its forecast window, by date."""
+    if draws.occasion_effect is None:
+        return []
+    last = data.weeks[-1]
+    out = []
+    for e in sorted((e for e in active if e.kind == "scheduled"), key=lambda e: e.date):
+        week = (e.date - e.date.weekday() * dt.timedelta(days=1) - last).days // 7
+        if not 1 <= week <= priors.outcomes.forecast_weeks:
+            continue
+        effect = draws.occasion_effect[:, :, list(data.occasions).index(e.occasion)]  # (D, J)
+        multiplier = np.exp(effect)
+        lo, hi = np.quantile(multiplier, INTERVAL, axis=0)
+        out.append(OccasionAhead(e, week, {d: (float(multiplier[:, j].mean()), float(lo[j]), float(hi[j]))
+                                           for j, d in enumerate(data.deals)}))
+    return out
 
 
 def _latest_backtest(workspace: Workspace) -> dict | None:

@@ -293,6 +293,30 @@ class _Writer(Layout):
                 "Computed from this run's posterior by reweighting its draws, without a refit; a reading far from "
                 "where the model puts the obstacle now moves it most."),
             self.table(rows, widths),
+            *self.occasions_ahead(),
+        ]
+
+    def occasions_ahead(self) -> list:
+        b = self.b
+        deals = list(b.data.deals)
+        if not b.occasions_ahead:
+            return [Spacer(1, 4), self.rich(
+                f"No scheduled occasion is logged inside the forecast window ({b.priors.outcomes.forecast_weeks} weeks). "
+                "Holidays, the expiry of a deal in force, announced talks and deadlines move the weekly chances of a deal; "
+                "log them as <font name='DejaVuSansMono'>scheduled</font> rows (docs/CODING.md).", self.s.note)]
+        rows = [["Date", "Week", "Occasion", *[f"Odds of {b.labels[d]}" for d in deals]]]
+        for o in b.occasions_ahead:
+            label = b.priors.outcomes.occasions[o.event.occasion].label
+            text = label + (f": {o.event.description}" if o.event.description else "")
+            rows.append([str(o.event.date), str(o.week), text,
+                         *[f"×{m:.1f} ({lo:.1f} to {hi:.1f})" for m, lo, hi in (o.odds[d] for d in deals)]])
+        widths = [20, 12, 180 - 32 - 34 * len(deals), *[34] * len(deals)]
+        return [
+            Spacer(1, 6),
+            self.rich("<b>Scheduled occasions ahead.</b> Dates known in advance inside the forecast window, and what "
+                      "each does to the weekly odds of each deal in its week (posterior mean multiplier, 5–95 % in "
+                      "brackets; ×1.0 is no effect). The chances above already include them."),
+            self.table(rows, widths),
         ]
 
     def health(self) -> list:

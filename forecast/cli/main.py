@@ -256,8 +256,9 @@ def _validate(args: argparse.Namespace) -> int:
     parsed, _ = validate(args.events, Workspace(resolve_workspace(args.workspace)), args.priors)
     for warning in parsed.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    kinds = {k: sum(e.kind == k for e in parsed.events) for k in ("signal", "outcome", "retraction")}
-    counts = ", ".join(plural(kinds[k], k) for k in ("signal", "outcome", "retraction"))
+    shown = ("signal", "outcome", "retraction", *(("scheduled",) if any(e.kind == "scheduled" for e in parsed.events) else ()))
+    kinds = {k: sum(e.kind == k for e in parsed.events) for k in shown}
+    counts = ", ".join(plural(kinds[k], "scheduled occasion" if k == "scheduled" else k) for k in shown)
     print(f"{args.events}: OK, {plural(len(parsed.events), 'event')} ({counts})")
     return 0
 

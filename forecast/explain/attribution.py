@@ -34,7 +34,7 @@ import numpy as np
 
 from forecast.inference.importance import importance_weights
 from forecast.io.events import Event
-from forecast.model.dataset import active_events, monday, outcome_counts
+from forecast.model.dataset import active_events, monday, occasion_arrays, outcome_counts
 from forecast.model.draws import Draws
 
 
@@ -118,18 +118,23 @@ def attribute(
     events_before: Sequence[Event],
     as_of_before: dt.date,
     mcse: np.ndarray,
+    occasions: Sequence[str] = (),
+    headline_before_occasions: np.ndarray | None = None,
 ) -> Attribution | Unavailable:
     """Split P_now - P_prev (per outcome) into new information and the rest.
 
     `headline` is (draws, outcomes): each draw's chance at the headline horizon, in `draws`' order.
     `events_now` / `events_before` are the ledger as each run saw it; `weeks` this run's weeks.
+    Scheduled occasions (types `occasions`) new since then change the weeks' likelihood and the
+    forecast itself: `headline_before_occasions` is each draw's headline with only the occasions
+    ahead that the previous run knew of.
     """
     active_now = {e.event_id: e for e in active_events(events_now, as_of_now)[0]}
     active_before = {e.event_id: e for e in active_events(events_before, as_of_before)[0]}
     added = [e for i, e in active_now.items() if i not in active_before]
     removed = [e for i, e in active_before.items() if i not in active_now]
     first, last = weeks[0], weeks[-1]
-    outside = [e for e in removed if not first <= monday(e.date) <= last]
+    outside = [e for e in removed if e.kind != "scheduled" and not first <= monday(e.date) <= last]
     if outside:
         return Unavailable(f"{len(outside)} event(s) the previous run used fall outside this run's weeks "
                            f"({first} to {last}), so the model cannot say what it would make of them today")
@@ -140,36 +145,46 @@ def attribute(
     deals = [k for k in outcome_keys[:-1]]
     counts_now = outcome_counts([e for e in active_now.values() if e.kind == "outcome"], weeks, deals)
     counts_without = outcome_counts([e for e in active_before.values() if e.kind == "outcome"], weeks, deals)
+    occasions_now = occasion_arrays([e for e in active_now.values() if e.kind == "scheduled"], occasions, weeks, 1)["occasion_counts"]
+    occasions_without = occasion_arrays([e for e in active_before.values() if e.kind == "scheduled"], occasions, weeks, 1)[
+        "occasion_counts"]
+    ahead_headline = headline if headline_before_occasions is None else headline_before_occasions
 
-    def log_ratio(signals_added: list[Event], signals_removed: list[Event], outcome_delta: np.ndarray | None) -> np.ndarray:
+    def log_ratio(signals_added: list[Event], signals_removed: list[Event], counts: np.ndarray, occasions_b: np.ndarray) -> np.ndarray:
         """log p(data without this information | draw) - log p(data now | draw)."""
-        return draws.change_log_likelihood(signals_removed, signals_added, outcome_delta, factor_keys, first)
+        return draws.change_log_likelihood(signals_removed, signals_added, factor_keys, first,
+                                           outcomes_a=(counts_now, occasions_now), outcomes_b=(counts, occasions_b))
 
     p_now = np.array([now[k] for k in outcome_keys])
 
-    def part(label: str, n: int, ratio: np.ndarray) -> tuple[Part, np.ndarray]:
+    def part(label: str, n: int, ratio: np.ndarray, per_draw: np.ndarray = headline) -> tuple[Part, np.ndarray]:
         weights = importance_weights(ratio)
-        without = weights.mean(headline)
+        without = weights.mean(per_draw)
         return Part(label, n, _by_key(outcome_keys, p_now - without), weights.pareto_k), without
 
-    delta = counts_without - counts_now
     new_signals = [e for e in added if e.kind == "signal"]
     gone_signals = [e for e in removed if e.kind == "signal"]
     n_outcome_changes = sum(e.kind == "outcome" for e in added + removed)
+    n_scheduled_changes = sum(e.kind == "scheduled" for e in added + removed)
     p_before = np.array([previous.get(k, np.nan) for k in outcome_keys])
     notes = []
     if not added and not removed:
         new, without = None, p_now
     else:
-        new, without = part("All new information", len(added) + len(removed), log_ratio(new_signals, gone_signals, delta))
+        new, without = part("All new information", len(added) + len(removed),
+                            log_ratio(new_signals, gone_signals, counts_without, occasions_without), ahead_headline)
     parts = []
     for k in factor_keys:
         plus = [e for e in new_signals if e.factor == k]
         minus = [e for e in gone_signals if e.factor == k]
         if plus or minus:
-            parts.append(part(f"Signals on {factor_labels[k]}", len(plus) + len(minus), log_ratio(plus, minus, None))[0])
+            parts.append(part(f"Signals on {factor_labels[k]}", len(plus) + len(minus),
+                              log_ratio(plus, minus, counts_now, occasions_now))[0])
     if n_outcome_changes:
-        parts.append(part("Outcome events", n_outcome_changes, log_ratio([], [], delta))[0])
+        parts.append(part("Outcome events", n_outcome_changes, log_ratio([], [], counts_without, occasions_now))[0])
+    if n_scheduled_changes:
+        parts.append(part("Scheduled occasions", n_scheduled_changes, log_ratio([], [], counts_now, occasions_without),
+                          ahead_headline)[0])
     if removed:
         notes.append(f"{len(removed)} event(s) the previous run used are no longer counted (retracted, or a later as-of "
                      "moved them); their share is the change from taking them out.")

@@ -25,7 +25,7 @@ from forecast.inference.fit import FitSettings
 from forecast.io.events import Event
 from forecast.io.ledger import RunRecord
 from forecast.io.priors import Priors
-from forecast.model.dataset import ModelData
+from forecast.model.dataset import ModelData, active_events, occasion_arrays
 from forecast.model.draws import Draws
 
 FILE = "what-moved.json"
@@ -53,9 +53,18 @@ def explain_run(
     posterior = posterior.sel({FACTOR: list(priors.factors), DEAL: list(priors.outcomes.deals)})
     draws = Draws.from_dataset(posterior)
     # The forecast's own stream, as the run drew it: the same draws give the same per-draw chances.
-    incidence = cumulative_incidence(draws, priors.outcomes.forecast_weeks, np.random.default_rng([run.seed, 1]))
+    incidence = cumulative_incidence(draws, priors.outcomes.forecast_weeks, np.random.default_rng([run.seed, 1]),
+                                     data.occasions_ahead)
     horizon = run.horizon_weeks
     mcse = headline_mcse(incidence, horizon, run.chains)
+    # The occasions ahead that the previous run knew of: new ones move the forecast directly.
+    known_before = active_events(events_before, previous.as_of)[0]
+    ahead_before = occasion_arrays([e for e in known_before if e.kind == "scheduled"], data.occasions, data.weeks,
+                                   priors.outcomes.forecast_weeks)["occasions_ahead"]
+    headline_before_occasions = None
+    if data.occasions_ahead is not None and not np.array_equal(ahead_before, data.occasions_ahead):
+        headline_before_occasions = cumulative_incidence(draws, horizon, np.random.default_rng([run.seed, 1]),
+                                                         ahead_before)[:, horizon - 1, :]
     result = attribute(
         draws, incidence[:, horizon - 1, :],
         now={k: v["p"] for k, v in run.headline.items()},
@@ -67,6 +76,8 @@ def explain_run(
         events_now=events_now, as_of_now=run.as_of,
         events_before=events_before, as_of_before=previous.as_of,
         mcse=mcse,
+        occasions=data.occasions,
+        headline_before_occasions=headline_before_occasions,
     )
     if isinstance(result, Unavailable):
         return result

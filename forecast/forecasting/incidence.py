@@ -21,9 +21,12 @@ from forecast.conventions import FACTOR, HORIZON, INTERVAL, OUTCOME, SAMPLE_DIMS
 from forecast.model.draws import Draws, weekly_log_probabilities
 
 
-def cumulative_incidence(draws: Draws, weeks: int, rng: np.random.Generator) -> np.ndarray:
+def cumulative_incidence(draws: Draws, weeks: int, rng: np.random.Generator,
+                         occasions_ahead: np.ndarray | None = None) -> np.ndarray:
     """Array (D, weeks, J + 1): for each draw and horizon h = 1..weeks, the CIF of each deal
-    type then P(no deal within h)."""
+    type then P(no deal within h). `occasions_ahead` (at least `weeks` rows, one column per
+    occasion type) counts the scheduled occasions in each week ahead; they move that week's odds."""
+    boost = draws.occasion_boost(occasions_ahead[:weeks]) if occasions_ahead is not None else None
     n, _ = draws.theta_last.shape
     n_deals = draws.baseline.shape[1]
     theta = draws.theta_last.copy()
@@ -32,7 +35,7 @@ def cumulative_incidence(draws: Draws, weeks: int, rng: np.random.Generator) -> 
     out = np.empty((n, weeks, n_deals + 1))
     for h in range(weeks):
         theta += draws.volatility * rng.standard_normal(theta.shape)
-        p = np.exp(weekly_log_probabilities(draws.baseline, draws.effect, theta))
+        p = np.exp(weekly_log_probabilities(draws.baseline, draws.effect, theta, None if boost is None else boost[:, h]))
         cif += survival[:, None] * p[:, 1:]
         survival = survival * p[:, 0]
         out[:, h, :n_deals] = cif

@@ -71,7 +71,8 @@ def fit_forecast(
                                 seed=settings.seed, progress=progress, target_accept=settings.target_accept)
     # The forecast has its own stream, derived from the seed, so it is reproducible too.
     rng = np.random.default_rng([settings.seed, 1])
-    incidence = cumulative_incidence(Draws.from_dataset(trace.posterior.to_dataset()), priors.outcomes.forecast_weeks, rng)
+    incidence = cumulative_incidence(Draws.from_dataset(trace.posterior.to_dataset()), priors.outcomes.forecast_weeks, rng,
+                                     data.occasions_ahead)
     return trace, diagnostics, forecast_table(incidence, priors.outcomes.keys)
 
 

@@ -20,17 +20,20 @@ from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
 from forecast.errors import InputError, did_you_mean
 from forecast.io.priors import Priors, canonical_json
 
-KINDS = ("signal", "outcome", "retraction")
+KINDS = ("signal", "outcome", "retraction", "scheduled")
 SIGNAL_RANGE = (-3.0, 3.0)
 
 # Columns the tool understands; anything else is kept in the ledger as an extra.
 CORE_COLUMNS = (
-    "date", "kind", "factor", "signal", "outcome", "retracts", "event_id", "reported",
+    "date", "kind", "factor", "signal", "outcome", "retracts", "occasion", "event_id", "reported",
     "source_reliability", "info_credibility", "actor", "description", "source",
 )
 TEXT_COLUMNS = ("actor", "description", "source")
 # Which columns a row of each kind needs, and which it must leave empty.
-REQUIRED_BY_KIND = {"signal": ("factor", "signal"), "outcome": ("outcome",), "retraction": ("retracts",)}
+REQUIRED_BY_KIND = {"signal": ("factor", "signal"), "outcome": ("outcome",), "retraction": ("retracts",),
+                    "scheduled": ("occasion",)}
+# A scheduled occasion is logged ahead of its date; how far ahead a date may lie.
+SCHEDULED_AHEAD_DAYS = 2 * 366
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -51,6 +54,7 @@ class Event:
     actor: str
     description: str
     source: str
+    occasion: str | None = None  # for a scheduled row: the occasion type (outcomes.yaml)
     extras: dict[str, str] = field(default_factory=dict, compare=False)
     line: int = field(default=0, compare=False)
 
@@ -62,6 +66,8 @@ class Event:
             "retracts": self.retracts, "source_reliability": self.source_reliability,
             "info_credibility": self.info_credibility, "actor": self.actor,
             "description": self.description, "source": self.source,
+            # Only scheduled rows carry it, so that every other row keeps the hash it always had.
+            **({"occasion": self.occasion} if self.occasion is not None else {}),
         }
 
     @property
@@ -226,12 +232,16 @@ def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> 
             if other_kind != kind and row.get(column):
                 raise row.error(column, f"'{column}' belongs to {other_kind} rows, but this row is a {kind}; leave it empty or fix 'kind'")
 
-    date = _date(row, "date", today)
-    reported = _date(row, "reported", today) if row.get("reported") else date
-    if reported < date:
+    # A scheduled occasion may lie ahead (and be reported before it); when it became known may not.
+    if kind == "scheduled":
+        date = _date(row, "date", today + dt.timedelta(days=SCHEDULED_AHEAD_DAYS))
+    else:
+        date = _date(row, "date", today)
+    reported = _date(row, "reported", today) if row.get("reported") else min(date, today)
+    if reported < date and kind != "scheduled":
         raise row.error("reported", f"reported date {reported} is before the event's date {date}")
 
-    factor = signal = outcome = retracts = None
+    factor = signal = outcome = retracts = occasion = None
     if kind == "signal":
         factor = row.get("factor")
         if factor not in priors.factors:
@@ -244,6 +254,12 @@ def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> 
             if outcome == priors.outcomes.complement_key:
                 hint = f"'{outcome}' is the absence of a deal, not an event; weeks without outcome rows count as it"
             raise row.error("outcome", f"unknown deal type '{outcome}'; {hint}")
+    elif kind == "scheduled":
+        occasion = row.get("occasion")
+        if occasion not in priors.outcomes.occasions:
+            known = priors.outcomes.occasions
+            hint = did_you_mean(occasion, known) if known else "these priors define no occasions (outcomes.yaml, 'occasions')"
+            raise row.error("occasion", f"unknown occasion type '{occasion}'; {hint}")
     else:
         retracts = row.get("retracts")
 
@@ -257,7 +273,7 @@ def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> 
     fields = dict(
         kind=kind, date=date, reported=reported, factor=factor, signal=signal, outcome=outcome,
         retracts=retracts, source_reliability=reliability, info_credibility=credibility,
-        actor=row.get("actor"), description=row.get("description"), source=row.get("source"),
+        actor=row.get("actor"), description=row.get("description"), source=row.get("source"), occasion=occasion,
     )
     provisional = Event(event_id="", **fields)
     event_id = row.get("event_id") or "h" + provisional.content_hash[:15]
@@ -278,6 +294,8 @@ def _date(row: _Row, column: str, today: dt.date) -> dt.date:
     except ValueError:
         raise row.error(column, f"expected an ISO date YYYY-MM-DD, got '{text}'") from None
     if value > today:
+        if column == "date" and row.get("kind").lower() == "scheduled":
+            raise row.error(column, f"date {value} is more than two years ahead; log an occasion when it is scheduled")
         raise row.error(column, f"date {value} is in the future (today is {today})")
     return value
 

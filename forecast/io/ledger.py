@@ -19,7 +19,7 @@ from typing import Any
 
 from forecast.io.events import Event, KnownEvent
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE ingests (
@@ -33,13 +33,14 @@ CREATE TABLE ingests (
 CREATE TABLE events (
     seq                INTEGER PRIMARY KEY,   -- order of ingestion
     event_id           TEXT NOT NULL UNIQUE,
-    kind               TEXT NOT NULL CHECK (kind IN ('signal', 'outcome', 'retraction')),
+    kind               TEXT NOT NULL CHECK (kind IN ('signal', 'outcome', 'retraction', 'scheduled')),
     date               TEXT NOT NULL,
     reported           TEXT NOT NULL,
     factor             TEXT,
     signal             REAL,
     outcome            TEXT,
     retracts           TEXT,
+    occasion           TEXT,                  -- scheduled rows: the occasion type (schema 3)
     source_reliability TEXT NOT NULL,
     info_credibility   TEXT NOT NULL,
     actor              TEXT NOT NULL,
@@ -178,9 +179,9 @@ class Ledger:
                         (file, file_sha256, now, len(new_events), known_count),
                     )
                     conn.executemany(
-                        "INSERT INTO events (event_id, kind, date, reported, factor, signal, outcome, retracts,"
+                        "INSERT INTO events (event_id, kind, date, reported, factor, signal, outcome, retracts, occasion,"
                         " source_reliability, info_credibility, actor, description, source, extras, content_hash,"
-                        " ingest_id, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " ingest_id, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [_event_to_row(e, cursor.lastrowid) for e in new_events],
                     )
                 if run is not None:
@@ -222,8 +223,19 @@ def _create_or_migrate(conn: sqlite3.Connection, path: Path) -> None:
         # One statement at a time: executescript() would commit the open transaction.
         for statement in filter(str.strip, _SCHEMA.split(";")):
             conn.execute(statement)
-    elif version == 1:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return
+    if version < 2:
         conn.execute("ALTER TABLE runs ADD COLUMN last_event_seq INTEGER")
+    if version < 3:
+        # Scheduled occasions: a new kind (SQLite cannot change a CHECK in place, so the events
+        # table is rebuilt with every row and its seq) and the occasion column.
+        create = next(s for s in _SCHEMA.split(";") if "CREATE TABLE events" in s)
+        conn.execute(create.replace("CREATE TABLE events", "CREATE TABLE events_v3"))
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(events)")]
+        conn.execute(f"INSERT INTO events_v3 ({', '.join(columns)}) SELECT {', '.join(columns)} FROM events")
+        conn.execute("DROP TABLE events")
+        conn.execute("ALTER TABLE events_v3 RENAME TO events")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -244,7 +256,7 @@ def _utcnow() -> str:
 def _event_to_row(e: Event, ingest_id: int) -> tuple:
     return (
         e.event_id, e.kind, e.date.isoformat(), e.reported.isoformat(), e.factor, e.signal, e.outcome,
-        e.retracts, e.source_reliability, e.info_credibility, e.actor, e.description, e.source,
+        e.retracts, e.occasion, e.source_reliability, e.info_credibility, e.actor, e.description, e.source,
         json.dumps(e.extras, ensure_ascii=False), e.content_hash, ingest_id, e.line,
     )
 
@@ -255,5 +267,6 @@ def _event_from_row(r: sqlite3.Row) -> Event:
         reported=dt.date.fromisoformat(r["reported"]), factor=r["factor"], signal=r["signal"],
         outcome=r["outcome"], retracts=r["retracts"], source_reliability=r["source_reliability"],
         info_credibility=r["info_credibility"], actor=r["actor"], description=r["description"],
-        source=r["source"], extras=json.loads(r["extras"]), line=r["line"],
+        source=r["source"], occasion=r["occasion"] if "occasion" in r.keys() else None,  # noqa: SIM118 (a Row's `in` looks at values)
+        extras=json.loads(r["extras"]), line=r["line"],
     )

@@ -85,6 +85,16 @@ class DealType:
 
 
 @dataclass(frozen=True)
+class Occasion:
+    """A kind of date known in advance (a holiday, a deal's expiry, an announced summit) on which
+    deals are more (or less) likely: its week's log-odds of each deal type move by `effects`."""
+
+    key: str
+    label: str
+    effects: dict[str, Param]  # deal key -> the change in that deal's weekly log-odds
+
+
+@dataclass(frozen=True)
 class Outcomes:
     start: dt.date
     horizon_weeks: int
@@ -92,6 +102,7 @@ class Outcomes:
     complement_key: str
     complement_label: str
     deals: dict[str, DealType]
+    occasions: dict[str, Occasion] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -322,7 +333,7 @@ def _parse_factors(doc: _Doc) -> dict[str, Factor]:
 
 def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:
     top = {"start", "horizon_weeks", "forecast_weeks", "complement", "deals"}
-    _check_keys(doc, (), doc.data, top, top)
+    _check_keys(doc, (), doc.data, top | {"occasions"}, top)
     start_value = _setting(doc, ("start",), doc.data["start"])
     try:
         start = start_value if isinstance(start_value, dt.date) else dt.date.fromisoformat(str(start_value))
@@ -362,7 +373,29 @@ def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:
         complement_key=complement_key,
         complement_label=_text(doc, ("complement", "label"), complement["label"]),
         deals=deals,
+        occasions=_parse_occasions(doc, deals),
     )
+
+
+def _parse_occasions(doc: _Doc, deals: dict[str, DealType]) -> dict[str, Occasion]:
+    """The optional `occasions` section: for each kind of scheduled date, its label and its effect
+    on every deal type's weekly log-odds in the week it falls in."""
+    raw = doc.data.get("occasions") or {}
+    if not isinstance(raw, dict):
+        raise doc.error(("occasions",), "expected a mapping of occasion types")
+    out = {}
+    for key, entry in raw.items():
+        key = _identifier(doc, ("occasions", key), key)
+        if key in deals:
+            raise doc.error(("occasions", key), "an occasion type cannot share its key with a deal type")
+        entry = _check_keys(doc, ("occasions", key), entry, {"label", "effects"}, {"label", "effects"})
+        effects = _check_keys(doc, ("occasions", key, "effects"), entry["effects"], set(deals), set(deals))
+        out[key] = Occasion(
+            key=key,
+            label=_text(doc, ("occasions", key, "label"), entry["label"]),
+            effects={d: _param(doc, ("occasions", key, "effects", d), effects[d], positive=False) for d in deals},
+        )
+    return out
 
 
 def _parse_observation(doc: _Doc) -> Observation:

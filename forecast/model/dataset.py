@@ -41,6 +41,11 @@ class ModelData:
     outcomes_observed: bool  # False only for a model with no data at all (prior predictive)
     data_hash: str
     counts: dict[str, int]
+    # Scheduled occasions known by the as-of date, counted by week and occasion type: in the
+    # observed weeks, and in the forecast weeks after the as-of week (1..forecast_weeks).
+    occasions: tuple[str, ...] = ()
+    occasion_counts: np.ndarray | None = None  # (weeks, occasions)
+    occasions_ahead: np.ndarray | None = None  # (forecast_weeks, occasions)
 
     @property
     def n_weeks(self) -> int:
@@ -73,6 +78,13 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
             raise InputError(f"event '{e.event_id}' in the ledger is an outcome '{e.outcome}', which these priors do not "
                              "define; add it to outcomes.yaml or retract the event")
 
+    scheduled = [e for e in active if e.kind == "scheduled"]
+    active = [e for e in active if e.kind != "scheduled"]
+    for e in scheduled:
+        if e.occasion not in priors.outcomes.occasions:
+            raise InputError(f"event '{e.event_id}' in the ledger is a scheduled '{e.occasion}', which these priors do not "
+                             "define; add it to the occasions of outcomes.yaml or retract the event")
+
     first = monday(min([priors.outcomes.start, *(e.date for e in active)]))
     last = monday(as_of)
     if last < first:
@@ -98,8 +110,25 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
             "signals": len(signals),
             "outcomes": len(outcomes),
             "retracted": len(retracted),
+            **({"scheduled": len(scheduled)} if scheduled else {}),
         },
+        **occasion_arrays(scheduled, list(priors.outcomes.occasions), weeks, priors.outcomes.forecast_weeks),
     )
+
+
+def occasion_arrays(scheduled: Sequence[Event], occasions: Sequence[str], weeks: Sequence[dt.date],
+                    forecast_weeks: int) -> dict:
+    """Each occasion type's count by observed week and by forecast week (1..forecast_weeks after
+    the last observed week); occasions outside both are ignored."""
+    observed = np.zeros((len(weeks), len(occasions)))
+    ahead = np.zeros((forecast_weeks, len(occasions)))
+    for e in scheduled:
+        w, o = week_index(e.date, weeks[0]), list(occasions).index(e.occasion)
+        if 0 <= w < len(weeks):
+            observed[w, o] += 1
+        elif 1 <= w - (len(weeks) - 1) <= forecast_weeks:
+            ahead[w - len(weeks), o] += 1
+    return {"occasions": tuple(occasions), "occasion_counts": observed, "occasions_ahead": ahead}
 
 
 def week_index(day: dt.date, first_week: dt.date) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln, log_softmax, stdtr
 
-from forecast.conventions import DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, SAMPLE_DIMS, WEEK
+from forecast.conventions import DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, OCCASION, SAMPLE_DIMS, WEEK
 from forecast.io.events import Event
 from forecast.model.dataset import signal_arrays
 
@@ -58,12 +58,16 @@ def student_t_logpdf(value: np.ndarray, nu: np.ndarray, loc: np.ndarray, scale: 
     return gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi) - np.log(scale) - (nu + 1) / 2 * np.log1p(z * z / nu)
 
 
-def weekly_log_probabilities(baseline: np.ndarray, effect: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """log P(no deal, deal_1, ..., deal_J) in a week: log softmax([0, a_j + sum_k b_jk theta_k]).
+def weekly_log_probabilities(baseline: np.ndarray, effect: np.ndarray, theta: np.ndarray,
+                             boost: np.ndarray | None = None) -> np.ndarray:
+    """log P(no deal, deal_1, ..., deal_J) in a week: log softmax([0, a_j + sum_k b_jk theta_k + boost_j]).
 
-    Broadcasts over leading axes: baseline (..., J), effect (..., J, K), theta (..., K) give
-    (..., J + 1). The numpy twin of `graph.weekly_outcome_probabilities`."""
+    Broadcasts over leading axes: baseline (..., J), effect (..., J, K), theta (..., K) and the
+    scheduled occasions' `boost` (..., J) give (..., J + 1). The numpy twin of
+    `graph.weekly_outcome_probabilities`."""
     eta = baseline + np.einsum("...jk,...k->...j", effect, theta)
+    if boost is not None:
+        eta = eta + boost
     return log_softmax(np.concatenate([np.zeros((*eta.shape[:-1], 1)), eta], axis=-1), axis=-1)
 
 
@@ -84,14 +88,16 @@ class Draws:
     nu: np.ndarray | None = None  # (D,)
     reliability: np.ndarray | None = None  # (D, 6) multipliers
     credibility: np.ndarray | None = None  # (D, 6)
+    occasion_effect: np.ndarray | None = None  # (D, J, O): scheduled occasions' effect on each deal's log-odds
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> Draws:
         """From a posterior (or prior) group of the model: every parameter it holds."""
         names = {"theta": "theta", "baseline": "baseline", "effect": "effect", "volatility": "volatility", "noise": "noise",
-                 "nu": "nu", "reliability": "reliability_multiplier", "credibility": "credibility_multiplier"}
+                 "nu": "nu", "reliability": "reliability_multiplier", "credibility": "credibility_multiplier",
+                 "occasion_effect": "occasion_effect"}
         order = {"theta": (FACTOR, WEEK), "baseline": (DEAL,), "effect": (DEAL, FACTOR), "volatility": (FACTOR,),
-                 "reliability": (GRADE_RELIABILITY,), "credibility": (GRADE_CREDIBILITY,)}
+                 "reliability": (GRADE_RELIABILITY,), "credibility": (GRADE_CREDIBILITY,), "occasion_effect": (DEAL, OCCASION)}
         present = {field: var for field, var in names.items() if var in ds}
         s = ds[list(present.values())].stack(sample=SAMPLE_DIMS)
         return cls(**{field: s[var].transpose("sample", *order.get(field, ())).values for field, var in present.items()})
@@ -140,26 +146,47 @@ class Draws:
             total = total + reduce(signals[i:i + CHUNK])
         return total
 
-    def weekly_log_probabilities(self) -> np.ndarray:
-        """(D, W, J + 1): log P(no deal, deal_1, ..., deal_J) in each observed week."""
-        return weekly_log_probabilities(self.baseline[:, None, :], self.effect[:, None], np.moveaxis(self.theta, 2, 1))
+    def weekly_log_probabilities(self, occasions: np.ndarray | None = None) -> np.ndarray:
+        """(D, W, J + 1): log P(no deal, deal_1, ..., deal_J) in each observed week, given the
+        scheduled occasions' counts (W, O) in those weeks."""
+        return weekly_log_probabilities(self.baseline[:, None, :], self.effect[:, None], np.moveaxis(self.theta, 2, 1),
+                                        self.occasion_boost(occasions))
 
-    def change_log_likelihood(self, gained: Sequence[Event], lost: Sequence[Event], outcome_delta: np.ndarray | None,
-                              factors: Sequence[str], first_week: dt.date) -> np.ndarray:
+    def occasion_boost(self, occasions: np.ndarray | None) -> np.ndarray | None:
+        """(D, weeks, J): what the scheduled occasions (weeks, O) add to each deal's log-odds."""
+        if occasions is None or self.occasion_effect is None or not np.any(occasions):
+            return None
+        return np.einsum("wo,djo->dwj", occasions, self.occasion_effect)
+
+    def change_log_likelihood(
+        self, gained: Sequence[Event], lost: Sequence[Event], factors: Sequence[str], first_week: dt.date,
+        outcomes_a: tuple[np.ndarray, np.ndarray | None] | None = None,
+        outcomes_b: tuple[np.ndarray, np.ndarray | None] | None = None,
+    ) -> np.ndarray:
         """(D,): log p(data B | draw) - log p(data A | draw), where B is A with the signals
-        `gained` added, `lost` removed, and weekly outcome counts changed by `outcome_delta`
-        (B minus A). What both attribution (B: without the new events) and the incremental
-        update (B: with them) weigh draws by."""
+        `gained` added and `lost` removed, and the weeks' outcomes `outcomes_a` (counts, occasion
+        counts) replaced by `outcomes_b`. What both attribution (B: without the new events) and
+        the incremental update (B: with them) weigh draws by."""
         total = np.zeros(self.n_draws)
         if gained:
             total += self.signal_log_likelihood(Signals.of(gained, factors, first_week))
         if lost:
             total -= self.signal_log_likelihood(Signals.of(lost, factors, first_week))
-        if outcome_delta is not None and outcome_delta.any():
-            total += self.outcome_log_likelihood(outcome_delta)
+        if outcomes_a is not None and outcomes_b is not None:
+            (counts_a, occasions_a), (counts_b, occasions_b) = outcomes_a, outcomes_b
+            if _same(occasions_a, occasions_b):
+                if (counts_b - counts_a).any():  # only the changed weeks matter
+                    total += self.outcome_log_likelihood(counts_b - counts_a, occasions_b)
+            else:
+                total += self.outcome_log_likelihood(counts_b, occasions_b) - self.outcome_log_likelihood(counts_a, occasions_a)
         return total
 
-    def outcome_log_likelihood(self, counts: np.ndarray) -> np.ndarray:
+    def outcome_log_likelihood(self, counts: np.ndarray, occasions: np.ndarray | None = None) -> np.ndarray:
         """(D,): sum over weeks of counts . log p, the Multinomial log-likelihood up to a constant
         that does not depend on the draw (and so cancels in any importance weight)."""
-        return np.einsum("dwc,wc->d", self.weekly_log_probabilities(), counts)
+        return np.einsum("dwc,wc->d", self.weekly_log_probabilities(occasions), counts)
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Two occasion-count arrays that add the same to every week (None adds nothing)."""
+    return np.array_equal(a if a is not None and np.any(a) else 0, b if b is not None and np.any(b) else 0)

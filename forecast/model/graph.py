@@ -3,7 +3,8 @@
     theta[k, 0]  ~ initial[k]
     theta[k, w]  = theta[k, w-1] + volatility[k] * z[k, w],  z ~ Normal(0, 1)   (non-centred)
     signal_i     ~ StudentT(nu, theta[factor_i, week_i], noise * m[reliability_i] * c[credibility_i])
-    counts[w, :] ~ Multinomial(n_w, softmax([0, baseline_j + sum_k effect_jk * theta[k, w]]))
+    counts[w, :] ~ Multinomial(n_w, softmax([0, baseline_j + sum_k effect_jk * theta[k, w]
+                                               + sum_o occasion_effect_jo * occasions[w, o]]))
 
 The sampler does not move in these coordinates: `build_fit_model` writes each path as a
 Kalman-guided transform of standard normals (kalman_path.py), the same density in coordinates
@@ -22,7 +23,16 @@ import pymc as pm
 import pytensor.tensor as pt
 from scipy.special import ndtri, stdtrit
 
-from forecast.conventions import CREDIBILITY_GRADES, DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, RELIABILITY_GRADES, WEEK
+from forecast.conventions import (
+    CREDIBILITY_GRADES,
+    DEAL,
+    FACTOR,
+    GRADE_CREDIBILITY,
+    GRADE_RELIABILITY,
+    OCCASION,
+    RELIABILITY_GRADES,
+    WEEK,
+)
 from forecast.io.priors import Param, Priors
 from forecast.model.dataset import ModelData
 from forecast.model.kalman_path import KalmanPath, gaussian_summary, t_reading_precision
@@ -48,6 +58,7 @@ def coords(data: ModelData, priors: Priors) -> dict[str, list]:
         GRADE_RELIABILITY: list(RELIABILITY_GRADES),
         GRADE_CREDIBILITY: list(CREDIBILITY_GRADES),
         SIGNAL: list(range(len(data.signal_value))),
+        **({OCCASION: list(priors.outcomes.occasions)} if priors.outcomes.occasions else {}),
     }
 
 
@@ -192,8 +203,14 @@ def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters:
         )
     baseline = prior_array("baseline", [d.baseline for d in deals], (DEAL,))
     effect = prior_array("effect", [[d.effects[k] for k in data.factors] for d in deals], (DEAL, FACTOR))
+    boost = None
+    if priors.outcomes.occasions:
+        occasions = list(priors.outcomes.occasions.values())
+        occasion_effect = prior_array("occasion_effect", [[o.effects[d.key] for o in occasions] for d in deals], (DEAL, OCCASION))
+        counts = data.occasion_counts if data.occasion_counts is not None else np.zeros((data.n_weeks, len(occasions)))
+        boost = pt.dot(pm.Data("occasion_counts", counts, dims=(WEEK, OCCASION)), occasion_effect.T)
     if data.outcomes_observed:
-        p = weekly_outcome_probabilities(theta.T, baseline, effect)
+        p = weekly_outcome_probabilities(theta.T, baseline, effect, boost)
         pm.Multinomial(
             "outcome_counts",
             n=observed["outcome_counts"].sum(axis=1),
@@ -203,9 +220,13 @@ def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters:
         )
 
 
-def weekly_outcome_probabilities(theta_wk: TensorVariable, baseline: TensorVariable, effect: TensorVariable) -> TensorVariable:
-    """P(no deal, deal_1, ..., deal_J) in each week: softmax([0, a_j + sum_k b_jk theta_k])."""
+def weekly_outcome_probabilities(theta_wk: TensorVariable, baseline: TensorVariable, effect: TensorVariable,
+                                 boost: TensorVariable | None = None) -> TensorVariable:
+    """P(no deal, deal_1, ..., deal_J) in each week: softmax([0, a_j + sum_k b_jk theta_k + boost_j]),
+    where `boost` (weeks, deals) is what the week's scheduled occasions add to each deal's log-odds."""
     eta = baseline[None, :] + pt.dot(theta_wk, effect.T)
+    if boost is not None:
+        eta = eta + boost
     logits = pt.concatenate([pt.zeros((eta.shape[0], 1)), eta], axis=1)
     return pt.special.softmax(logits, axis=1)
 

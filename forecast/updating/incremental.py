@@ -28,7 +28,7 @@ import xarray as xr
 from forecast.conventions import FACTOR, WEEK
 from forecast.inference.importance import importance_weights
 from forecast.io.events import Event
-from forecast.model.dataset import ModelData, active_events, outcome_counts
+from forecast.model.dataset import ModelData, active_events, occasion_arrays, outcome_counts
 from forecast.model.draws import Draws, Signals, student_t_logpdf
 from forecast.model.kalman_path import kalman_path, t_reading_precision
 
@@ -79,7 +79,13 @@ def reweight(
     counts_before[: len(old_weeks)] = outcome_counts([e for e in before.values() if e.kind == "outcome"], old_weeks, data.deals)
 
     # New weeks carry their whole outcome row: they were not observed at all before.
-    log_w += draws.change_log_likelihood(added, removed, data.outcome_counts - counts_before, data.factors, data.weeks[0])
+    occasions_before = occasion_arrays([e for e in before.values() if e.kind == "scheduled"], data.occasions,
+                                       data.weeks, 1)["occasion_counts"] if data.occasions else None
+    if occasions_before is not None:
+        occasions_before[len(old_weeks):] = 0  # weeks the base run never saw carry their whole likelihood below
+    log_w += draws.change_log_likelihood(added, removed, data.factors, data.weeks[0],
+                                         outcomes_a=(counts_before, occasions_before),
+                                         outcomes_b=(data.outcome_counts, data.occasion_counts))
 
     weights = importance_weights(log_w)
     if not weights.reliable:

@@ -228,7 +228,7 @@ def _try_incremental(
     log(f"reweighted run {base.run_id}'s draws by the new events (Pareto k {result.pareto_k:.2f}, "
         f"{result.ess:.0f} effective draws); --refit samples afresh")
     incidence = cumulative_incidence(Draws.from_dataset(result.posterior), priors.outcomes.forecast_weeks,
-                                     np.random.default_rng([settings.seed, 1]))
+                                     np.random.default_rng([settings.seed, 1]), data.occasions_ahead)
     diagnostics = reweighted_diagnostics(base, result.pareto_k, result.ess, time.perf_counter() - started)
     return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, forecast_table(incidence, priors.outcomes.keys)
 

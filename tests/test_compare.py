@@ -53,10 +53,11 @@ def _table() -> pd.DataFrame:
 
 
 def _store_run(ws: Workspace, priors, table: pd.DataFrame, events: list[Event], posterior: xr.DataTree | None = None,
-               run_id: str = "r1", seed: int = 1, as_of: dt.date | None = None, keys: list[str] = KEYS) -> RunRecord:
+               run_id: str = "r1", seed: int = 1, as_of: dt.date | None = None, keys: list[str] = KEYS,
+               status: str = "ok") -> RunRecord:
     run = RunRecord(run_id=run_id, created_at="2026-01-01T00:00:00+00:00", as_of=as_of or _week(0, 4), data_hash="d",
                     priors_hash=priors.hash, priors_dir="priors", code_version="t", seed=seed, draws=1, tune=1, chains=2,
-                    status="ok", diagnostics={}, headline={k: {"label": k, "p": 0.1, "lo": 0.1, "hi": 0.1} for k in keys},
+                    status=status, diagnostics={}, headline={k: {"label": k, "p": 0.1, "lo": 0.1, "hi": 0.1} for k in keys},
                     factors={}, counts={}, horizon_weeks=12, posterior=f"runs/{run_id}/posterior.nc", report=None)
     (ws.root / "runs" / run_id).mkdir(parents=True)
     write_posterior(ws.root / run.posterior, posterior if posterior is not None else xr.DataTree(), table,
@@ -238,6 +239,24 @@ def test_bad_rows_name_line_and_column(tmp_path, row, column, message):
     with pytest.raises(InputError) as error:
         read_crowd(path, KEYS)
     assert error.value.line == 3 and error.value.column == column and message in str(error.value)
+
+
+def test_a_flagged_run_is_named_beside_the_scores(tmp_path, priors):
+    ws = Workspace(tmp_path / "ws")
+    _store_run(ws, priors, _table(), EVENTS, status="flagged")
+    crowd = write_csv(tmp_path / "c.csv", f"{_week(1)},0.4,{_week(9, 2)},general_ceasefire,no,q", header=RESOLVED_HEADER)
+    text = table_text(compare(ws, read_crowd(crowd, KEYS)))
+    assert "no (the question) [run flagged: its diagnostics failed]" in text
+    assert "Warning: 1 of the runs these scores read failed their diagnostics (r1)" in text
+
+
+def test_the_bundled_crowd_file_reads_whole(priors):
+    from conftest import ROOT
+
+    rows = read_crowd(ROOT / "examples" / "crowd.csv", priors.outcomes.keys)
+    assert len(rows) == 32 and {r.match for r in rows} == {"general_ceasefire"}
+    assert all(r.answer in ("yes", "no", "open") for r in rows) and all(r.source for r in rows)
+    assert sum(r.loose for r in rows) == 5  # a peace agreement, a lasting ceasefire, and the 2026 truce's markets
 
 
 def test_a_missing_column_is_named(tmp_path):

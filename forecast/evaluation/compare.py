@@ -278,6 +278,8 @@ def note(c: Compared, include_loose: bool = False) -> str:
     if c.loose:
         scored = "scored (--include-loose)" if c.scored(include_loose) else "not scored"
         text = f"LOOSE, {scored}: {c.loose}; {text}"
+    if c.run is not None and c.run.status != "ok":
+        text += " [run flagged: its diagnostics failed]"
     return text
 
 
@@ -297,6 +299,9 @@ def table_text(compared: list[Compared], include_loose: bool = False) -> str:
             lines.append(f"  {who:<6} Brier {s[who]['brier']:.3f}, log {s[who]['log']:.3f} (lower is better)")
     if s["loose_left_out"]:
         lines.append(f"Left out: {s['loose_left_out']} loose row(s) (marked LOOSE above); --include-loose scores them too.")
+    flagged = sorted({c.run.run_id for c in compared if c.scored(include_loose) and c.run.status != "ok"})
+    if flagged:
+        lines.append(f"Warning: {len(flagged)} of the runs these scores read failed their diagnostics ({', '.join(flagged)}).")
     lines.append("Model: a deal type's chance to start at least once by the deadline; any_deal 1 - P(no deal).")
     return "\n".join(lines)
 

@@ -98,7 +98,13 @@ def test_rows_match_the_run_before_them_at_the_deadlines_horizon(workspace, tmp_
         (0.192, None, "", ""),
     ]
     assert rows[1].ledger_deals == f"energy_food_deal {_week(5, 1)}"
+    # any_deal and protracted_war are unions of deal types: resolved by the ledger alone, they are loose.
+    assert [bool(r.loose) for r in rows] == [True, True, False, True, False, False, True]  # (no model number: moot)
+    assert rows[0].loose.startswith("any_deal is yes on any logged deal, a holiday truce included")
+    assert rows[3].loose.startswith("protracted_war is no after any logged deal")
     s = scores(rows)
+    assert (s["n"], s["by_ledger"], s["loose_left_out"]) == (1, 1, 3)
+    s = scores(rows, include_loose=True)
     assert s["n"] == 4 and s["by_ledger"] == 4 and s["by_question"] == 0
     assert s["crowd"]["brier"] == pytest.approx((0.3**2 + 0.5**2 + 0.2**2 + 0.7**2) / 4)
     assert s["model"]["brier"] == pytest.approx((0.048**2 + 0.904**2 + 0.036**2 + 0.904**2) / 4)
@@ -170,6 +176,18 @@ def test_a_general_ceasefire_question_cannot_be_scored_against_a_holiday_truce(w
     assert "LOOSE, not scored: the question resolved no, but the ledger's record of any_deal says yes" in text
     assert "Left out: 1 loose row(s)" in text
     assert scores([wrong, right], include_loose=True)["n"] == 2
+
+
+def test_without_its_own_resolution_an_any_deal_row_is_never_scored_against_a_truce(workspace, tmp_path):
+    # The old way: no resolved column, general-ceasefire questions matched to any_deal, the ledger
+    # resolving them through a holiday truce. Every such row is loose, with the reason, and unscored.
+    crowd = write_csv(tmp_path / "crowd.csv", f"{_week(1)},0.6,{_week(9, 2)},any_deal,general ceasefire by week 9?",
+                      f"{_week(6)},0.5,{_week(9, 2)},any_deal,general ceasefire by week 9?", header=CROWD_HEADER)
+    rows = compare(workspace, read_crowd(crowd, KEYS))
+    assert [r.resolved for r in rows] == [True, True]  # the ledger's truce of week 8 says yes ...
+    assert all(r.loose.startswith("any_deal is yes on any logged deal, a holiday truce included") for r in rows)
+    assert scores(rows)["n"] == 0  # ... and no score is computed from it
+    assert "Scored on 0 resolved row(s)" in table_text(rows) and "Left out: 2 loose row(s)" in table_text(rows)
 
 
 def test_a_tilde_marks_a_loose_row(workspace, tmp_path):
@@ -246,8 +264,8 @@ def test_a_flagged_run_is_named_beside_the_scores(tmp_path, priors):
     _store_run(ws, priors, _table(), EVENTS, status="flagged")
     crowd = write_csv(tmp_path / "c.csv", f"{_week(1)},0.4,{_week(9, 2)},general_ceasefire,no,q", header=RESOLVED_HEADER)
     text = table_text(compare(ws, read_crowd(crowd, KEYS)))
-    assert "no (the question) [run flagged: its diagnostics failed]" in text
-    assert "Warning: 1 of the runs these scores read failed their diagnostics (r1)" in text
+    assert "no (the question) [run flagged]" in text
+    assert "Warning: 1 of the runs these scores read failed their diagnostics" in text
 
 
 def test_the_bundled_crowd_file_reads_whole(priors):
@@ -267,10 +285,11 @@ def test_a_missing_column_is_named(tmp_path):
 def test_compare_command_prints_the_table_and_writes_the_chart(workspace, tmp_path):
     from cli_helpers import forecast
 
-    crowd = write_csv(tmp_path / "crowd.csv", f"{_week(1)},0.5,{_week(6, 2)},any_deal,,Any deal by March",
+    crowd = write_csv(tmp_path / "crowd.csv", f"{_week(1)},0.5,{_week(9, 2)},local_ceasefire,,A truce by April",
                       f"{_week(1)},0.5,{_week(9, 2)},~any_deal,no,A lasting ceasefire", header=RESOLVED_HEADER)
     result = forecast("compare", crowd, "--workspace", workspace.root, "--out", tmp_path / "c.pdf")
-    assert "Any deal by March" in result.stdout and "9.6%" in result.stdout and "Scored on 1 resolved row" in result.stdout
+    assert "A truce by April" in result.stdout and "5.4%" in result.stdout and "Scored on 1 resolved row" in result.stdout
+    assert f"yes (ledger: local_ceasefire {_week(8, 6)})" in result.stdout
     assert "LOOSE, not scored" in result.stdout and "Left out: 1 loose row(s)" in result.stdout
     assert (tmp_path / "c.pdf").stat().st_size > 1000
     loose = forecast("compare", crowd, "--workspace", workspace.root, "--out", tmp_path / "c.pdf", "--include-loose")

@@ -21,16 +21,20 @@ without scoring it. With `resolved` empty or absent, the ledger resolves it once
 past the deadline: did a matching deal start in the weeks the model's number covers?
 
 Loose rows: a row is *loose* when its question's resolution cannot be read off the model's
-outcome exactly. Two things make a row loose, and nothing else:
+outcome exactly. Three things make a row loose, and nothing else:
 
-1. the analyst says so, by writing the match with a `~` prefix (`~any_deal`): a question about
-   a "lasting" ceasefire, a peace treaty, or one whose criteria differ from the coding guide;
+1. the analyst says so, by writing the match with a `~` prefix (`~general_ceasefire`): a question
+   about a "lasting" ceasefire, a peace treaty, or one whose criteria differ from the coding guide;
 2. the file says so: the question resolved yes (no) while the ledger's record of the matched
    outcome, over the same weeks, says no (yes). Then the model's outcome is demonstrably not the
    question's (a general-ceasefire question that resolved no, matched to `any_deal`, which a
-   holiday truce in the ledger answers yes).
+   holiday truce in the ledger answers yes);
+3. the match is a union of deal types (`any_deal`, or the complement, "no deal of any kind") and
+   the file gives no resolution of its own: the ledger would answer it through whatever deal it
+   logged, a holiday truce included, and no public question asks about that union.
 
-Loose rows are listed and marked but left out of the score unless `--include-loose`.
+Loose rows are listed and marked but left out of the score unless `--include-loose`. So a
+general-ceasefire question is never scored against a holiday truce without the analyst asking.
 """
 
 from __future__ import annotations
@@ -200,6 +204,10 @@ def compare(workspace: Workspace, crowd: list[CrowdForecast]) -> list[Compared]:
         if not loose and c.answer in ("yes", "no") and ledger is not None and ledger != resolved:
             loose = (f"the question resolved {c.answer}, but the ledger's record of {c.match} says "
                      f"{'yes' if ledger else 'no'}{f' ({deals})' if deals else ''}")
+        if not loose and not c.answer and c.match in (ANY_DEAL, complement):
+            what = "is yes on" if c.match == ANY_DEAL else "is no after"
+            loose = (f"{c.match} {what} any logged deal, a holiday truce included: give the question's own "
+                     "resolution (resolved) to score it")
         out.append(Compared(c, run, p, "", resolved, by, ledger, deals, loose))
     return out
 
@@ -279,7 +287,7 @@ def note(c: Compared, include_loose: bool = False) -> str:
         scored = "scored (--include-loose)" if c.scored(include_loose) else "not scored"
         text = f"LOOSE, {scored}: {c.loose}; {text}"
     if c.run is not None and c.run.status != "ok":
-        text += " [run flagged: its diagnostics failed]"
+        text += " [run flagged]"
     return text
 
 
@@ -301,7 +309,8 @@ def table_text(compared: list[Compared], include_loose: bool = False) -> str:
         lines.append(f"Left out: {s['loose_left_out']} loose row(s) (marked LOOSE above); --include-loose scores them too.")
     flagged = sorted({c.run.run_id for c in compared if c.scored(include_loose) and c.run.status != "ok"})
     if flagged:
-        lines.append(f"Warning: {len(flagged)} of the runs these scores read failed their diagnostics ({', '.join(flagged)}).")
+        lines.append(f"Warning: {len(flagged)} of the runs these scores read failed their diagnostics ([run flagged] above): "
+                     "refit them with more draws before quoting the scores.")
     lines.append("Model: a deal type's chance to start at least once by the deadline; any_deal 1 - P(no deal).")
     return "\n".join(lines)
 

@@ -428,6 +428,8 @@ class _Writer(Layout):
         right_axes = right.subplots(1, n_checks, squeeze=False)[0]
         for ax, c in zip(right_axes, b.outcome_checks):
             plot_outcome_check(wrap_label(c.label, 22), c.observed, c.replicated, axes=ax)
+            ax.set_xlabel("")  # one label under the row: four panels leave no room for one each
+        right.supxlabel("Weeks with this outcome", fontsize=6)
         out = [CondPageBreak(80 * mm), self.rich("Posterior predictive checks", self.s.h2), image(fig)]
         if len(check.pit):
             out.append(self.rich(

@@ -52,6 +52,7 @@ import numpy as np
 from forecast.conventions import DEAL, FACTOR, HORIZON, OUTCOME
 from forecast.errors import InputError, did_you_mean
 from forecast.evaluation.scoring import binary_scores
+from forecast.forecasting.incidence import HAPPENS_BY
 from forecast.io.events import Event, decode_text
 from forecast.io.ledger import RunRecord
 from forecast.io.workspace import Workspace
@@ -191,7 +192,7 @@ def compare(workspace: Workspace, crowd: list[CrowdForecast]) -> list[Compared]:
         if why:
             out.append(Compared(c, run, None, why, None, loose=_analyst_loose(c)))
             continue
-        at = table[table[HORIZON] == horizon].set_index(OUTCOME)["happens_by"]
+        at = table[table[HORIZON] == horizon].set_index(OUTCOME)[HAPPENS_BY[0]]
         p = 1 - float(at[complement]) if c.match == ANY_DEAL else float(at[c.match])
         ledger, deals = _ledger_reading(events, known, run, c, complement)
         if c.answer in ("yes", "no"):
@@ -220,7 +221,7 @@ def _happens_by_table(tree: xr.DataTree, run: RunRecord) -> pd.DataFrame | str:
     """The run's forecast table with its at-least-once columns. A run stored before runs kept
     them has its forward walk recomputed from its draws with the run's own stream, used only if
     it reproduces the stored cumulative incidence; otherwise the reason it cannot be used."""
-    from forecast.forecasting.incidence import HAPPENS_BY, simulate_forward
+    from forecast.forecasting.incidence import simulate_forward
     from forecast.io.runfiles import stored_forecast, stored_priors
     from forecast.model.draws import Draws
 

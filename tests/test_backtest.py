@@ -14,7 +14,7 @@ from forecast.io.events import Event
 from forecast.model.dataset import build_dataset
 
 START = dt.date(2025, 2, 17)
-KEYS = ["local_ceasefire", "energy_food_deal", "protracted_war"]
+KEYS = ["local_ceasefire", "energy_food_deal", "general_ceasefire", "protracted_war"]
 
 
 def _event(event_id, day, kind="signal", reported=None, **fields) -> Event:
@@ -63,10 +63,12 @@ def test_the_base_rate_is_competing_constant_hazards(priors):
     p = base_rate_forecast(_log(), priors, _week(10), 12)
     assert sum(p.values()) == pytest.approx(1.0)
     # By week 10: 11 weeks observed, one energy/food deal week (the late ceasefire is not known yet).
-    weekly = {"local_ceasefire": 0.5 / 12, "energy_food_deal": 1.5 / 12}
+    # The unseen deal types (local, general) keep half a deal each.
+    weekly = {"local_ceasefire": 0.5 / 12, "energy_food_deal": 1.5 / 12, "general_ceasefire": 0.5 / 12}
     none = (1 - sum(weekly.values())) ** 12
     assert p["protracted_war"] == pytest.approx(none)
-    assert p["energy_food_deal"] == pytest.approx(0.75 * (1 - none))
+    assert p["energy_food_deal"] == pytest.approx(0.6 * (1 - none))
+    assert p["general_ceasefire"] == pytest.approx(0.2 * (1 - none))
 
 
 def test_each_origin_sees_only_what_was_reported_by_then(priors):
@@ -74,16 +76,16 @@ def test_each_origin_sees_only_what_was_reported_by_then(priors):
 
     def recorder(data, horizon):
         seen[data.as_of] = data
-        return {"local_ceasefire": 0.1, "energy_food_deal": 0.1, "protracted_war": 0.8}, True
+        return {"local_ceasefire": 0.1, "energy_food_deal": 0.1, "general_ceasefire": 0.02, "protracted_war": 0.78}, True
 
     result = run_backtest(_log(), priors, BacktestSettings(start=_week(8), every_weeks=2, horizon=4),
                           FitSettings(draws=10, tune=10, chains=2), forecast_at=recorder)
     at_10 = seen[_week(10)]
     # The late ceasefire (dated week 9, reported week 12) is absent at the week-10 origin: its week
     # counts as an observed "no deal", exactly as an update run on that day would have had it.
-    assert at_10.outcome_counts[9].tolist() == [1, 0, 0]
+    assert at_10.outcome_counts[9].tolist() == [1, 0, 0, 0]
     assert at_10.data_hash == build_dataset([e for e in _log() if e.reported <= _week(10)], priors, _week(10)).data_hash
-    assert seen[_week(12)].outcome_counts[9].tolist() == [0, 1, 0]  # reported by week 12: now it counts
+    assert seen[_week(12)].outcome_counts[9].tolist() == [0, 1, 0, 0]  # reported by week 12: now it counts
     assert result["origins"][0] == _week(8).isoformat()
     assert set(result["scores"]) == {"model", "base_rate", "prior"}
     assert {f["method"] for f in result["forecasts"]} == {"model", "base_rate", "prior"}

@@ -51,6 +51,9 @@ def test_the_brief_has_every_part_and_the_status_numbers(fitted, brief):
     for outcome in status["outcomes"].values():
         assert f"{100 * outcome['p']:.1f} %" in text
         assert f"{100 * outcome['lo']:.1f} % to {100 * outcome['hi']:.1f} %" in text
+    assert set(status["happens_by"]) == set(status["outcomes"]) - {"protracted_war"}
+    for deal in status["happens_by"].values():  # the headline's "at least once" column, as stored
+        assert f"{100 * deal['p']:.1f} % ({100 * deal['lo']:.1f} % to {100 * deal['hi']:.1f} %)" in text
     for needle in (run.run_id, run.data_hash, run.priors_hash, run.code_version, str(run.seed), str(run.as_of)):
         assert needle in text
     assert "first run" in text and "Pareto k" in text and "R-hat" in text

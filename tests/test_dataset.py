@@ -56,7 +56,7 @@ def test_outcome_counts_mark_every_other_week_as_none(priors):
         ev("o3", D(2025, 3, 12), kind="outcome", outcome="energy_food_deal"),
     ]
     data = build_dataset(events, priors, as_of=D(2025, 3, 14))
-    np.testing.assert_array_equal(data.outcome_counts, [[1, 0, 0], [0, 1, 1], [1, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(data.outcome_counts, [[1, 0, 0, 0], [0, 1, 1, 0], [1, 0, 0, 0], [0, 0, 1, 0]])
 
 
 def test_grades_become_indices(priors):

@@ -33,8 +33,9 @@ def fitted_shape(request):
     rng = np.random.default_rng(5)
     data = design(priors, n_signals=40, n_weeks=9, rng=rng)
     counts = data.outcome_counts.copy()
-    counts[3] = [0, 1, 0]
-    counts[6] = [0, 1, 1]  # a week with both deal types
+    counts[3] = [0, 1, 0, 0]
+    counts[6] = [0, 1, 1, 0]  # a week with two deal types
+    counts[7] = [0, 0, 0, 1]
     data = data.__class__(**{**data.__dict__, "signal_value": rng.uniform(-3, 3, 40), "outcome_counts": counts})
     model = build_model(data, priors)
     prior = pm.sample_prior_predictive(draws=3, model=model, random_seed=1).prior
@@ -50,7 +51,7 @@ def test_signal_and_outcome_likelihoods_match_the_model(fitted_shape):
     signal_logp = model.compile_logp(vars=[model["signal"]], jacobian=False)
     outcome_logp = model.compile_logp(vars=[model["outcome_counts"]], jacobian=False)
     # The Multinomial's log n! / prod(counts!) does not depend on the draw; ours leaves it out.
-    constant = -np.log(2.0)  # the week with both deals: 2! / (1! 1!)
+    constant = -np.log(2.0)  # the week with two deals: 2! / (1! 1!)
     for d in range(3):
         point = _point(model, prior, d)
         assert ours_signal[d] == pytest.approx(float(signal_logp(point)), rel=1e-9)
@@ -99,7 +100,7 @@ def test_scheduled_occasions_move_the_outcome_likelihood_as_in_the_model(fitted_
     model = build(data, load_priors(PRIORS))
     prior = pm.sample_prior_predictive(draws=3, model=model, random_seed=2).prior
     draws = Draws.from_dataset(prior.to_dataset())
-    assert draws.occasion_effect.shape == (3, 2, 6)
+    assert draws.occasion_effect.shape == (3, len(data.deals), 6)
     ours = draws.outcome_log_likelihood(data.outcome_counts, occasions)
     outcome_logp = model.compile_logp(vars=[model["outcome_counts"]], jacobian=False)
     for d in range(3):

@@ -26,7 +26,7 @@ def _fake_fits(monkeypatch, *results):
 
 def test_a_passing_fit_is_not_retried(monkeypatch):
     calls = _fake_fits(monkeypatch, GOOD)
-    trace, stored, table, used = fit_checked(None, None, FitSettings())
+    trace, stored, _, used = fit_checked(None, None, FitSettings())
     assert len(calls) == 1 and used == FitSettings() and trace == "trace1"
     assert stored["passed"] and "retry" not in stored and stored["target_accept"] == FitSettings().target_accept
 

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from forecast.forecasting.incidence import cumulative_incidence, factor_summary, forecast_table, headline
-from forecast.model.draws import Draws
+from forecast.forecasting.incidence import (
+    HAPPENS_BY,
+    cumulative_incidence,
+    factor_summary,
+    forecast_table,
+    headline,
+    simulate_forward,
+)
+from forecast.model.draws import Draws, weekly_log_probabilities
 
 
 def constant_draws(n=50, theta=0.0, volatility=0.0, baseline=(-2.0, -3.0), effect=0.0, k=4) -> Draws:
@@ -60,15 +67,84 @@ def test_volatility_spreads_the_draws_but_keeps_the_mean_sensible():
     assert wild[:, -1, 0].std() > 0.01
 
 
+def test_happens_by_matches_the_closed_form_on_constant_hazards():
+    # Constant weekly chances p_j: a deal of type j at least once within h weeks is 1 - (1 - p_j)^h,
+    # whatever comes first; no deal of any kind is p_none^h, as in the cumulative incidence.
+    draws = constant_draws(baseline=(-2.0, -3.0, -4.5))
+    forward = simulate_forward(draws, 52, np.random.default_rng(0))
+    e = np.exp([0.0, -2.0, -3.0, -4.5])
+    p = e / e.sum()
+    h = np.arange(1, 53)
+    for j in range(3):
+        np.testing.assert_allclose(forward.happens_by[:, :, j], np.tile(1 - (1 - p[j + 1]) ** h, (50, 1)), rtol=1e-12)
+    np.testing.assert_allclose(forward.happens_by[:, :, 3], np.tile(p[0] ** h, (50, 1)), rtol=1e-12)
+    # Hand-computed at h = 12 for the first type: 1 - (1 - 0.10577...)^12.
+    assert forward.happens_by[0, 11, 0] == pytest.approx(1 - (1 - e[1] / e.sum()) ** 12, rel=1e-12)
+    assert np.all(forward.happens_by[:, :, :3] >= forward.incidence[:, :, :3] - 1e-15)  # at least once >= first
+
+
+def test_happens_by_averages_over_draws_and_the_simulated_path():
+    # Two kinds of draws with different constant hazards: the table's mean is the average of the
+    # closed forms, and the interval spans them.
+    n = 40
+    baseline = np.tile([-2.0, -3.0], (n, 1))
+    baseline[n // 2:] = [-1.0, -4.0]
+    draws = Draws(theta=np.zeros((n, 4, 1)), volatility=np.zeros((n, 4)), baseline=baseline, effect=np.zeros((n, 2, 4)))
+    forward = simulate_forward(draws, 12, np.random.default_rng(0))
+    table = forecast_table(forward.incidence, ["a", "b", "none"], forward.happens_by)
+    expected = {}
+    for j, key in enumerate(("a", "b")):
+        per = [1 - (1 - np.exp(row[j]) / (1 + np.exp(row).sum())) ** 12 for row in ([-2.0, -3.0], [-1.0, -4.0])]
+        expected[key] = np.mean(per)
+    at = table[table.horizon == 12].set_index("outcome")
+    assert at.loc["a", HAPPENS_BY[0]] == pytest.approx(expected["a"], rel=1e-12)
+    assert at.loc["b", HAPPENS_BY[0]] == pytest.approx(expected["b"], rel=1e-12)
+    assert at.loc["none", HAPPENS_BY[0]] == pytest.approx(at.loc["none", "p"], rel=1e-12)
+
+
+def _incidence_alone(draws: Draws, weeks: int, rng: np.random.Generator) -> np.ndarray:
+    """The forward walk as it was before the at-least-once chances: one normal per obstacle a week."""
+    theta = draws.theta_last.copy()
+    survival, cif = np.ones(len(theta)), np.zeros(draws.baseline.shape)
+    out = []
+    for _ in range(weeks):
+        theta += draws.volatility * rng.standard_normal(theta.shape)
+        p = np.exp(weekly_log_probabilities(draws.baseline, draws.effect, theta))
+        cif = cif + survival[:, None] * p[:, 1:]
+        survival = survival * p[:, 0]
+        out.append(np.concatenate([cif, survival[:, None]], axis=1))
+    return np.stack(out, axis=1)
+
+
+def test_adding_happens_by_changes_no_incidence_number():
+    # The same stream gives the same walk: the incidence is what the walk alone gave, to the bit.
+    rng = np.random.default_rng(5)
+    n = 200
+    draws = Draws(theta=rng.normal(1.5, 1, (n, 4, 1)), volatility=np.abs(rng.normal(0, 0.3, (n, 4))),
+                  baseline=rng.normal(-3, 1, (n, 3)), effect=rng.normal(-0.3, 0.3, (n, 3, 4)))
+    alone = _incidence_alone(draws, 26, np.random.default_rng([7, 1]))
+    both = simulate_forward(draws, 26, np.random.default_rng([7, 1]))
+    np.testing.assert_array_equal(alone, both.incidence)
+    np.testing.assert_array_equal(cumulative_incidence(draws, 26, np.random.default_rng([7, 1])), both.incidence)
+    assert np.all(both.happens_by[:, :, :3] >= both.incidence[:, :, :3] - 1e-15)
+    assert np.all(np.diff(both.happens_by[:, :, :3], axis=1) >= 0)
+
+
 def test_table_and_headline():
-    out = cumulative_incidence(constant_draws(), 26, np.random.default_rng(0))
-    table = forecast_table(out, ["a", "b", "none"])
+    forward = simulate_forward(constant_draws(), 26, np.random.default_rng(0))
+    table = forecast_table(forward.incidence, ["a", "b", "none"], forward.happens_by)
     assert len(table) == 26 * 3
     head = headline(table, 12, {"a": "A", "b": "B", "none": "None"})
     assert list(head) == ["a", "b", "none"]
     assert sum(o["p"] for o in head.values()) == pytest.approx(1.0)
     for o in head.values():
         assert o["lo"] <= o["p"] <= o["hi"]
+        assert o["happens_by"]["lo"] <= o["happens_by"]["p"] <= o["happens_by"]["hi"]
+    assert head["a"]["happens_by"]["p"] > head["a"]["p"]  # a after b counts too
+    assert head["none"]["happens_by"] == {k: head["none"][k] for k in ("p", "lo", "hi")}
+    # A table stored before the at-least-once columns gives the headline without them.
+    old = headline(table.drop(columns=list(HAPPENS_BY)), 12, {"a": "A", "b": "B", "none": "None"})
+    assert "happens_by" not in old["a"] and old["a"]["p"] == head["a"]["p"]
 
 
 def _posterior(theta_last, chains=2, draws=3):

@@ -15,8 +15,8 @@ from forecast.io.priors import load_priors
 
 def test_defaults_load_with_the_design_keys(priors):
     assert list(priors.factors) == ["territorial_rigidity", "security_guarantee_gap", "external_military_aid", "domestic_hawkishness"]
-    assert priors.outcomes.keys == ["local_ceasefire", "energy_food_deal", "protracted_war"]
-    assert (priors.outcomes.horizon_weeks, priors.outcomes.forecast_weeks) == (12, 26)
+    assert priors.outcomes.keys == ["local_ceasefire", "energy_food_deal", "general_ceasefire", "protracted_war"]
+    assert (priors.outcomes.horizon_weeks, priors.outcomes.forecast_weeks) == (12, 52)
     assert priors.outcomes.start.isoformat() == "2025-02-17"
 
 
@@ -70,7 +70,7 @@ BROKEN = [
     ("factors.yaml", "dist: Normal", "dist: Normall", "did you mean 'Normal'?"),
     ("outcomes.yaml", "      domestic_hawkishness:\n        dist: Normal\n        kwargs: {mu: -0.25", "      domestic_hawkishnes:\n        dist: Normal\n        kwargs: {mu: -0.25", "did you mean 'domestic_hawkishness'?"),
     ("observation.yaml", "  F: {value: 1.6,", "  G: {value: 1.6,", "expected one of: 'A', 'B'"),
-    ("outcomes.yaml", "horizon_weeks:\n  value: 12", "horizon_weeks:\n  value: 40", "exceeds forecast_weeks"),
+    ("outcomes.yaml", "horizon_weeks:\n  value: 12", "horizon_weeks:\n  value: 60", "exceeds forecast_weeks"),
 ]
 
 

@@ -38,6 +38,19 @@ def test_weekly_base_rate_near_the_2022_2025_record(default_predictive):
     assert np.all((median > 0.003) & (median < 0.02)), median
 
 
+def test_a_general_ceasefire_is_distant(default_predictive):
+    """None in 2022-2026 and the article's 'no breakthrough in the short term': its weekly chance
+    now is a small fraction of either partial deal's, and a year gives it a minority chance."""
+    keys = list(default_predictive.table.outcome.unique())
+    general = keys.index("general_ceasefire")
+    weekly = np.median(default_predictive.incidence[:, 0, :3], axis=0)
+    assert 0.0003 < weekly[general] < 0.25 * min(np.delete(weekly, general)), weekly
+    table = default_predictive.table.set_index(["horizon", "outcome"])
+    assert table.loc[(12, "general_ceasefire"), "happens_by"] < 0.05
+    assert table.loc[(52, "general_ceasefire"), "happens_by"] < 0.2
+    assert table.loc[(52, "general_ceasefire"), "happens_by"] < 0.5 * table.loc[(52, "local_ceasefire"), "happens_by"]
+
+
 def test_prior_paths_start_at_the_articles_levels(default_predictive):
     start = np.median(default_predictive.factor_paths[:, :, 0], axis=0)
     np.testing.assert_allclose(start, [2.5, 2.0, 1.0, 1.5], atol=0.05)

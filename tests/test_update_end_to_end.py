@@ -29,7 +29,10 @@ def test_example_update_and_status(example_workspace):
     ws, first = example_workspace
     assert "Local ceasefire" in first.stdout and "first run" in first.stdout
     s = status(ws)
-    assert set(s["outcomes"]) == {"local_ceasefire", "energy_food_deal", "protracted_war"}
+    assert set(s["outcomes"]) == {"local_ceasefire", "energy_food_deal", "general_ceasefire", "protracted_war"}
+    assert set(s["happens_by"]) == {"local_ceasefire", "energy_food_deal", "general_ceasefire"}
+    for key, once in s["happens_by"].items():
+        assert s["outcomes"][key]["p"] <= once["p"] <= 1 and once["lo"] <= once["p"] <= once["hi"]
     assert sum(o["p"] for o in s["outcomes"].values()) == pytest.approx(1.0, abs=1e-9)
     for o in s["outcomes"].values():
         assert 0 <= o["lo"] <= o["p"] <= o["hi"] <= 1
@@ -40,6 +43,7 @@ def test_example_update_and_status(example_workspace):
     # The seed article's judgement: protracted war is the most likely path, each partial deal a minority.
     p = {k: o["p"] for k, o in s["outcomes"].items()}
     assert p["protracted_war"] > 0.5 and max(p["local_ceasefire"], p["energy_food_deal"]) < 0.3
+    assert p["general_ceasefire"] < min(p["local_ceasefire"], p["energy_food_deal"])  # distant, per the article
     assert (ws / "runs" / s["run_id"] / "posterior.nc").is_file()
 
 
@@ -98,6 +102,7 @@ def test_strong_signals_lowering_every_obstacle_raise_both_deals(tmp_path):
         states[name] = status(ws)
     for deal in ("local_ceasefire", "energy_food_deal"):
         assert states["low"]["outcomes"][deal]["p"] > states["neutral"]["outcomes"][deal]["p"] + 0.03
+    assert states["low"]["happens_by"]["general_ceasefire"]["p"] > states["neutral"]["happens_by"]["general_ceasefire"]["p"]
     for f in factors:
         assert states["low"]["factors"][f]["mean"] < states["neutral"]["factors"][f]["mean"] - 0.4
 
@@ -107,7 +112,7 @@ def test_second_update_shows_the_change_since_the_last_run(tmp_path):
     forecast("update", EXAMPLE, "--workspace", ws, "--quiet", *SMALL)
     later = write_csv(tmp_path / "later.csv", "m1,2025-03-04,signal,external_military_aid,0.5,,,B,2,aid pause")
     result = forecast("update", later, "--workspace", ws, "--quiet", *SMALL)
-    assert result.stdout.count(" pts") == 3 and "first run" not in result.stdout
+    assert result.stdout.count(" pts") == 4 and "first run" not in result.stdout  # one change per path
 
 
 def test_a_short_append_leaks_no_library_warning_and_its_progress_fits_80_columns(tmp_path):

@@ -94,12 +94,16 @@ class _Writer(Layout):
         b, r = self.b, self.b.run
         h = r.horizon_weeks
         end = b.horizon_end
-        rows = [["Path", f"Chance within {h} weeks (to {end:%d %b %Y})", "5–95 % range of that chance", since(b.previous)]]
+        once = r.happens_by or {}
+        rows = [["Path", f"Chance within {h} weeks (to {end:%d %b %Y})", "5–95 % range of that chance", since(b.previous),
+                 "At least once (5–95 %)"]]
         for key, o in r.headline.items():
+            at_least = once.get(key)
             rows.append([o["label"], self.rich(pct(o["p"]), self.s.big), f"{pct(o['lo'])} to {pct(o['hi'])}",
-                         change(r, b.previous, key)])
+                         change(r, b.previous, key),
+                         f"{pct(at_least['p'])} ({pct(at_least['lo'])} to {pct(at_least['hi'])})" if at_least else "–"])
         out = [self.rich(HEADINGS[0], self.s.h1),
-               self.table(rows, [52, 48, 40, 40], extra=[("VALIGN", (0, 1), (-1, -1), "MIDDLE")])]
+               self.table(rows, [44, 38, 34, 28, 36], extra=[("VALIGN", (0, 1), (-1, -1), "MIDDLE")])]
         out.append(Spacer(1, 4))
         deals = list(b.priors.outcomes.deals)
         for key, o in r.headline.items():
@@ -107,8 +111,9 @@ class _Writer(Layout):
             if key in deals:
                 sentence = (
                     f"<b>{label}, {pct(o['p'])}</b>: the chance that the first deal reached in the {h} weeks to "
-                    f"{end:%d %B %Y} is of this kind. It is not the chance of a general ceasefire or a settlement, and "
-                    "it does not count this kind of deal if another kind comes first.")
+                    f"{end:%d %B %Y} is of this kind")
+                sentence += (f"; <b>{pct(once[key]['p'])}</b> that one starts at least once by then, whatever comes "
+                             "first." if key in once else ". It does not count this kind of deal if another kind comes first.")
             else:
                 sentence = (
                     f"<b>{label}, {pct(o['p'])}</b>: the chance that no deal of any kind begins by {end:%d %B %Y}. "
@@ -121,7 +126,11 @@ class _Writer(Layout):
             f"chance: across the posterior, the chance of {self.esc(first['label'].lower())} lies between "
             f"{pct(first['lo'])} and {pct(first['hi'])} in 90 % of draws. The chance to act on is the central "
             f"{pct(first['p'])}, which already averages over that uncertainty; a wide range means a few new events "
-            "could move it a long way.", self.s.note))
+            "could move it a long way. <b>First or at least once.</b> The paths add up to 100 %: each is the "
+            "chance that the first deal is of that kind. The at-least-once chance also counts a deal that follows "
+            "another kind of deal, so it is the one that answers \"will it happen by then?\" (and the one "
+            "<font name='DejaVuSansMono'>forecast compare</font> sets beside a crowd); those need not add up.",
+            self.s.note))
         return out
 
     def horizon_and_history(self) -> list:
@@ -451,6 +460,8 @@ class _Writer(Layout):
         right_axes = right.subplots(1, n_checks, squeeze=False)[0]
         for ax, c in zip(right_axes, b.outcome_checks):
             plot_outcome_check(wrap_label(c.label, 22), c.observed, c.replicated, axes=ax)
+            ax.set_xlabel("")  # one label under the row: four panels leave no room for one each
+        right.supxlabel("Weeks with this outcome", fontsize=6)
         out = [CondPageBreak(80 * mm), self.rich("Posterior predictive checks", self.s.h2), image(fig)]
         if len(check.pit):
             out.append(self.rich(

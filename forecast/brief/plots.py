@@ -293,6 +293,9 @@ class _CrowdForecast(Protocol):
     @property
     def question(self) -> str: ...
 
+    @property
+    def match_text(self) -> str: ...
+
 
 class _Compared(Protocol):
     """What `plot_compare` reads of a compared row (`evaluation.compare.Compared`)."""
@@ -306,27 +309,55 @@ class _Compared(Protocol):
     @property
     def resolved(self) -> bool | None: ...
 
+    @property
+    def loose(self) -> str: ...
 
-def plot_compare(compared: Sequence[_Compared], axes: Axes | None = None) -> tuple[Figure | SubFigure, Axes]:
-    """External forecasts (hollow) and the model's matched chance (filled) by date, one colour per
-    question; a resolved question is marked by its answer at the deadline."""
+    def scored(self, include_loose: bool = False) -> bool: ...
+
+
+def plot_compare(
+    compared: Sequence[_Compared], axes: Axes | None = None, include_loose: bool = False,
+) -> tuple[Figure | SubFigure, Axes]:
+    """External forecasts (hollow, dashed) and the model's matched chance (filled) by date, one
+    colour per question; a resolved question is marked by its answer at the deadline (a star).
+    Rows left out of the score are drawn faint, loose rows' model numbers as crosses."""
+    from matplotlib.lines import Line2D
+
     fig, ax = _axes(axes)
     questions = list(dict.fromkeys(c.crowd.question for c in compared))
-    for colour, question in zip(OUTCOME_COLOURS * 4, questions):
+    palette = OUTCOME_COLOURS if len(questions) <= len(OUTCOME_COLOURS) else [
+        matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]
+    handles = []
+    for i, question in enumerate(questions):
+        colour = palette[i % len(palette)]
         rows = sorted((c for c in compared if c.crowd.question == question), key=lambda c: c.crowd.date)
         ax.plot([c.crowd.date for c in rows], [100 * c.crowd.probability for c in rows], color=colour, linestyle="--",
-                marker="o", markerfacecolor="white", markersize=4, linewidth=1, label=f"{question}: external")
+                marker="o", markerfacecolor="white", markersize=4, linewidth=1)
         mine = [c for c in rows if c.model is not None]
         if mine:
-            ax.plot([c.crowd.date for c in mine], [100 * c.model for c in mine], color=colour, marker="o", markersize=4,
-                    linewidth=1.6, label=f"{question}: model ({mine[0].crowd.match})")
+            ax.plot([c.crowd.date for c in mine], [100 * c.model for c in mine], color=colour, linewidth=1.6,
+                    alpha=1.0 if any(c.scored(include_loose) for c in mine) else 0.35)
+            for c in mine:
+                loose = bool(c.loose) and not c.scored(include_loose)
+                ax.scatter([c.crowd.date], [100 * c.model], color=colour, s=30 if loose else 16, zorder=3,
+                           marker="x" if loose else "o")
         for c in rows:
             if c.resolved is not None:
                 ax.scatter([c.crowd.deadline], [100 if c.resolved else 0], marker="*", s=60, color=colour, zorder=4)
+        match = mine[0].crowd.match_text if mine else rows[0].crowd.match_text
+        label = question if len(question) <= 70 else question[:69] + "…"
+        handles.append(Line2D([], [], color=colour, linewidth=2, label=f"{label} [{match}]"))
+    style = [
+        Line2D([], [], color="grey", linestyle="--", marker="o", markerfacecolor="white", markersize=4, label="external forecast"),
+        Line2D([], [], color="grey", marker="o", markersize=4, label="model, same question"),
+        Line2D([], [], color="grey", marker="x", linestyle="none", label="model, loose match (not scored)"),
+        Line2D([], [], color="grey", marker="*", linestyle="none", markersize=8, label="resolution at the deadline"),
+    ]
     ax.set_ylim(-3, 103)
     ax.set_ylabel("Chance the question resolves yes (%)")
     ax.set_xlabel("Date of the forecast (★ at a deadline: how it resolved, 100 yes, 0 no)")
     _date_axis(ax)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(handles=style, fontsize=7, loc="upper left")
+    fig.legend(handles=handles, fontsize=6, loc="outside lower center", ncols=2 if len(handles) > 4 else 1, frameon=False)
     return fig, ax

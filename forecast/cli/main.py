@@ -86,7 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_backtest)
 
     p = commands.add_parser("compare", help="external forecasts (a crowd, a market) beside the model's, scored the same way")
-    p.add_argument("crowd", type=Path, metavar="CROWD.csv", help="columns: date, probability, deadline, match, [question, source]")
+    p.add_argument("crowd", type=Path, metavar="CROWD.csv",
+                   help="columns: date, probability, deadline, match, [resolved, question, source]")
+    p.add_argument("--include-loose", action="store_true",
+                   help="score loose rows too (a ~ before the match, or a question that resolved against the ledger)")
     p.add_argument("--out", type=Path, metavar="PATH", help="the chart (default: WORKSPACE/reports/compare-<file name>.pdf)")
     workspace_option(p)
     p.set_defaults(handler=_compare)
@@ -234,9 +237,9 @@ def _compare(args: argparse.Namespace) -> int:
 
     workspace, runs = _workspace_with_runs(args.workspace)
     compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline)))
-    print(table_text(compared))
+    print(table_text(compared, args.include_loose))
     out = args.out or workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
-    print(f"\nChart: {write_chart(compared, out)}")
+    print(f"\nChart: {write_chart(compared, out, args.include_loose)}")
     return 0
 
 

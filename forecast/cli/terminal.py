@@ -12,7 +12,9 @@ def status_json(run: RunRecord) -> dict:
         "run_id": run.run_id,
         "as_of": run.as_of.isoformat(),
         "horizon_weeks": run.horizon_weeks,
-        "outcomes": run.headline,
+        # As before "happens by" was stored: {label, p, lo, hi}; the at-least-once chances follow.
+        "outcomes": {k: {f: v for f, v in o.items() if f != "happens_by"} for k, o in run.headline.items()},
+        "happens_by": run.happens_by,
         "factors": run.factors,
         "events": run.counts,
         "diagnostics": {
@@ -39,6 +41,14 @@ def run_summary(run: RunRecord, previous: RunRecord | None) -> str:
     for key, o in run.headline.items():
         rows.append((o["label"], _pct(o["p"]), f"{_pct(o['lo'])} to {_pct(o['hi'])}", _change_pts(run, previous, key)))
     lines += _table(rows)
+    lines += ["", f"Chance each kind of deal starts at least once within {run.horizon_weeks} weeks, whatever comes first"]
+    if run.happens_by is None:
+        lines += ["  (not stored with this run: it was made before runs kept it; a new update adds it)"]
+    else:
+        rows = [("Deal", "At least once", "5-95 %")]
+        for o in run.happens_by.values():
+            rows.append((o["label"], _pct(o["p"]), f"{_pct(o['lo'])} to {_pct(o['hi'])}"))
+        lines += _table(rows)
     lines += ["", "Obstacle levels in the as-of week (0 = ordinary, +3 = strongest)"]
     rows = [("Factor", "Mean", "SD", "Change")]
     for key, f in run.factors.items():

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from forecast.forecasting.incidence import cumulative_incidence, forecast_table
+from forecast.forecasting.incidence import forecast_table, simulate_forward
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
 from forecast.model.draws import Draws
@@ -47,9 +47,10 @@ def prior_predictive(priors: Priors, *, draws: int = DEFAULT_DRAWS, seed: int) -
     prior = pm.sample_prior_predictive(draws=draws, model=model, random_seed=seed).prior.to_dataset()
     parameters = Draws.from_dataset(prior)
     weeks = priors.outcomes.forecast_weeks
-    incidence = cumulative_incidence(parameters, weeks, np.random.default_rng([seed, 1]))
+    forward = simulate_forward(parameters, weeks, np.random.default_rng([seed, 1]))
     # The same forward walk, kept as paths for the factor chart.
     rng = np.random.default_rng([seed, 2])
     steps = parameters.volatility[:, :, None] * rng.standard_normal((*parameters.volatility.shape, weeks))
     paths = np.concatenate([parameters.theta_last[:, :, None], parameters.theta_last[:, :, None] + np.cumsum(steps, axis=2)], axis=2)
-    return PriorPredictive(prior, incidence, forecast_table(incidence, priors.outcomes.keys), paths)
+    table = forecast_table(forward.incidence, priors.outcomes.keys, forward.happens_by)
+    return PriorPredictive(prior, forward.incidence, table, paths)

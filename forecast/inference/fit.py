@@ -60,7 +60,7 @@ def fit_forecast(
     The one path from data to numbers, shared by `update` and the notebooks.
     """
     # Imported here so that `validate` and `status` never pay PyMC's start-up cost.
-    from forecast.forecasting.incidence import cumulative_incidence, forecast_table
+    from forecast.forecasting.incidence import forecast_table, simulate_forward
     from forecast.inference.sampler import sample
     from forecast.model.draws import Draws
     from forecast.model.graph import build_fit_model
@@ -71,9 +71,9 @@ def fit_forecast(
                                 seed=settings.seed, progress=progress, target_accept=settings.target_accept)
     # The forecast has its own stream, derived from the seed, so it is reproducible too.
     rng = np.random.default_rng([settings.seed, 1])
-    incidence = cumulative_incidence(Draws.from_dataset(trace.posterior.to_dataset()), priors.outcomes.forecast_weeks, rng,
-                                     data.occasions_ahead)
-    return trace, diagnostics, forecast_table(incidence, priors.outcomes.keys)
+    forward = simulate_forward(Draws.from_dataset(trace.posterior.to_dataset()), priors.outcomes.forecast_weeks, rng,
+                               data.occasions_ahead)
+    return trace, diagnostics, forecast_table(forward.incidence, priors.outcomes.keys, forward.happens_by)
 
 
 def retry_settings(settings: FitSettings) -> FitSettings:

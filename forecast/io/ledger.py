@@ -65,7 +65,7 @@ CREATE TABLE runs (
     chains       INTEGER NOT NULL,
     status       TEXT NOT NULL CHECK (status IN ('ok', 'flagged')),
     diagnostics  TEXT NOT NULL,   -- JSON
-    headline     TEXT NOT NULL,   -- JSON: outcome -> label, p, lo, hi at the headline horizon
+    headline     TEXT NOT NULL,   -- JSON: outcome -> label, p, lo, hi, happens_by {p, lo, hi} at the headline horizon
     factors      TEXT NOT NULL,   -- JSON: factor -> label, mean, sd at the as-of week
     counts       TEXT NOT NULL,   -- JSON: total, signals, outcomes, retracted
     horizon_weeks INTEGER NOT NULL,
@@ -100,6 +100,16 @@ class RunRecord:
     # Events with seq <= this were in the ledger when the run landed: the run's view of the log,
     # even after later ingests add rows reported before its as-of date. None: an older ledger.
     last_event_seq: int | None = None
+
+    @property
+    def happens_by(self) -> dict[str, dict[str, Any]] | None:
+        """Deal type -> {label, p, lo, hi}: the chance it starts at least once within the headline
+        horizon, whatever comes first. The headline lists the deal types, then the complement
+        (whose "happens by" is its own chance). None for a run stored before runs kept it."""
+        deals = list(self.headline)[:-1]
+        if not deals or any("happens_by" not in self.headline[k] for k in deals):
+            return None
+        return {k: {"label": self.headline[k]["label"], **self.headline[k]["happens_by"]} for k in deals}
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> RunRecord:

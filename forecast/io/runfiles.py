@@ -1,8 +1,9 @@
 """The files of one run: `posterior.nc` (ArviZ DataTree, netCDF) with its provenance.
 
 The posterior file carries the run id and the data, priors and code hashes as attributes, and
-a `forecast` group with the cumulative incidence summary, so a brief can be re-rendered from
-the file alone. Loading refuses a file whose hashes do not match its ledger row.
+a `forecast` group with the forecast table by horizon and outcome (the first deal's chance `p`,
+`lo`, `hi`, and the at-least-once chance `happens_by`, `happens_by_lo`, `happens_by_hi`), so a
+brief can be re-rendered, and a crowd compared, from the file alone. Loading refuses a file whose hashes do not match its ledger row.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def stored_priors(tree: xr.DataTree, run: RunRecord) -> Priors:
 
 
 def stored_forecast(tree: xr.DataTree, outcome_keys: list[str]) -> pd.DataFrame:
-    """The forecast table a run stored (horizon, outcome, p, lo, hi), outcomes in `outcome_keys`
-    order (netCDF keeps coordinates sorted, not in the priors' order)."""
+    """The forecast table a run stored (horizon, outcome, p, lo, hi, and happens_by, _lo, _hi if
+    the run kept them), outcomes in `outcome_keys` order (netCDF keeps coordinates sorted, not in
+    the priors' order)."""
     table = tree["forecast"].to_dataset().to_dataframe().reset_index()
     rank = {key: i for i, key in enumerate(outcome_keys)}
     return (table.assign(_rank=table[OUTCOME].map(rank)).sort_values([HORIZON, "_rank"])

@@ -212,7 +212,7 @@ def _try_incremental(
     # Imported only now: a first update has no base run, and these cost half a second.
     import xarray as xr
 
-    from forecast.forecasting.incidence import cumulative_incidence, forecast_table
+    from forecast.forecasting.incidence import forecast_table, simulate_forward
     from forecast.inference.diagnostics import reweighted_diagnostics
     from forecast.io.runfiles import load_posterior
     from forecast.model.draws import Draws
@@ -227,10 +227,11 @@ def _try_incremental(
         return None
     log(f"reweighted run {base.run_id}'s draws by the new events (Pareto k {result.pareto_k:.2f}, "
         f"{result.ess:.0f} effective draws); --refit samples afresh")
-    incidence = cumulative_incidence(Draws.from_dataset(result.posterior), priors.outcomes.forecast_weeks,
-                                     np.random.default_rng([settings.seed, 1]), data.occasions_ahead)
+    forward = simulate_forward(Draws.from_dataset(result.posterior), priors.outcomes.forecast_weeks,
+                               np.random.default_rng([settings.seed, 1]), data.occasions_ahead)
     diagnostics = reweighted_diagnostics(base, result.pareto_k, result.ess, time.perf_counter() - started)
-    return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, forecast_table(incidence, priors.outcomes.keys)
+    table = forecast_table(forward.incidence, priors.outcomes.keys, forward.happens_by)
+    return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, table
 
 
 def _same_inputs(previous: RunRecord, data: ModelData, priors: Priors, settings: FitSettings, version: str) -> bool:

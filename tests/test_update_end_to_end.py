@@ -203,12 +203,9 @@ def test_sigkill_mid_update_leaves_last_good_state(tmp_path, moment):
     with sqlite3.connect(ws / "forecast.sqlite") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT count(*) FROM events WHERE event_id = 'n1'").fetchone()[0] == 0
-    # The next update works: it runs and stores a run. Whether that run passes its diagnostics is
-    # not what this test is about (with this seed and three deal types one of 4,000 draws diverges,
-    # at a draw with a near-zero volatility; two deal types do the same at seed 1), so exit 3, a
-    # run stored flagged, counts as working too.
-    result = forecast("update", new, "--workspace", ws, "--quiet", *SMALL, check=False)
-    assert result.returncode in (0, 3), result.stderr
+    # The next update works, and its run passes (volatilities cannot collapse to zero, where the
+    # one divergence of an earlier version sat).
+    forecast("update", new, "--workspace", ws, "--quiet", *SMALL)
     after = status(ws)
     assert after["run_id"] != good["run_id"] and after["events"]["total"] == good["events"]["total"] + 1
     assert sorted(p.name for p in (ws / "runs").iterdir()) == sorted([good["run_id"], after["run_id"]])

@@ -195,6 +195,7 @@ def _workspace_with_runs(option: str | None) -> tuple[Workspace, list[RunRecord]
     from forecast.io.workspace import Workspace
 
     workspace = Workspace(resolve_workspace_or_fail(option))
+    workspace.check_ledger()
     runs = workspace.ledger.runs()
     if not runs:
         raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")

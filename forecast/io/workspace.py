@@ -3,6 +3,11 @@
 Layout: `forecast.sqlite` (the ledger), `runs/<run-id>/posterior.nc`, `reports/`, and a
 `.lock` file. Files are published atomically (written beside, fsynced, renamed into place),
 so a crash at any point leaves the last good state readable.
+
+Nothing is deleted that this code cannot prove it wrote and never committed: a run folder carries
+a mark (`UNCOMMITTED`, holding its run id) from its first byte until its ledger row is committed,
+and only a marked folder that the ledger does not list is a crash's leftover. A folder of another
+tool, a runs/ that is a link, or runs that a restored older ledger no longer lists are left alone.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ BACKTESTS_DIR = "backtests"
 LOCK_FILE = ".lock"
 POSTERIOR_FILE = "posterior.nc"
 _PARTIAL_PREFIX = ".partial-"
+# Inside a run folder from its creation until its ledger row is committed; holds the run id.
+UNCOMMITTED = ".forecast-uncommitted"
 
 
 def resolve_workspace(option: str | None) -> Path:
@@ -55,11 +62,33 @@ class Workspace:
     def posterior_path(self, run_id: str) -> Path:
         return self.runs_dir / run_id / POSTERIOR_FILE
 
+    def stored_run_folders(self) -> list[str]:
+        """Committed-looking run folders: a posterior file, no mark of an unfinished update."""
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted(child.name for child in self.runs_dir.iterdir()
+                      if not child.name.startswith(".") and not child.is_symlink() and child.is_dir()
+                      and (child / POSTERIOR_FILE).is_file() and not (child / UNCOMMITTED).exists())
+
+    def check_ledger(self) -> None:
+        """Refuse a workspace whose runs outlived its ledger: without the ledger nothing says
+        which runs are real, and a new ledger would start a history beside theirs."""
+        if self.ledger.path.exists():
+            return
+        stored = self.stored_run_folders()
+        if stored:
+            raise ForecastError(
+                f"{self.root}: {len(stored)} stored run{'s' if len(stored) != 1 else ''} in {RUNS_DIR}/ "
+                f"({', '.join(stored[:3])}{', ...' if len(stored) > 3 else ''}) but no ledger ({LEDGER_FILE}); "
+                f"restore {self.ledger.path} from where it was moved or from a backup, or give --workspace another "
+                "folder to start afresh; nothing was changed")
+
     @contextmanager
     def locked(self, wait: bool = True, announce: Callable[[str], None] | None = None) -> Iterator[None]:
         """Hold the workspace lock. A second update waits (saying so) or fails at once."""
         if self.root.exists() and not self.root.is_dir():
             raise ForecastError(f"{self.root}: the workspace must be a folder")
+        self.check_ledger()
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / LOCK_FILE, "a+") as handle:
             try:
@@ -72,6 +101,7 @@ class Workspace:
                 (announce or _stderr)(f"{self.root}: another forecast update is running; waiting for it to finish")
                 fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                self.check_ledger()  # again under the lock: the check above may have raced an update
                 self._discard_partial_runs()
                 yield
             finally:
@@ -80,17 +110,18 @@ class Workspace:
     def publish_run_files(self, run_id: str, write: Callable[[Path], None]) -> Path:
         """Write a run's files into a hidden folder with `write(folder)`, then rename it into place.
 
-        The ledger row that points at the folder is committed after this returns, so a crash in
-        between leaves an unreferenced folder, which the next locked update removes.
+        The ledger row that points at the folder is committed after this returns, and then
+        `mark_committed`; a crash in between leaves a marked folder the ledger does not list,
+        which the next locked update removes.
         """
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         partial = self.runs_dir / f"{_PARTIAL_PREFIX}{run_id}"
         final = self.runs_dir / run_id
-        if final.exists():
+        if final.exists() or partial.exists():
             raise ForecastError(f"{final} already exists")
-        shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir()
         try:
+            (partial / UNCOMMITTED).write_text(run_id, encoding="utf-8")
             write(partial)
             for path in partial.iterdir():
                 _fsync(path)
@@ -101,18 +132,48 @@ class Workspace:
         _fsync(self.runs_dir)
         return final
 
+    def mark_committed(self, run_id: str) -> None:
+        """The run's ledger row is committed: its folder is no longer a leftover to remove."""
+        folder = self.runs_dir / run_id
+        (folder / UNCOMMITTED).unlink(missing_ok=True)
+        _fsync(folder)
+
+    def discard_uncommitted(self, run_id: str) -> None:
+        """Remove a run folder published by this update whose ledger commit failed."""
+        for folder in (self.runs_dir / run_id, self.runs_dir / f"{_PARTIAL_PREFIX}{run_id}"):
+            if _ours_uncommitted(folder, run_id):
+                shutil.rmtree(folder, ignore_errors=True)
+
     def _discard_partial_runs(self) -> None:
-        """Remove run folders that no ledger row references, and half-written briefs: leftovers
-        of a crashed update."""
+        """Remove the leftovers of a crashed update: run folders that carry our mark of an
+        unfinished update and that no ledger row lists, and half-written briefs."""
         if self.reports_dir.is_dir():
             for child in self.reports_dir.glob(f"{_PARTIAL_PREFIX}*"):
-                child.unlink(missing_ok=True)
+                if child.is_file() and not child.is_symlink():
+                    child.unlink(missing_ok=True)
         if not self.runs_dir.is_dir():
             return
         referenced = {r.run_id for r in self.ledger.runs()}
         for child in self.runs_dir.iterdir():
-            if child.is_dir() and child.name not in referenced:
+            partial = child.name.startswith(_PARTIAL_PREFIX)
+            run_id = child.name.removeprefix(_PARTIAL_PREFIX)
+            if not _ours_uncommitted(child, run_id):
+                continue
+            if partial or run_id not in referenced:
                 shutil.rmtree(child, ignore_errors=True)
+            else:  # committed, but the process died before it removed the mark
+                self.mark_committed(run_id)
+
+
+def _ours_uncommitted(folder: Path, run_id: str) -> bool:
+    """A real folder (not a link) carrying our mark for `run_id`."""
+    mark = folder / UNCOMMITTED
+    if folder.is_symlink() or not folder.is_dir() or mark.is_symlink() or not mark.is_file():
+        return False
+    try:
+        return mark.read_text(encoding="utf-8") == run_id
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def write_atomically(path: Path, write: Callable[[str], None]) -> Path:

@@ -185,7 +185,12 @@ def store_run(
 
     workspace.publish_run_files(run_id, write)
     checkpoint("store")
-    workspace.ledger.commit_update(**ingest, run=record)
+    try:
+        workspace.ledger.commit_update(**ingest, run=record)
+    except BaseException:
+        workspace.discard_uncommitted(run_id)  # the ledger is as it was: so is runs/
+        raise
+    workspace.mark_committed(run_id)
     return record
 
 

@@ -1,0 +1,101 @@
+"""Nothing lost, nothing silently wrong: each fault a user or a broken disk can cause, replayed.
+
+Every test here failed before its fix. Each names the item of the issue it keeps fixed. The fast
+tier covers what needs no sampler; the sampling tier (`--run-slow`) what needs a real one.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import EXAMPLE, snapshot
+from test_ledger import _run
+
+from forecast.cli.main import main
+from forecast.errors import ForecastError
+from forecast.io.workspace import Workspace
+
+
+def _stored_run(workspace: Workspace, run_id: str) -> None:
+    """A run as `update` stores it: its folder published, then its ledger row committed."""
+    workspace.publish_run_files(run_id, lambda folder: (folder / "posterior.nc").write_bytes(b"draws of " + run_id.encode()))
+    workspace.ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=_run(run_id))
+    workspace.mark_committed(run_id)
+
+
+# --- 1. a missing ledger deletes every stored run --------------------------------------------
+
+
+def test_1_a_workspace_with_runs_and_no_ledger_is_an_error_that_touches_nothing(workspace, capsys):
+    ws = Workspace(workspace)
+    _stored_run(ws, "20250101T000000Z-aaaaaa")
+    _stored_run(ws, "20250102T000000Z-bbbbbb")
+    ws.ledger.path.rename(workspace.parent / "moved-away.sqlite")
+    before = snapshot(workspace)
+    with pytest.raises(ForecastError, match=r"no ledger.*restore .*forecast\.sqlite.*--workspace"), ws.locked():
+        pass
+    assert snapshot(workspace) == before
+    # Any command that takes the lock says the same and exits 1.
+    assert main(["update", str(EXAMPLE), "--workspace", str(workspace)]) == 1
+    assert "2 stored runs" in capsys.readouterr().err
+    assert snapshot(workspace) == before
+
+
+def test_1_only_leftovers_this_code_wrote_are_removed(workspace):
+    ws = Workspace(workspace)
+    _stored_run(ws, "kept")
+    # A crash after publishing, before the commit: the folder is marked as not yet committed.
+    ws.publish_run_files("crashed", lambda folder: (folder / "posterior.nc").write_bytes(b"x"))
+    with ws.locked():
+        pass
+    assert sorted(p.name for p in ws.runs_dir.iterdir()) == ["kept"]
+
+
+# --- 3. never delete anything not provably ours ---------------------------------------------
+
+
+def test_3_an_unrelated_runs_folder_is_left_alone(workspace):
+    tensorboard = workspace / "runs" / "Jan01_12-00-00_host"
+    tensorboard.mkdir(parents=True)
+    (tensorboard / "events.out.tfevents.1").write_bytes(b"tb")
+    (workspace / "runs" / ".partial-not-ours").mkdir()  # our prefix, but no mark of ours inside
+    before = snapshot(workspace / "runs")
+    with Workspace(workspace).locked():
+        pass
+    assert snapshot(workspace / "runs") == before
+
+
+def test_3_a_symlinked_runs_folder_keeps_what_it_points_at(workspace, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "experiment").mkdir(parents=True)
+    (elsewhere / "experiment" / "notes.txt").write_text("mine")
+    ws = Workspace(workspace)
+    ws.ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=_run("r1"))
+    (workspace / "runs").symlink_to(elsewhere)
+    (elsewhere / "linked").symlink_to(tmp_path)  # a link to a folder inside it, too
+    before = snapshot(elsewhere)
+    with ws.locked():
+        pass
+    assert snapshot(elsewhere) == before and (tmp_path / "elsewhere").is_dir()
+
+
+def test_3_a_restored_older_ledger_deletes_no_run(workspace, tmp_path):
+    ws = Workspace(workspace)
+    _stored_run(ws, "20250101T000000Z-aaaaaa")
+    shutil.copy(ws.ledger.path, tmp_path / "backup.sqlite")
+    _stored_run(ws, "20250108T000000Z-bbbbbb")
+    shutil.copy(tmp_path / "backup.sqlite", ws.ledger.path)  # the user restores last week's backup
+    before = snapshot(ws.runs_dir)
+    with ws.locked():
+        pass
+    assert snapshot(ws.runs_dir) == before
+
+
+def test_1_status_says_the_ledger_is_missing_not_that_there_are_no_runs(workspace, capsys):
+    ws = Workspace(workspace)
+    _stored_run(ws, "20250101T000000Z-aaaaaa")
+    ws.ledger.path.unlink()
+    assert main(["status", "--workspace", str(workspace)]) == 1
+    err = capsys.readouterr().err
+    assert "no ledger" in err and "no runs yet" not in err

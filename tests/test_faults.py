@@ -7,6 +7,7 @@ tier covers what needs no sampler; the sampling tier (`--run-slow`) what needs a
 from __future__ import annotations
 
 import shutil
+import sqlite3
 
 import pytest
 from conftest import EXAMPLE, snapshot
@@ -14,6 +15,7 @@ from test_ledger import _run
 
 from forecast.cli.main import main
 from forecast.errors import ForecastError
+from forecast.io.ledger import Ledger
 from forecast.io.workspace import Workspace
 
 
@@ -99,3 +101,63 @@ def test_1_status_says_the_ledger_is_missing_not_that_there_are_no_runs(workspac
     assert main(["status", "--workspace", str(workspace)]) == 1
     err = capsys.readouterr().err
     assert "no ledger" in err and "no runs yet" not in err
+
+
+# --- 4. a workspace path with '#' or '?' ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["a#b", "what?", "100%", "x?mode=rwc#y"])
+def test_4_the_ledger_reads_back_from_any_folder_name(tmp_path, name):
+    ledger = Ledger(tmp_path / name / "forecast.sqlite")
+    ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=_run("r1"))
+    assert [r.run_id for r in ledger.runs()] == ["r1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # nothing created beside it
+
+
+# --- 13. tracebacks where a message is due: a corrupt ledger --------------------------------
+
+
+@pytest.mark.parametrize("damage", [b"this is not a database" * 100, "truncated"])
+@pytest.mark.parametrize("command", [["status"], ["validate", EXAMPLE], ["update", EXAMPLE], ["report"], ["explain"],
+                                     ["backtest"], ["compare", EXAMPLE]])
+def test_13_a_corrupt_ledger_is_a_message_for_every_command(workspace, capsys, command, damage):
+    ws = Workspace(workspace)
+    _stored_run(ws, "r1")
+    if damage == "truncated":
+        ws.ledger.path.write_bytes(ws.ledger.path.read_bytes()[:1500])
+    else:
+        ws.ledger.path.write_bytes(damage)
+    before = snapshot(workspace)
+    assert main([*map(str, command), "--workspace", str(workspace)]) == 1
+    err = capsys.readouterr().err
+    assert f"{ws.ledger.path}: not a readable forecast ledger" in err and "restore it from a backup" in err
+    assert snapshot(workspace) == before
+
+
+# --- 9. a full disk: one clear message, nothing half-written --------------------------------
+
+
+def _full_after_connect(monkeypatch, pages: int) -> None:
+    """SQLite as on a disk that fills up: each connection may not grow the file past `pages`."""
+    connect = sqlite3.connect
+
+    def limited(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", limited)
+
+
+def test_9_a_full_disk_at_the_ledger_commit_says_so_and_changes_nothing(workspace, priors, monkeypatch):
+    from forecast.io.events import read_events
+
+    ws = Workspace(workspace)
+    _stored_run(ws, "r1")
+    before = snapshot(workspace)
+    _full_after_connect(monkeypatch, pages=1)
+    events = read_events(EXAMPLE, priors).events
+    with pytest.raises(ForecastError, match=r"the disk is full .*database or disk is full.*ledger is as it was") as info:
+        ws.ledger.commit_update(file="f", file_sha256="s", new_events=events, known_count=0, run=_run("r2"))
+    assert "rollback" not in str(info.value)
+    assert snapshot(workspace) == before

@@ -6,17 +6,66 @@ tier covers what needs no sampler; the sampling tier (`--run-slow`) what needs a
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import sqlite3
+import subprocess
+from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, snapshot
+from conftest import EXAMPLE, snapshot, write_csv
 from test_ledger import _run
 
 from forecast.cli.main import main
 from forecast.errors import ForecastError
 from forecast.io.ledger import Ledger
 from forecast.io.workspace import Workspace
+
+TINY = ["--draws", "60", "--tune", "60", "--chains", "2", "--seed", "7"]
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> Path:
+    """A workspace with one real (tiny, flagged) run of the example and no brief."""
+    from forecast.inference.fit import FitSettings
+    from forecast.updating.pipeline import update
+
+    root = tmp_path_factory.mktemp("fitted") / "ws"
+    update(EXAMPLE, Workspace(root), settings=FitSettings(draws=60, tune=60, chains=2, seed=7), progress=False,
+           log=lambda message: None, report=False)
+    return root
+
+
+@pytest.fixture
+def fitted_copy(fitted, tmp_path) -> Workspace:
+    shutil.copytree(fitted, tmp_path / "copy")
+    return Workspace(tmp_path / "copy")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """`small_disk(size)`: a folder on a tmpfs of that size (root only), unmounted afterwards."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _fill(folder: Path) -> None:
+    """Fill the disk `folder` is on."""
+    with contextlib.suppress(OSError), open(folder / "filler", "wb", buffering=0) as handle:
+        while True:
+            handle.write(b"x" * 4096)
 
 
 def _stored_run(workspace: Workspace, run_id: str) -> None:
@@ -161,3 +210,57 @@ def test_9_a_full_disk_at_the_ledger_commit_says_so_and_changes_nothing(workspac
         ws.ledger.commit_update(file="f", file_sha256="s", new_events=events, known_count=0, run=_run("r2"))
     assert "rollback" not in str(info.value)
     assert snapshot(workspace) == before
+
+
+def test_9_a_full_disk_while_storing_the_posterior_is_one_message_and_no_crash(small_disk):
+    from cli_helpers import forecast
+
+    ws = small_disk("64k") / "ws"
+    result = forecast("update", EXAMPLE, "--workspace", ws, "--no-report", "--quiet", *TINY, check=False)
+    assert result.returncode == 1, (result.returncode, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "the disk is full" in errors[0] and "nothing was stored" in errors[0], result.stderr
+    assert "HDF5" not in result.stderr and "Traceback" not in result.stderr
+    assert not (ws / "forecast.sqlite").exists() and list((ws / "runs").iterdir()) == []
+
+
+def test_9_a_full_disk_at_the_commit_of_a_real_update_leaves_no_run_folder(fitted_copy, small_disk, tmp_path):
+    from cli_helpers import forecast
+
+    # The ledger on a disk that fills up; the run folders on one with room.
+    ws = small_disk("256k") / "ws"
+    ws.mkdir()
+    shutil.copy(fitted_copy.ledger.path, ws / "forecast.sqlite")
+    shutil.move(fitted_copy.runs_dir, tmp_path / "runs")
+    (ws / "runs").symlink_to(tmp_path / "runs")
+    _fill(ws)
+    before = snapshot(tmp_path / "runs")
+    later = write_csv(tmp_path / "later.csv", *[f"m{i},2025-02-2{i % 2},signal,external_military_aid,0.5,,,B,2,{'x' * 900}"
+                                                 for i in range(40)])
+    result = forecast("update", later, "--workspace", ws, "--no-report", "--quiet", "--refit", *TINY, check=False)
+    assert result.returncode == 1, result.stderr
+    assert "forecast.sqlite: the disk is full" in result.stderr, result.stderr
+    assert "rollback" not in result.stderr and "Traceback" not in result.stderr
+    assert snapshot(tmp_path / "runs") == before  # the published run folder went with the failed commit
+
+
+def test_9_a_failed_copy_to_latest_pdf_does_not_leave_it_stale(fitted_copy, monkeypatch):
+    import errno
+
+    from forecast.brief import publish
+
+    ws = fitted_copy
+    ws.reports_dir.mkdir()
+    (ws.reports_dir / publish.LATEST).write_bytes(b"%PDF- the brief of an older run")
+    run = ws.ledger.latest_run()
+
+    def disk_full(source, target):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), target)
+
+    monkeypatch.setattr(shutil, "copyfile", disk_full)
+    with pytest.raises(publish.BriefFailed, match=r"latest\.pdf: could not be replaced .*the disk is full.*removed") as info:
+        publish.write_report(ws, run)
+    assert not (ws.reports_dir / publish.LATEST).exists()
+    brief = ws.reports_dir / publish.brief_name(run)
+    assert brief.is_file() and str(brief) in str(info.value)
+    assert sorted(p.name for p in ws.reports_dir.iterdir()) == [brief.name]  # no partial file

@@ -38,7 +38,11 @@ def write_posterior(path: Path, trace: xr.DataTree, forecast: pd.DataFrame, prov
     for node in tree.subtree:
         # netCDF attributes cannot hold Python lists; ArviZ puts `sample_dims` there.
         node.attrs = {k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in node.attrs.items()}
-    tree.to_netcdf(path, engine="h5netcdf")
+    # Built in memory, then written by Python: HDF5 writing straight to a full disk reports the
+    # error and then crashes the process when it closes the file.
+    content = tree.to_netcdf(None, engine="h5netcdf")
+    with open(path, "wb") as handle:
+        handle.write(content)
 
 
 def load_posterior(path: Path, run: RunRecord) -> xr.DataTree:

@@ -16,6 +16,7 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -119,17 +120,20 @@ class Workspace:
         final = self.runs_dir / run_id
         if final.exists() or partial.exists():
             raise ForecastError(f"{final} already exists")
-        partial.mkdir()
         try:
+            partial.mkdir()
             (partial / UNCOMMITTED).write_text(run_id, encoding="utf-8")
             write(partial)
             for path in partial.iterdir():
                 _fsync(path)
             os.rename(partial, final)
-        except BaseException:
+            _fsync(self.runs_dir)
+        except BaseException as exc:
             shutil.rmtree(partial, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise ForecastError(f"{final}: the run could not be stored ({_reason(exc)}); nothing was stored, "
+                                    "and the ledger is as it was before this update") from None
             raise
-        _fsync(self.runs_dir)
         return final
 
     def mark_committed(self, run_id: str) -> None:
@@ -178,19 +182,70 @@ def _ours_uncommitted(folder: Path, run_id: str) -> bool:
 
 def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
     """Create or replace the file `path` so that readers see the old file or the whole new one:
-    `write(tmp)` fills a temporary file beside it, which is fsynced and renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL_PREFIX, suffix=path.suffix)
-    os.close(fd)
+    `write(tmp)` fills a temporary file beside it, which is fsynced and renamed into place.
+
+    Only a regular file (or a new path) is written: a device, a pipe or a folder at `path` is
+    refused, since renaming onto it would replace it. An operating system error (a full disk, a
+    read-only folder) is one `ForecastError` that says nothing was written.
+    """
+    check_output_path(path)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL_PREFIX, suffix=path.suffix)
+        os.close(fd)
         write(tmp)
         _fsync(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a brief is an ordinary file
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise WriteFailed(path, _reason(exc)) from None
         raise
     return path
+
+
+class WriteFailed(ForecastError):
+    """A file could not be written; whatever was at its path is unchanged."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        previous = "the file there is unchanged" if path.is_file() else "nothing was written"
+        super().__init__(f"{path}: could not be written ({reason}); {previous}")
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse an output path that is not a regular file or a new name in a folder."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ForecastError(f"{path}: cannot be written ({_reason(exc)}); nothing was written") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ForecastError(f"{path}: is {_kind(info.st_mode)}, not a regular file; give a file name such as "
+                            f"{'brief.pdf' if stat.S_ISDIR(info.st_mode) else 'out.pdf'} (an existing regular file is "
+                            "replaced); nothing was written")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def _reason(exc: OSError) -> str:
+    """An OSError in words: 'the disk is full (No space left on device)'."""
+    text = exc.strerror or str(exc)
+    if exc.errno == errno.ENOSPC:
+        return f"the disk is full: {text}"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"not writable: {text}"
+    return text
 
 
 def _umask() -> int:

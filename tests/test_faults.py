@@ -264,3 +264,57 @@ def test_9_a_failed_copy_to_latest_pdf_does_not_leave_it_stale(fitted_copy, monk
     brief = ws.reports_dir / publish.brief_name(run)
     assert brief.is_file() and str(brief) in str(info.value)
     assert sorted(p.name for p in ws.reports_dir.iterdir()) == [brief.name]  # no partial file
+
+
+# --- 7 and 13. --out names only regular files; its mistakes are messages ---------------------
+
+
+def _special_files(tmp_path: Path) -> dict[str, Path]:
+    """A character device like /dev/null (made here, so a failing test replaces only this one),
+    a named pipe and a folder."""
+    import stat
+
+    special = tmp_path / "special"
+    special.mkdir()
+    os.mknod(special / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    os.mkfifo(special / "fifo")
+    (special / "folder.pdf").mkdir()
+    return {"a character device": special / "null", "a named pipe (FIFO)": special / "fifo", "a folder": special / "folder.pdf"}
+
+
+def _out_mistakes(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    (tmp_path / "a-file").write_text("x")
+    return {
+        "under a file": (tmp_path / "a-file" / "brief.pdf", "Not a directory"),
+        "name too long": (tmp_path / ("x" * 300 + ".pdf"), "File name too long"),
+    }
+
+
+CROWD = "date,probability,deadline,match\n2025-02-21,0.3,2025-06-01,any_deal\n"
+
+
+def _out_args(command: str, tmp_path: Path) -> list[str]:
+    (tmp_path / "crowd.csv").write_text(CROWD)
+    return {"report": ["report"], "priors": ["priors", "check", "--draws", "100"],
+            "compare": ["compare", str(tmp_path / "crowd.csv")]}[command]
+
+
+@pytest.mark.parametrize("command", ["report", "priors", "compare"])
+def test_7_out_refuses_a_device_a_pipe_or_a_folder(fitted_copy, tmp_path, capsys, command):
+    args = _out_args(command, tmp_path)
+    for kind, path in _special_files(tmp_path).items():
+        mode = path.lstat().st_mode
+        assert main([*args, "--out", str(path), "--workspace", str(fitted_copy.root)]) == 1, kind
+        err = capsys.readouterr().err
+        assert f"{path}: is {kind}, not a regular file" in err and "nothing was written" in err, err
+        assert path.lstat().st_mode == mode
+    assert list((tmp_path / "special" / "folder.pdf").iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["report", "priors", "compare"])
+def test_13_out_mistakes_are_messages(fitted_copy, tmp_path, capsys, command):
+    args = _out_args(command, tmp_path)
+    for case, (path, reason) in _out_mistakes(tmp_path).items():
+        assert main([*args, "--out", str(path), "--workspace", str(fitted_copy.root)]) == 1, case
+        err = capsys.readouterr().err
+        assert f"{path}: " in err and reason in err and "nothing was written" in err, (case, err)

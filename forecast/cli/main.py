@@ -173,6 +173,7 @@ def _report(args: argparse.Namespace) -> int:
     workspace, runs = _workspace_with_runs(args.workspace)
     run = _chosen_run(args.run, runs)
     if args.out is not None:
+        _check_out(args.out)
         path = write_report(workspace, run, out=args.out)
     else:
         with workspace.locked():
@@ -231,12 +232,21 @@ def _backtest(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from forecast.evaluation.compare import compare, read_crowd, table_text, write_chart
 
+    if args.out is not None:
+        _check_out(args.out)
     workspace, runs = _workspace_with_runs(args.workspace)
     compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline)))
     print(table_text(compared))
     out = args.out or workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
     print(f"\nChart: {write_chart(compared, out)}")
     return 0
+
+
+def _check_out(path: Path) -> None:
+    """Refuse a bad --out before any work: a device, a pipe, a folder, a name that cannot be."""
+    from forecast.io.workspace import check_output_path
+
+    check_output_path(path)
 
 
 def _weeks(text: str) -> int:
@@ -279,6 +289,8 @@ def _priors_check(args: argparse.Namespace) -> int:
 
     if args.draws < 100:
         raise InputError(f"--draws must be at least 100, got {args.draws}")
+    if args.out is not None:
+        _check_out(args.out)
     priors, predictive = check_priors(args.priors, seed=args.seed, draws=args.draws)
     print(headline_text(priors, predictive))
     out = args.out or Workspace(resolve_workspace(args.workspace)).reports_dir / f"prior-predictive-{priors.hash[:12]}.pdf"

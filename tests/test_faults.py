@@ -318,3 +318,136 @@ def test_13_out_mistakes_are_messages(fitted_copy, tmp_path, capsys, command):
         assert main([*args, "--out", str(path), "--workspace", str(fitted_copy.root)]) == 1, case
         err = capsys.readouterr().err
         assert f"{path}: " in err and reason in err and "nothing was written" in err, (case, err)
+
+
+# --- 2. a killed update must not lock the workspace for ever ---------------------------------
+
+HOLD_LOCK = """
+import os, sys, time
+from forecast.io.workspace import Workspace
+with Workspace(sys.argv[1]).locked():
+    if sys.argv[2] == "fork":
+        child = os.fork()
+        if child == 0:  # a worker, as PyMC forks its chains
+            time.sleep(120)
+            os._exit(0)
+        print(child, flush=True)
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def _hold_lock(workspace: Path, mode: str) -> tuple[subprocess.Popen, list[str]]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen([os.sys.executable, "-c", HOLD_LOCK, str(workspace), mode], stdout=subprocess.PIPE, text=True, env=env)
+    lines = []
+    while not lines or lines[-1] != "locked":
+        lines.append(process.stdout.readline().strip())
+        assert lines[-1] or process.poll() is None, "the lock holder ended early"
+    return process, lines[:-1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"  # a zombie is dead
+    except FileNotFoundError:
+        return False
+
+
+def _wait_until(condition, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_2_a_waiting_command_names_the_holder_and_gives_up_after_the_limit(workspace, capsys, monkeypatch):
+    from forecast.errors import WorkspaceBusy
+
+    holder, _ = _hold_lock(workspace, "alone")
+    try:
+        messages = []
+        with pytest.raises(WorkspaceBusy, match=rf"gave up after 1 s .*pid {holder.pid}.*--wait SECONDS"), \
+                Workspace(workspace, lock_timeout=1).locked(announce=messages.append):
+            pass
+        assert len(messages) == 1 and f"pid {holder.pid}" in messages[0] and "waiting for it to finish" in messages[0]
+        # From the command line: --wait, or FORECAST_LOCK_TIMEOUT.
+        assert main(["update", str(EXAMPLE), "--wait", "0.5", "--workspace", str(workspace)]) == 1
+        assert "gave up after 0.5 s waiting for the workspace lock, held by" in capsys.readouterr().err
+        monkeypatch.setenv("FORECAST_LOCK_TIMEOUT", "0.3")
+        assert main(["update", str(EXAMPLE), "--workspace", str(workspace)]) == 1
+        err = capsys.readouterr().err
+        assert "gave up after 0.3 s" in err and f"pid {holder.pid}" in err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_2_children_forked_under_the_lock_die_with_their_parent_and_free_it(workspace):
+    import signal
+
+    holder, lines = _hold_lock(workspace, "fork")
+    child = int(lines[0])
+    try:
+        assert _alive(child)
+        os.kill(holder.pid, signal.SIGKILL)  # the parent alone, not its process group
+        holder.wait()
+        assert _wait_until(lambda: not _alive(child), 10), "the forked child outlived its parent"
+        with Workspace(workspace, lock_timeout=5).locked():
+            pass
+    finally:
+        _kill_all([child])
+
+
+def _kill_all(pids: list[int]) -> None:
+    """Clean up after a failing test: processes it started that should have died."""
+    import signal
+
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.slow
+def test_2_sigkill_of_update_alone_while_its_sampler_workers_run_frees_the_workspace(tmp_path):
+    import signal
+
+    from cli_helpers import FORECAST, forecast
+    from test_update_end_to_end import _wait_for
+
+    ws = tmp_path / "ws"
+    # Long enough to be caught sampling; it is killed a second in.
+    process = subprocess.Popen([FORECAST, "update", str(EXAMPLE), "--workspace", str(ws), "--draws", "20000", "--tune", "1000",
+                                "--chains", "2", "--no-report"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for(process, "Multiprocess sampling")
+        assert _wait_until(lambda: len(_children(process.pid)) >= 2, 30)
+        workers = _children(process.pid)
+        os.kill(process.pid, signal.SIGKILL)  # the parent alone, not its process group
+    finally:
+        process.kill()
+        process.wait()
+    try:
+        assert _wait_until(lambda: not any(_alive(pid) for pid in workers), 10), "the sampler's workers outlived the update"
+    finally:
+        _kill_all(workers)
+    result = forecast("update", EXAMPLE, "--workspace", ws, "--no-report", "--quiet", "--wait", "10", *TINY, check=False)
+    assert result.returncode in (0, 3), result.stderr
+    assert "waiting" not in result.stderr and "gave up" not in result.stderr

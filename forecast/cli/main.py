@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     def workspace_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $FORECAST_WORKSPACE, else the current folder)")
 
+    def wait_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--wait", type=_seconds, metavar="SECONDS",
+                       help="while another command holds the workspace, wait at most this long "
+                            "(default: $FORECAST_LOCK_TIMEOUT, else without limit)")
+
     p = commands.add_parser("update", help="validate, ingest, refit, store the run, print the headline")
     p.add_argument("events", type=Path, metavar="EVENTS.csv")
     p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
@@ -53,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="do not write the PDF brief (write it later with 'forecast report')")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     workspace_option(p)
+    wait_option(p)
     p.set_defaults(handler=_update)
 
     p = commands.add_parser("validate", help="check an events file as update would; write nothing")
@@ -65,11 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="ID", help="the run (default: the latest); see 'forecast status --json' or the briefs' stamps")
     p.add_argument("--out", type=Path, metavar="PATH", help="write the PDF here instead of WORKSPACE/reports/ (the ledger is not changed)")
     workspace_option(p)
+    wait_option(p)
     p.set_defaults(handler=_report)
 
     p = commands.add_parser("explain", help="compute and store what moved for a run stored without it")
     p.add_argument("--run", metavar="ID", help="the run (default: the latest)")
     workspace_option(p)
+    wait_option(p)
     p.set_defaults(handler=_explain)
 
     p = commands.add_parser("backtest", help="replay the ledger as known at past dates, refit, and score the forecasts")
@@ -81,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     fit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     workspace_option(p)
+    wait_option(p)
     p.set_defaults(handler=_backtest)
 
     p = commands.add_parser("compare", help="external forecasts (a crowd, a market) beside the model's, scored the same way")
@@ -115,7 +124,7 @@ def _update(args: argparse.Namespace) -> int:
 
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
     settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
-    result = update(args.events, Workspace(resolve_workspace(args.workspace)), priors_dir=args.priors,
+    result = update(args.events, Workspace(resolve_workspace(args.workspace), lock_timeout=args.wait), priors_dir=args.priors,
                     as_of=args.as_of, settings=settings, progress=not args.quiet, log=log, report=not args.no_report,
                     refit=args.refit)
     for warning in result.warnings:
@@ -156,7 +165,7 @@ def _chosen_run(option: str | None, runs: list[RunRecord]) -> RunRecord:
 def _explain(args: argparse.Namespace) -> int:
     from forecast.updating.explain_stored import explain_stored_run
 
-    workspace, runs = _workspace_with_runs(args.workspace)
+    workspace, runs = _workspace_with_runs(args.workspace, args.wait)
     run = _chosen_run(args.run, runs)
     log = lambda message: print(message, file=sys.stderr, flush=True)
     with workspace.locked(announce=log):
@@ -170,7 +179,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from forecast.brief.publish import write_report
 
-    workspace, runs = _workspace_with_runs(args.workspace)
+    workspace, runs = _workspace_with_runs(args.workspace, args.wait)
     run = _chosen_run(args.run, runs)
     if args.out is not None:
         _check_out(args.out)
@@ -191,11 +200,11 @@ def resolve_workspace_or_fail(option: str | None) -> Path:
     return root
 
 
-def _workspace_with_runs(option: str | None) -> tuple[Workspace, list[RunRecord]]:
+def _workspace_with_runs(option: str | None, wait: float | None = None) -> tuple[Workspace, list[RunRecord]]:
     """The workspace and its runs, oldest first; an error if there are none."""
     from forecast.io.workspace import Workspace
 
-    workspace = Workspace(resolve_workspace_or_fail(option))
+    workspace = Workspace(resolve_workspace_or_fail(option), lock_timeout=wait)
     workspace.check_ledger()
     runs = workspace.ledger.runs()
     if not runs:
@@ -211,7 +220,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from forecast.io.priors import load_priors
     from forecast.io.workspace import Workspace, write_atomically
 
-    workspace = Workspace(resolve_workspace_or_fail(args.workspace))
+    workspace = Workspace(resolve_workspace_or_fail(args.workspace), lock_timeout=args.wait)
     events = workspace.ledger.events()
     if not events:
         raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
@@ -247,6 +256,16 @@ def _check_out(path: Path) -> None:
     from forecast.io.workspace import check_output_path
 
     check_output_path(path)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), got '{text}'")
+    return value
 
 
 def _weeks(text: str) -> int:

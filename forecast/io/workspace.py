@@ -12,16 +12,21 @@ tool, a runs/ that is a link, or runs that a restored older ledger no longer lis
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
+import functools
 import os
 import shutil
+import signal
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import IO
 
 from forecast.errors import ForecastError, WorkspaceBusy
 from forecast.io.ledger import Ledger
@@ -37,15 +42,37 @@ _PARTIAL_PREFIX = ".partial-"
 UNCOMMITTED = ".forecast-uncommitted"
 
 
+LOCK_TIMEOUT_ENV = "FORECAST_LOCK_TIMEOUT"
+
+
+def lock_timeout(option: float | None) -> float | None:
+    """Seconds to wait for the lock: the option, else $FORECAST_LOCK_TIMEOUT, else None (no limit)."""
+    if option is not None:
+        return option
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        from forecast.errors import InputError
+
+        raise InputError(f"{LOCK_TIMEOUT_ENV}={text!r}: expected a number of seconds (0 or more)")
+    return value
+
+
 def resolve_workspace(option: str | None) -> Path:
     """--workspace, else $FORECAST_WORKSPACE, else the current folder."""
     return Path(option or os.environ.get("FORECAST_WORKSPACE") or ".")
 
 
 class Workspace:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, lock_timeout: float | None = None) -> None:
         self.root = Path(root)
         self.ledger = Ledger(self.root / LEDGER_FILE)
+        self.lock_timeout = lock_timeout  # seconds a command waits for the lock; None: $FORECAST_LOCK_TIMEOUT
 
     @property
     def runs_dir(self) -> Path:
@@ -86,27 +113,56 @@ class Workspace:
 
     @contextmanager
     def locked(self, wait: bool = True, announce: Callable[[str], None] | None = None) -> Iterator[None]:
-        """Hold the workspace lock. A second update waits (saying so) or fails at once."""
+        """Hold the workspace lock. A second command waits, saying which process holds it, for
+        at most `lock_timeout` seconds (else $FORECAST_LOCK_TIMEOUT, else without limit), or fails
+        at once when told not to wait.
+
+        The lock is an flock on `.lock`, which forked children would share: every child forked
+        while it is held lets go of it and dies with its parent (`_after_fork_in_child`), so a
+        killed update frees the workspace even while its sampler's workers run."""
         if self.root.exists() and not self.root.is_dir():
             raise ForecastError(f"{self.root}: the workspace must be a folder")
         self.check_ledger()
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / LOCK_FILE, "a+") as handle:
+            self._acquire(handle, wait, announce or _stderr)
+            _HELD.add(handle.fileno())
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if not wait:
-                    raise WorkspaceBusy(f"{self.root}: another forecast update holds the workspace") from None
-                (announce or _stderr)(f"{self.root}: another forecast update is running; waiting for it to finish")
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
+                with suppress(OSError):  # who holds it, for a command that has to wait (a full disk: no one says)
+                    os.ftruncate(handle.fileno(), 0)
+                    os.write(handle.fileno(), f"pid {os.getpid()}: {_command_line()}, since {time.strftime('%H:%M:%S')}\n".encode())
                 self.check_ledger()  # again under the lock: the check above may have raced an update
                 self._discard_partial_runs()
                 yield
             finally:
+                _HELD.discard(handle.fileno())
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _acquire(self, handle: IO[str], wait: bool, announce: Callable[[str], None]) -> None:
+        if _try_lock(handle):
+            return
+        holder = self._holder()
+        if not wait:
+            raise WorkspaceBusy(f"{self.root}: another forecast update holds the workspace ({holder})")
+        limit = lock_timeout(self.lock_timeout)
+        announce(f"{self.root}: another forecast command holds the workspace lock ({holder}); waiting for it to finish"
+                 + (f", for at most {limit:g} s" if limit is not None
+                    else " (--wait SECONDS or FORECAST_LOCK_TIMEOUT limits the wait)"))
+        started = time.monotonic()
+        while not _try_lock(handle):
+            if limit is not None and time.monotonic() - started >= limit:
+                raise WorkspaceBusy(
+                    f"{self.root}: gave up after {limit:g} s waiting for the workspace lock, held by {self._holder()}; "
+                    "nothing was changed. Try again when it has finished, or wait longer with --wait SECONDS "
+                    "(FORECAST_LOCK_TIMEOUT)")
+            time.sleep(0.1)
+
+    def _holder(self) -> str:
+        try:
+            text = (self.root / LOCK_FILE).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            text = ""
+        return text if text.startswith("pid ") else "another forecast process"
 
     def publish_run_files(self, run_id: str, write: Callable[[Path], None]) -> Path:
         """Write a run's files into a hidden folder with `write(folder)`, then rename it into place.
@@ -260,6 +316,58 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# File descriptors of the workspace locks this process holds.
+_HELD: set[int] = set()
+_PARENT = [0]  # the pid that forked, recorded just before the fork
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES):
+            raise
+        return False
+    return True
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up in the parent: a forked child should not load libraries."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None  # not Linux: children are not tied to their parent, but still let go of the lock
+
+
+def _before_fork() -> None:
+    _PARENT[0] = os.getpid()
+    _prctl()
+
+
+def _after_fork_in_child() -> None:
+    """In a forked child (PyMC's chain workers): let go of the workspace lock, and die with the
+    parent, so that killing an update (even with SIGKILL) frees the workspace."""
+    if _HELD:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in _HELD:
+            os.dup2(devnull, fd)  # the fd stays valid for the file object that owns it
+        os.close(devnull)
+        _HELD.clear()
+    prctl = _prctl()
+    if prctl is not None and prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0 and os.getppid() != _PARENT[0]:
+        os._exit(1)  # the parent died before the request took effect
+
+
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+def _command_line() -> str:
+    """'forecast update events.csv': the command and its first argument, as a user would know it."""
+    return " ".join(["forecast", *[w for w in sys.argv[1:] if not w.startswith("-")][:2]])
 
 
 def _stderr(message: str) -> None:

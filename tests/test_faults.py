@@ -7,6 +7,7 @@ tier covers what needs no sampler; the sampling tier (`--run-slow`) what needs a
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -18,7 +19,7 @@ from conftest import EXAMPLE, snapshot, write_csv
 from test_ledger import _run
 
 from forecast.cli.main import main
-from forecast.errors import ForecastError
+from forecast.errors import ForecastError, InputError
 from forecast.io.ledger import Ledger
 from forecast.io.workspace import Workspace
 
@@ -451,3 +452,164 @@ def test_2_sigkill_of_update_alone_while_its_sampler_workers_run_frees_the_works
     result = forecast("update", EXAMPLE, "--workspace", ws, "--no-report", "--quiet", "--wait", "10", *TINY, check=False)
     assert result.returncode in (0, 3), result.stderr
     assert "waiting" not in result.stderr and "gave up" not in result.stderr
+
+
+# --- 5. an unclosed quote swallows the rows after it ------------------------------------------
+
+
+def test_5_an_unclosed_quote_in_events_is_an_error_at_the_line_it_opened(tmp_path, capsys):
+    path = write_csv(tmp_path / "e.csv",
+                     "a1,2025-02-17,signal,territorial_rigidity,2.0,,,B,2,fine",
+                     'a2,2025-02-18,signal,territorial_rigidity,2.0,,,B,2,"talks resume',
+                     "a3,2025-02-19,signal,territorial_rigidity,2.0,,,B,2,swallowed",
+                     "a4,2025-02-20,signal,territorial_rigidity,2.0,,,B,2,swallowed too")
+    assert main(["validate", str(path), "--workspace", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}, line 3, column 10 ('description'): " in err and "quote" in err and "never closed" in err, err
+
+
+def test_5_an_unclosed_quote_in_a_crowd_file_is_an_error_at_the_line_it_opened(tmp_path):
+    from forecast.errors import InputError
+    from forecast.evaluation.compare import read_crowd
+
+    path = tmp_path / "crowd.csv"
+    path.write_text('date,probability,deadline,match,question\n2025-02-21,0.3,2025-06-01,any_deal,"Ceasefire by June?\n'
+                    "2025-03-01,0.4,2025-06-01,any_deal,swallowed\n")
+    with pytest.raises(InputError, match=r"line 2, column 5 \('question'\): .*never closed"):
+        read_crowd(path, ["local_ceasefire", "energy_food_deal", "protracted_war"])
+
+
+def test_5_a_stray_quote_inside_a_quoted_field_is_an_error_too(tmp_path, capsys):
+    path = write_csv(tmp_path / "e.csv", 'a1,2025-02-17,signal,territorial_rigidity,2.0,,,B,2,"he said "no" today"')
+    assert main(["validate", str(path), "--workspace", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}, line 2" in err and '""' in err, err
+
+
+# --- 11. input that never ends ---------------------------------------------------------------
+
+
+def _crowd(tmp_path: Path) -> Path:
+    path = tmp_path / "crowd.csv"
+    path.write_text(CROWD)
+    return path
+
+
+def _priors_with(tmp_path: Path, make) -> Path:
+    folder = tmp_path / "priors"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "priors", folder)
+    (folder / "factors.yaml").unlink()
+    make(folder / "factors.yaml")
+    return folder
+
+
+def _inputs(tmp_path: Path, fitted_copy: Workspace, make) -> dict[str, list[str]]:
+    """The three kinds of input, each replaced by what `make(path)` creates."""
+    events = tmp_path / "events.csv"
+    make(events)
+    crowd = tmp_path / "bad-crowd.csv"
+    make(crowd)
+    ws = ["--workspace", str(fitted_copy.root)]
+    return {
+        str(events): ["validate", str(events), *ws],
+        str(tmp_path / "priors" / "factors.yaml"): ["priors", "check", "--priors", str(_priors_with(tmp_path, make)), *ws],
+        str(crowd): ["compare", str(crowd), *ws],
+    }
+
+
+@pytest.mark.parametrize("kind", ["a character device", "a named pipe (FIFO)"])
+def test_11_a_device_or_a_pipe_is_refused_without_reading_it(fitted_copy, tmp_path, kind):
+    from cli_helpers import forecast
+
+    def make(path: Path) -> None:
+        if kind == "a named pipe (FIFO)":
+            os.mkfifo(path)
+        else:
+            path.symlink_to("/dev/zero")
+
+    for path, args in _inputs(tmp_path, fitted_copy, make).items():
+        result = forecast(*args, check=False, timeout=60)  # before: a FIFO hung, /dev/zero ate the memory
+        assert result.returncode == 2, result.stderr
+        assert f"{path}: is {kind}, not a regular file" in result.stderr, result.stderr
+
+
+def test_11_an_input_over_the_size_limit_says_what_the_limit_is(fitted_copy, tmp_path, capsys, monkeypatch):
+    def make(path: Path) -> None:
+        with open(path, "wb") as handle:
+            handle.truncate(3 * 1024**3)  # 3 GB, sparse: nothing is written
+
+    for path, args in _inputs(tmp_path, fitted_copy, make).items():
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"{path}: is 3072.0 MB, over the " in err and "MB limit for " in err, err
+        assert ("FORECAST_MAX_INPUT_MB" in err) == ("priors" not in path), err
+    monkeypatch.setenv("FORECAST_MAX_INPUT_MB", "0.001")
+    assert main(["validate", str(EXAMPLE), "--workspace", str(fitted_copy.root)]) == 2
+    assert "over the 0.001 MB limit for an events file" in capsys.readouterr().err
+
+
+# --- 13. unreadable inputs, symlink loops, over-long names -----------------------------------
+
+
+def test_13_unreadable_inputs_are_messages(fitted_copy, tmp_path, capsys, monkeypatch):
+    def loop(path: Path) -> None:
+        path.symlink_to(path)
+
+    for path, args in _inputs(tmp_path, fitted_copy, loop).items():
+        assert main(args) == 2, path
+        err = capsys.readouterr().err
+        assert f"{path}: cannot be read (Too many levels of symbolic links)" in err, err
+    for dirty in ("loop", "bad-crowd.csv", "events.csv", "priors"):
+        shutil.rmtree(tmp_path / dirty, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            (tmp_path / dirty).unlink()
+
+    long_name = tmp_path / ("x" * 300 + ".csv")
+    assert main(["validate", str(long_name), "--workspace", str(fitted_copy.root)]) == 2
+    assert "cannot be read (File name too long)" in capsys.readouterr().err
+
+    denied = write_csv(tmp_path / "denied.csv", "a1,2025-02-17,signal,territorial_rigidity,2.0,,,B,2,x")
+    real_open = Path.open
+
+    def no_permission(self, *args, **kwargs):  # root reads anything; an analyst's account does not
+        if self == denied:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", no_permission)
+    assert main(["validate", str(denied), "--workspace", str(fitted_copy.root)]) == 2
+    assert f"{denied}: cannot be read (Permission denied)" in capsys.readouterr().err
+
+
+# --- 14. small but misleading ----------------------------------------------------------------
+
+
+def test_14_headers_match_whatever_their_case(tmp_path, priors):
+    from forecast.io.events import read_events
+
+    path = write_csv(tmp_path / "e.csv", "a1,2025-02-17,2025-02-20,signal,territorial_rigidity,2.0,B,2",
+                     header="Event_ID,Date,Reported,Kind,Factor,Signal,Source_Reliability,Info_Credibility")
+    parsed = read_events(path, priors)
+    event = parsed.events[0]
+    assert event.reported == dt.date(2025, 2, 20) and event.event_id == "a1" and event.source_reliability == "B"
+    assert parsed.extra_columns == [] and parsed.warnings == []
+    with pytest.raises(InputError, match=r"line 1, column 2: column 'DATE' appears twice in the header \(also column 1\)"):
+        read_events(write_csv(tmp_path / "twice.csv", "2025-02-17,2025-02-17", header="date,DATE"), priors)
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    ("date,kind\n2025-02-17,signal\n".encode("utf-16"), "is UTF-16 text, not UTF-8"),
+    ("date,kind\n2025-02-17,signal\n".encode("utf-16-le"), "is UTF-16 text, not UTF-8"),
+    (b"date\tkind\tfactor\tsignal\n2025-02-17\tsignal\tterritorial_rigidity\t2\n", "separated by tabs, not commas"),
+    (b"date;kind;factor;signal\n2025-02-17;signal;territorial_rigidity;2\n", "separated by semicolons, not commas"),
+])
+def test_14_utf16_tab_and_semicolon_files_are_named_for_what_they_are(tmp_path, priors, content, says):
+    from forecast.evaluation.compare import read_crowd
+    from forecast.io.events import read_events
+
+    path = tmp_path / "e.csv"
+    path.write_bytes(content)
+    for read in (lambda: read_events(path, priors), lambda: read_crowd(path, ["a", "b"])):
+        with pytest.raises(InputError, match=rf"{path}, line 1: {says}"):
+            read()
+

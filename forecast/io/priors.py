@@ -20,6 +20,7 @@ import yaml
 
 from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
 from forecast.errors import InputError, did_you_mean
+from forecast.io.textfiles import decode_text, read_input
 
 PRIOR_FILES = ("factors.yaml", "outcomes.yaml", "observation.yaml")
 
@@ -181,13 +182,11 @@ def write_priors(content: dict[str, Any], directory: str | Path) -> Priors:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise InputError(f"missing priors file (a priors folder holds {', '.join(PRIOR_FILES)})", path=path)
+    text = decode_text(path, read_input(path, "a priors file"))
     try:
-        text = path.read_text(encoding="utf-8")
         data = yaml.safe_load(text)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None

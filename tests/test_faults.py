@@ -613,3 +613,11 @@ def test_14_utf16_tab_and_semicolon_files_are_named_for_what_they_are(tmp_path, 
         with pytest.raises(InputError, match=rf"{path}, line 1: {says}"):
             read()
 
+
+def test_14_control_characters_from_the_input_are_escaped_in_messages(tmp_path, capsys):
+    path = write_csv(tmp_path / "e.csv", "a1,2025-02-17,signal,\x1b[2J\x1b[31mterritorial\u202e,2.0,,,B,2,x",
+                     "a2,2025-02-18,signal,territorial_rigidity,2.0,,,B,2,x")
+    assert main(["validate", str(path), "--workspace", str(tmp_path / "ws")]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\u202e" not in err
+    assert r"unknown factor '\x1b[2J\x1b[31mterritorial\u202e'" in err

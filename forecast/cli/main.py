@@ -7,10 +7,10 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from forecast.conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE
-from forecast.errors import ForecastError, InferenceFailed
+from forecast.errors import ForecastError, InferenceFailed, printable
 
 if TYPE_CHECKING:
     from forecast.io.ledger import RunRecord
@@ -22,11 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except ForecastError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted; the workspace is as it was before this command", file=sys.stderr)
+        _print("interrupted; the workspace is as it was before this command", file=sys.stderr)
         return 130
+
+
+def _print(text: object, *, file: TextIO | None = None, flush: bool = False, json: bool = False) -> None:
+    """print(), with what the input put into the text shown rather than obeyed by the terminal."""
+    print(printable(str(text), json=json), file=file, flush=flush)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,19 +127,19 @@ def _update(args: argparse.Namespace) -> int:
     from forecast.io.workspace import Workspace, resolve_workspace
     from forecast.updating.pipeline import update
 
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
     settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
     result = update(args.events, Workspace(resolve_workspace(args.workspace), lock_timeout=args.wait), priors_dir=args.priors,
                     as_of=args.as_of, settings=settings, progress=not args.quiet, log=log, report=not args.no_report,
                     refit=args.refit)
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))
+        _print(f"warning: {warning}", file=sys.stderr)
+    _print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))
     if result.report is not None:
-        print(f"\nBrief: {result.report}")
+        _print(f"\nBrief: {result.report}")
     if result.report_error is not None:
         if result.run.status != "ok":
-            print(f"warning: run {result.run.run_id} is also flagged: its diagnostics failed", file=sys.stderr)
+            _print(f"warning: run {result.run.run_id} is also flagged: its diagnostics failed", file=sys.stderr)
         raise result.report_error
     if result.run.status != "ok":
         raise InferenceFailed(f"run {result.run.run_id} is stored but flagged: its diagnostics failed")
@@ -167,12 +172,12 @@ def _explain(args: argparse.Namespace) -> int:
 
     workspace, runs = _workspace_with_runs(args.workspace, args.wait)
     run = _chosen_run(args.run, runs)
-    log = lambda message: print(message, file=sys.stderr, flush=True)
+    log = lambda message: _print(message, file=sys.stderr, flush=True)
     with workspace.locked(announce=log):
         explanation = explain_stored_run(workspace, run, log)
     what = ("a first run: nothing to compare with" if explanation is None
             else getattr(explanation, "reason", None) or f"split computed ({explanation.method})")
-    print(f"run {run.run_id}: what moved stored ({what}); 'forecast report --run {run.run_id}' re-renders its brief")
+    _print(f"run {run.run_id}: what moved stored ({what}); 'forecast report --run {run.run_id}' re-renders its brief")
     return 0
 
 
@@ -187,7 +192,7 @@ def _report(args: argparse.Namespace) -> int:
     else:
         with workspace.locked():
             path = write_report(workspace, run)
-    print(path)
+    _print(path)
     return 0
 
 
@@ -224,7 +229,7 @@ def _backtest(args: argparse.Namespace) -> int:
     events = workspace.ledger.events()
     if not events:
         raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
     fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
     settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon)
     result = run_backtest(events, load_priors(args.priors), settings, fit, log=log)
@@ -234,7 +239,10 @@ def _backtest(args: argparse.Namespace) -> int:
         dated = workspace.latest_backtest.with_name(f"backtest-{result['created_at'][:19].replace(':', '')}.json")
         for path in (dated, workspace.latest_backtest):
             write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    print(text if args.json else table_text(result) + f"\n\nSaved: {dated}")
+    if args.json:
+        _print(text, json=True)
+    else:
+        _print(table_text(result) + f"\n\nSaved: {dated}")
     return 0
 
 
@@ -245,9 +253,9 @@ def _compare(args: argparse.Namespace) -> int:
         _check_out(args.out)
     workspace, runs = _workspace_with_runs(args.workspace)
     compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline)))
-    print(table_text(compared))
+    _print(table_text(compared))
     out = args.out or workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
-    print(f"\nChart: {write_chart(compared, out)}")
+    _print(f"\nChart: {write_chart(compared, out)}")
     return 0
 
 
@@ -283,10 +291,10 @@ def _validate(args: argparse.Namespace) -> int:
 
     parsed, _ = validate(args.events, Workspace(resolve_workspace(args.workspace)), args.priors)
     for warning in parsed.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        _print(f"warning: {warning}", file=sys.stderr)
     kinds = {k: sum(e.kind == k for e in parsed.events) for k in ("signal", "outcome", "retraction")}
     counts = ", ".join(plural(kinds[k], k) for k in ("signal", "outcome", "retraction"))
-    print(f"{args.events}: OK, {plural(len(parsed.events), 'event')} ({counts})")
+    _print(f"{args.events}: OK, {plural(len(parsed.events), 'event')} ({counts})")
     return 0
 
 
@@ -295,9 +303,9 @@ def _status(args: argparse.Namespace) -> int:
 
     _, runs = _workspace_with_runs(args.workspace)
     if args.json:
-        print(json.dumps(status_json(runs[-1]), indent=2, ensure_ascii=False))
+        _print(json.dumps(status_json(runs[-1]), indent=2, ensure_ascii=False), json=True)
     else:
-        print(run_summary(runs[-1], runs[-2] if len(runs) > 1 else None))
+        _print(run_summary(runs[-1], runs[-2] if len(runs) > 1 else None))
     return 0
 
 
@@ -311,9 +319,9 @@ def _priors_check(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_out(args.out)
     priors, predictive = check_priors(args.priors, seed=args.seed, draws=args.draws)
-    print(headline_text(priors, predictive))
+    _print(headline_text(priors, predictive))
     out = args.out or Workspace(resolve_workspace(args.workspace)).reports_dir / f"prior-predictive-{priors.hash[:12]}.pdf"
-    print(f"\nCharts: {write_check_pdf(priors, predictive, out)}")
+    _print(f"\nCharts: {write_check_pdf(priors, predictive, out)}")
     return 0
 
 

@@ -621,3 +621,29 @@ def test_14_control_characters_from_the_input_are_escaped_in_messages(tmp_path, 
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\u202e" not in err
     assert r"unknown factor '\x1b[2J\x1b[31mterritorial\u202e'" in err
+
+
+# --- 8. typo dates far in the past -----------------------------------------------------------
+
+
+def test_8_a_date_decades_before_the_priors_start_is_refused_at_its_line_and_column(tmp_path, priors, monkeypatch):
+    from forecast.io.events import read_events
+
+    typo = write_csv(tmp_path / "typo.csv", "a1,2025-02-17,signal,territorial_rigidity,2.0,,,B,2,fine",
+                     "a2,1900-01-01,signal,territorial_rigidity,2.0,,,B,2,typo")
+    with pytest.raises(InputError, match=r"line 3, column 2 \('date'\): date 1900-01-01 is 125 years before the priors' "
+                                         r"start \(2025-02-17\).*FORECAST_EARLIEST"):
+        read_events(typo, priors)
+    reported = write_csv(tmp_path / "reported.csv", "a1,2025-02-17,1925-02-17,signal,territorial_rigidity,2.0",
+                         header="event_id,date,reported,kind,factor,signal")
+    with pytest.raises(InputError, match=r"line 2, column 3 \('reported'\)"):
+        read_events(reported, priors)
+    # A real record from 2022, and one from 2014, pass.
+    assert read_events(Path(__file__).resolve().parents[1] / "examples" / "history-2022-2026.csv", priors).events[0].date == dt.date(2022, 2, 24)
+    read_events(write_csv(tmp_path / "2014.csv", "a1,2014-02-20,signal,territorial_rigidity,2.0,,,B,2,Maidan"), priors)
+    # The setting moves the limit.
+    monkeypatch.setenv("FORECAST_EARLIEST", "1899-12-31")
+    assert read_events(typo, priors).events[1].date == dt.date(1900, 1, 1)
+    monkeypatch.setenv("FORECAST_EARLIEST", "01/01/1990")
+    with pytest.raises(InputError, match="FORECAST_EARLIEST='01/01/1990': expected a date YYYY-MM-DD"):
+        read_events(typo, priors)

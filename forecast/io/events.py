@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
+from forecast.conventions import CREDIBILITY_GRADES, EARLIEST_ENV, EARLIEST_YEARS_BEFORE_START, RELIABILITY_GRADES
 from forecast.errors import InputError, did_you_mean
 from forecast.io.priors import Priors, canonical_json
 from forecast.io.textfiles import csv_rows, decode_text, header_names, read_input
@@ -104,6 +105,7 @@ def read_events(
     if not text.strip():
         raise InputError("the file is empty; expected a header row naming at least the 'date' column", path=path, line=1)
 
+    earliest = earliest_date(priors.outcomes.start)
     header, rows = csv_rows(path, text)
     columns = _check_header(path, header)
     extras = [c for c in columns if c not in CORE_COLUMNS]
@@ -120,7 +122,7 @@ def read_events(
                 path=path, line=line,
             )
         row = _Row(path, line, columns, values)
-        event = _parse_row(row, priors, today, extras)
+        event = _parse_row(row, priors, (earliest, today), extras)
         earlier = by_id.get(event.event_id)
         if earlier is not None:
             if earlier.content_hash != event.content_hash:
@@ -180,7 +182,20 @@ class _Row:
         return self.error(column, f"a {kind} row needs a value in '{column}'{hint}")
 
 
-def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> Event:
+def earliest_date(start: dt.date) -> dt.date:
+    """The earliest date an event may have: $FORECAST_EARLIEST, else some years before the priors' start."""
+    text = os.environ.get(EARLIEST_ENV, "").strip()
+    if text:
+        try:
+            if not _ISO_DATE.match(text):
+                raise ValueError(text)
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise InputError(f"{EARLIEST_ENV}={text!r}: expected a date YYYY-MM-DD") from None
+    return start.replace(year=start.year - EARLIEST_YEARS_BEFORE_START, day=min(start.day, 28))
+
+
+def _parse_row(row: _Row, priors: Priors, bounds: tuple[dt.date, dt.date], extras: list[str]) -> Event:
     kind = row.get("kind").lower() or "signal"
     if kind not in KINDS:
         raise row.error("kind", f"unknown kind '{row.get('kind')}'; {did_you_mean(kind, KINDS)}")
@@ -192,8 +207,8 @@ def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> 
             if other_kind != kind and row.get(column):
                 raise row.error(column, f"'{column}' belongs to {other_kind} rows, but this row is a {kind}; leave it empty or fix 'kind'")
 
-    date = _date(row, "date", today)
-    reported = _date(row, "reported", today) if row.get("reported") else date
+    date = _date(row, "date", bounds, priors.outcomes.start)
+    reported = _date(row, "reported", bounds, priors.outcomes.start) if row.get("reported") else date
     if reported < date:
         raise row.error("reported", f"reported date {reported} is before the event's date {date}")
 
@@ -233,7 +248,8 @@ def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> 
     )
 
 
-def _date(row: _Row, column: str, today: dt.date) -> dt.date:
+def _date(row: _Row, column: str, bounds: tuple[dt.date, dt.date], start: dt.date) -> dt.date:
+    earliest, today = bounds
     text = row.get(column)
     if not text:
         raise row.missing(column, row.get("kind") or "signal")
@@ -245,6 +261,11 @@ def _date(row: _Row, column: str, today: dt.date) -> dt.date:
         raise row.error(column, f"expected an ISO date YYYY-MM-DD, got '{text}'") from None
     if value > today:
         raise row.error(column, f"date {value} is in the future (today is {today})")
+    if value < earliest:
+        years = (start - value).days // 365
+        raise row.error(column, f"date {value} is {years} years before the priors' start ({start}); dates before {earliest} "
+                                f"are refused as likely typos, since they would make a fit of {years} years "
+                                f"({EARLIEST_ENV}=YYYY-MM-DD accepts earlier ones)")
     return value
 
 

@@ -647,3 +647,83 @@ def test_8_a_date_decades_before_the_priors_start_is_refused_at_its_line_and_col
     monkeypatch.setenv("FORECAST_EARLIEST", "01/01/1990")
     with pytest.raises(InputError, match="FORECAST_EARLIEST='01/01/1990': expected a date YYYY-MM-DD"):
         read_events(typo, priors)
+
+
+# --- 12. priors ------------------------------------------------------------------------------
+
+
+def _edited_priors(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    folder = tmp_path / "priors"
+    if not folder.exists():
+        shutil.copytree(Path(__file__).resolve().parents[1] / "priors", folder)
+    text = (folder / name).read_text(encoding="utf-8")
+    assert old in text, old
+    (folder / name).write_text(text.replace(old, new, 1), encoding="utf-8")
+    return folder
+
+
+# Eleven lists of nine references to the one before: 9**11 items once expanded, 300 bytes as written.
+BOMB = "[&l0 [lol], " + ", ".join(f"&l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 12)) + "]"
+
+
+def test_12_a_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path):
+    import resource
+
+    folder = _edited_priors(tmp_path, "observation.yaml", "kwargs: {mu: -0.69, sigma: 0.35}", f"kwargs: {{mu: {BOMB}, sigma: 0.35}}")
+
+    def limit_memory():  # before the fix this exhausted the machine's memory
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    result = subprocess.run([os.sys.executable, "-m", "forecast.cli.main", "priors", "check", "--priors", str(folder), "--out",
+                             str(tmp_path / "p.pdf")], capture_output=True, text=True, env=env, timeout=120, preexec_fn=limit_memory)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"{folder / 'observation.yaml'}, line " in result.stderr and "alias" in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr) < 1000
+
+
+def test_12_duplicate_keys_are_an_error_naming_both_lines(tmp_path):
+    from forecast.io.priors import load_priors
+
+    folder = _edited_priors(tmp_path, "observation.yaml", "nu:\n  value: 4\n", "nu:\n  value: 4\n  value: 40\n")
+    with pytest.raises(InputError, match=r"observation\.yaml, line 15, column 3: .*key 'value' appears twice in this mapping \(also line 14\)"):
+        load_priors(folder)
+
+
+def test_12_a_number_in_exponent_form_is_a_number(tmp_path):
+    from forecast.io.priors import load_priors
+
+    folder = _edited_priors(tmp_path, "factors.yaml", "kwargs: {sigma: 0.08}", "kwargs: {sigma: 8e-2}")
+    assert load_priors(folder).factors["territorial_rigidity"].volatility.kwargs == {"sigma": 0.08}
+
+
+@pytest.mark.parametrize(("name", "old", "new", "says"), [
+    ("observation.yaml", "kwargs: {mu: -0.69, sigma: 0.35}", "kwargs: {mu: -0.69, sigma: 1.0e-300}", "key 'noise.kwargs.sigma': 1e-300 is outside"),
+    ("observation.yaml", "A: {value: 0.6,", "A: {value: 1.0e+300,", "key 'reliability.A.value': 1e+300 is outside"),
+    ("factors.yaml", "kwargs: {mu: 2.5, sigma: 0.5}", "kwargs: {mu: 2.5, sigma: 1.0e+300}", "key 'factors.territorial_rigidity.initial.kwargs.sigma'"),
+    ("outcomes.yaml", "kwargs: {mu: -2.6, sigma: 0.6}", "kwargs: {mu: 1.0e+6, sigma: 0.6}", "key 'deals.local_ceasefire.baseline.kwargs.mu': 1e+06 is outside"),
+])
+def test_12_priors_check_refuses_numbers_the_sampler_cannot_work_with(tmp_path, capsys, name, old, new, says):
+    folder = _edited_priors(tmp_path, name, old, new)
+    assert main(["priors", "check", "--priors", str(folder), "--out", str(tmp_path / "p.pdf")]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "0.001 to 1000" in err, err
+
+
+def test_12_a_sampler_failure_is_a_message_naming_the_priors(fitted_copy, monkeypatch, capsys):
+    from pymc.exceptions import SamplingError
+
+    import forecast.inference.sampler as sampler
+
+    def fails(*args, **kwargs):
+        raise SamplingError("Initial evaluation of model at starting point failed!")
+
+    monkeypatch.setattr(sampler, "sample", fails)
+    before = snapshot(fitted_copy.root)
+    later = write_csv(fitted_copy.root.parent / "later.csv", "m1,2025-02-24,signal,external_military_aid,0.5,,,B,2,x")
+    assert main(["update", str(later), "--refit", "--workspace", str(fitted_copy.root), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "the sampler could not fit the model" in err and "Initial evaluation" in err and "priors" in err, err
+    assert "Traceback" not in err
+    after = snapshot(fitted_copy.root)
+    assert {k: v for k, v in after.items() if k != ".lock"} == {k: v for k, v in before.items() if k != ".lock"}

@@ -727,3 +727,19 @@ def test_12_a_sampler_failure_is_a_message_naming_the_priors(fitted_copy, monkey
     assert "Traceback" not in err
     after = snapshot(fitted_copy.root)
     assert {k: v for k, v in after.items() if k != ".lock"} == {k: v for k, v in before.items() if k != ".lock"}
+
+
+# --- 15 and 16. honest numbers for reweighted draws -------------------------------------------
+
+
+def test_16_the_pareto_k_limit_follows_the_number_of_draws():
+    import numpy as np
+
+    from forecast.inference.importance import importance_weights, pareto_k_limit
+
+    assert pareto_k_limit(4000) == 0.7 and pareto_k_limit(1000) == pytest.approx(2 / 3)
+    assert pareto_k_limit(200) == pytest.approx(1 - 1 / np.log10(200))
+    u = (np.arange(200) + 0.5) / 200
+    weights = importance_weights(np.log((u**-0.6 - 1) / 0.6))  # a tail with k near 0.57
+    assert pareto_k_limit(200) < weights.pareto_k < 0.7
+    assert weights.limit == pytest.approx(pareto_k_limit(200)) and not weights.reliable

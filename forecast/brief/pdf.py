@@ -38,7 +38,7 @@ from forecast.brief.layout import (
 )
 from forecast.conventions import ESS_PER_CHAIN_MIN, RHAT_MAX
 from forecast.explain.attribution import Unavailable
-from forecast.inference.importance import PARETO_K_MAX
+from forecast.inference.importance import pareto_k_limit
 from forecast.io.workspace import write_atomically
 
 HEADINGS = (
@@ -229,7 +229,8 @@ class _Writer(Layout):
             "events this run sees, and the previous one did not, did to the forecast: this run's chance, minus the "
             f"chance it gives today without them. {how} <b>Time and other</b> is the rest: weeks that passed without "
             "a deal, the forecast window moving on, and any change of priors, code or settings. The split by group "
-            f"below always reweights; Pareto k below {PARETO_K_MAX} means that is reliable."))
+            f"below always reweights; Pareto k below {pareto_k_limit(b.run.chains * b.run.draws):.2f} (the limit for this "
+            f"run's {b.run.chains * b.run.draws} draws) means that is reliable."))
         keys = list(b.run.headline)
         header = ["Path", f"Previous ({a.previous_as_of})", "This run", "Change", "New information", "Time and other",
                   "Monte Carlo noise"]
@@ -258,7 +259,7 @@ class _Writer(Layout):
             out += [Spacer(1, 4), self.table(rows, widths)]
             if any(not p.reliable for p in a.parts):
                 out.append(self.rich(
-                    f"Rows marked unreliable (Pareto k ≥ {PARETO_K_MAX}) moved the posterior further than reweighting "
+                    f"Rows marked unreliable (Pareto k ≥ {a.parts[0].pareto_k_max:.2f}) moved the posterior further than reweighting "
                     "can follow: read them as indicative only.", self.s.note))
         for note in a.notes:
             out.append(self.text(note, self.s.note))
@@ -281,7 +282,7 @@ class _Writer(Layout):
             sub = table[(table.factor == factor) & (table.signal == value)].set_index("outcome")
             k = sub["pareto_k"].iloc[0]
             rows.append([str(rank), f"a reading of {value:+.0f} on {b.factor_labels[factor]}",
-                         *[pts(sub.loc[o, "change"]) for o in keys], f"{k:.2f}" + ("" if k < PARETO_K_MAX else " (unreliable)")])
+                         *[pts(sub.loc[o, "change"]) for o in keys], f"{k:.2f}" + ("" if sub["reliable"].iloc[0] else " (unreliable)")])
         widths = [7, 63, *[(180 - 7 - 63 - 22) / len(keys)] * len(keys), 22]
         return [
             CondPageBreak(70 * mm),

@@ -732,6 +732,17 @@ def test_12_a_sampler_failure_is_a_message_naming_the_priors(fitted_copy, monkey
 # --- 15 and 16. honest numbers for reweighted draws -------------------------------------------
 
 
+def test_15_a_reweighted_run_counts_the_draws_both_weightings_leave(priors):
+    from forecast.inference.diagnostics import reweighted_diagnostics
+
+    base = _run(chains=4, draws=1000, diagnostics={"r_hat_max": 1.002, "ess_bulk_min": 2000.0, "ess_tail_min": 1500.0,
+                                                   "divergences": 0, "sampling_seconds": 10.0, "chains": 4})
+    d = reweighted_diagnostics(base, pareto_k=0.3, ess=1000.0, seconds=1.0)
+    # 1,000 of 4,000 draws by the weights, 2,000 (1,500) of 4,000 by the chains: 500 (375) effective draws.
+    assert d["ess_bulk_min"] == pytest.approx(500.0) and d["ess_tail_min"] == pytest.approx(375.0)
+    assert d["weights_ess"] == 1000.0 and d["passed"] is False and any("tail ESS 375 < 400" in p for p in d["problems"])
+
+
 def test_16_the_pareto_k_limit_follows_the_number_of_draws():
     import numpy as np
 

@@ -313,9 +313,10 @@ class _Writer(Layout):
         if d.get("method") == "reweighted":
             out.append(self.rich(
                 f"<b>This run was not sampled.</b> It reweights the draws of run {self.esc(d['base_run'])} by the "
-                f"likelihood of the events new since (Pareto k {d['pareto_k']:.2f}, {d['weights_ess']:.0f} effective "
-                "draws) and resamples them. The R-hat and divergences above are that run's; each ESS is capped by the "
-                "weights'. The table below is computed on the resampled draws, whose repeats flatter it. "
+                f"likelihood of the events new since (Pareto k {d['pareto_k']:.2f}; the weights are worth "
+                f"{d['weights_ess']:.0f} of its {r.chains * r.draws} draws) and resamples them. The R-hat and divergences "
+                "above are that run's; each ESS is that run's times the weights' share (ESS of the weights / draws), "
+                "the draws both leave. The table below is computed on the resampled draws, whose repeats flatter it. "
                 "<font name='DejaVuSansMono'>forecast update --refit</font> samples afresh.", self.s.note))
         rows = [["Parameters", "Count", "R-hat max", "Bulk ESS min", "Tail ESS min", "Verdict"]]
         failing = []

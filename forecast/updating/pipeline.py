@@ -217,8 +217,10 @@ def _try_incremental(
     # Imported only now: a first update has no base run, and these cost half a second.
     import xarray as xr
 
+    from forecast.conventions import ESS_PER_CHAIN_MIN
     from forecast.forecasting.incidence import cumulative_incidence, forecast_table
     from forecast.inference.diagnostics import reweighted_diagnostics
+    from forecast.inference.importance import pareto_k_limit
     from forecast.io.runfiles import load_posterior
     from forecast.model.draws import Draws
     from forecast.updating.incremental import Declined, reweight
@@ -230,11 +232,16 @@ def _try_incremental(
     if isinstance(result, Declined):
         log(f"refitting: {result.reason}")
         return None
+    diagnostics = reweighted_diagnostics(base, result.pareto_k, result.ess, time.perf_counter() - started,
+                                         pareto_k_limit(base.chains * base.draws))
+    if not diagnostics["passed"]:  # the base run passed: a refit can, where these draws cannot
+        log(f"refitting: reweighting run {base.run_id}'s draws leaves {diagnostics['ess_bulk_min']:.0f} effective draws "
+            f"(bulk; tail {diagnostics['ess_tail_min']:.0f}), under the limit of {ESS_PER_CHAIN_MIN * base.chains}")
+        return None
     log(f"reweighted run {base.run_id}'s draws by the new events (Pareto k {result.pareto_k:.2f}, "
-        f"{result.ess:.0f} effective draws); --refit samples afresh")
+        f"{diagnostics['ess_bulk_min']:.0f} effective draws); --refit samples afresh")
     incidence = cumulative_incidence(Draws.from_dataset(result.posterior), priors.outcomes.forecast_weeks,
                                      np.random.default_rng([settings.seed, 1]))
-    diagnostics = reweighted_diagnostics(base, result.pareto_k, result.ess, time.perf_counter() - started)
     return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, forecast_table(incidence, priors.outcomes.keys)
 
 

@@ -754,3 +754,65 @@ def test_16_the_pareto_k_limit_follows_the_number_of_draws():
     weights = importance_weights(np.log((u**-0.6 - 1) / 0.6))  # a tail with k near 0.57
     assert pareto_k_limit(200) < weights.pareto_k < 0.7
     assert weights.limit == pytest.approx(pareto_k_limit(200)) and not weights.reliable
+
+
+# --- the brief: 6 (long text), 12 (a label with '$'), 14 (right-to-left text), 17 (the stamp) ---
+
+HEBREW = "הפסקת אש מקומית בזפוריז'יה"  # "a local ceasefire in Zaporizhzhia"
+ARABIC = "وقف إطلاق النار"  # "ceasefire"
+DOLLAR_LABEL = r"Local ceasefire ($\undefined$ per day)"
+
+
+@pytest.fixture(scope="module")
+def odd(tmp_path_factory) -> Workspace:
+    """A real (tiny) run whose events and priors hold text the brief once could not draw."""
+    from forecast.inference.fit import FitSettings
+    from forecast.updating.pipeline import update
+
+    root = tmp_path_factory.mktemp("odd")
+    folder = _edited_priors(root, "outcomes.yaml", "label: Local ceasefire", f"label: '{DOLLAR_LABEL}'")
+    rows = [
+        "long-words,2025-02-18,signal,territorial_rigidity,2.0,,,B,2," + "talks " * 500,
+        "long-word,2025-02-18,signal,security_guarantee_gap,2.0,,,B,2," + "x" * 3000,
+        f"hebrew,2025-02-19,signal,external_military_aid,1.0,,,B,2,{HEBREW}",
+        f"arabic,2025-02-19,signal,domestic_hawkishness,1.0,,,B,2,{ARABIC} 2025",
+        "i" * 400 + ",2025-02-20,signal,domestic_hawkishness,1.0,,,B,2,a long id",
+    ]
+    events = write_csv(root / "odd.csv", *rows)
+    workspace = Workspace(root / "ws")
+    update(events, workspace, priors_dir=folder, settings=FitSettings(draws=60, tune=60, chains=2, seed=7), progress=False,
+           log=lambda message: None, report=False)
+    return workspace
+
+
+@pytest.fixture(scope="module")
+def odd_brief(odd) -> Path:
+    from forecast.brief.publish import write_report
+
+    return write_report(odd, odd.ledger.latest_run())
+
+
+def test_6_a_3000_character_description_is_cut_with_a_mark_and_the_brief_is_written(odd_brief):
+    from brief_helpers import pdf_text
+
+    text = pdf_text(odd_brief)
+    assert "Event log" in text and "talks talks" in text
+    assert "characters in all" in text  # the mark of a cut
+    assert "talks " * 500 not in text and "x" * 3000 not in text.replace(" ", "")
+
+
+def test_6_a_priors_label_is_a_name_not_a_paragraph(tmp_path):
+    from forecast.io.priors import load_priors
+
+    folder = _edited_priors(tmp_path, "factors.yaml", "label: Territorial rigidity", "label: " + "Territorial rigidity " * 20)
+    with pytest.raises(InputError, match=r"factors\.yaml, line 7: key 'factors\.territorial_rigidity\.label': a label of 419 "
+                                         r"characters; a label is a name of at most 80"):
+        load_priors(folder)
+
+
+def test_12_a_label_with_dollar_signs_is_drawn_as_written(odd, odd_brief, tmp_path):
+    from brief_helpers import pdf_text
+
+    assert DOLLAR_LABEL in pdf_text(odd_brief)
+    assert main(["priors", "check", "--priors", str(odd.root.parent / "priors"), "--draws", "100",
+                 "--out", str(tmp_path / "check.pdf")]) == 0

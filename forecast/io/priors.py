@@ -320,6 +320,17 @@ def _text(doc: _Doc, keypath: tuple, value: Any) -> str:
 SMALLEST, LARGEST = 1e-3, 1e3
 
 
+LABEL_MAX = 80  # a label names a path or an obstacle in tables and charts; reasons go in 'rationale'
+
+
+def _label(doc: _Doc, keypath: tuple, value: Any) -> str:
+    text = _text(doc, keypath, value)
+    if len(text) > LABEL_MAX:
+        raise doc.error(keypath, f"a label of {len(text)} characters; a label is a name of at most {LABEL_MAX} "
+                                 "(it heads tables and charts): put the explanation in 'rationale'")
+    return text
+
+
 def _number(doc: _Doc, keypath: tuple, value: Any, *, positive: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise doc.error(keypath, f"expected a finite number, got {_shown(value)}")
@@ -395,7 +406,7 @@ def _parse_factors(doc: _Doc) -> dict[str, Factor]:
         entry = _check_keys(doc, ("factors", key), entry, {"label", "initial", "volatility"}, {"label", "initial", "volatility"})
         factors[key] = Factor(
             key=key,
-            label=_text(doc, ("factors", key, "label"), entry["label"]),
+            label=_label(doc, ("factors", key, "label"), entry["label"]),
             initial=_param(doc, ("factors", key, "initial"), entry["initial"], positive=False),
             volatility=_param(doc, ("factors", key, "volatility"), entry["volatility"], positive=True),
         )
@@ -431,7 +442,7 @@ def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:
         effects_raw = _check_keys(doc, ("deals", key, "effects"), entry["effects"], set(factors), set(factors))
         deals[key] = DealType(
             key=key,
-            label=_text(doc, ("deals", key, "label"), entry["label"]),
+            label=_label(doc, ("deals", key, "label"), entry["label"]),
             baseline=_param(doc, ("deals", key, "baseline"), entry["baseline"], positive=False),
             effects={
                 f: _param(doc, ("deals", key, "effects", f), effects_raw[f], positive=False) for f in factors
@@ -442,7 +453,7 @@ def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:
         horizon_weeks=horizon,
         forecast_weeks=forecast_weeks,
         complement_key=complement_key,
-        complement_label=_text(doc, ("complement", "label"), complement["label"]),
+        complement_label=_label(doc, ("complement", "label"), complement["label"]),
         deals=deals,
     )
 

@@ -816,3 +816,30 @@ def test_12_a_label_with_dollar_signs_is_drawn_as_written(odd, odd_brief, tmp_pa
     assert DOLLAR_LABEL in pdf_text(odd_brief)
     assert main(["priors", "check", "--priors", str(odd.root.parent / "priors"), "--draws", "100",
                  "--out", str(tmp_path / "check.pdf")]) == 0
+
+
+def test_14_right_to_left_text_is_drawn_in_visual_order_and_arabic_is_joined():
+    from forecast.brief.bidi import visual
+
+    assert visual("שלום עולם") == "םלוע םולש"
+    assert visual("talks in שלום עולם today") == "talks in םלוע םולש today"
+    assert visual("שלום 2025 עולם") == "םלוע 2025 םולש"  # numbers keep their order
+    assert visual("מחיר (כסף)") == "(ףסכ) ריחמ"  # brackets mirrored
+    # Arabic: joined forms (initial, medial, final) in visual order; lam-alef as one ligature.
+    assert visual("سلام") == "\ufee1\ufefc\ufeb3"  # meem, lam-alef, seen
+    assert visual("بيت") == "\ufe96\ufef4\ufe91"
+    assert visual("Latin only") == "Latin only"
+
+
+def test_14_the_brief_draws_hebrew_and_arabic_in_visual_order(odd_brief):
+    import re
+    import subprocess as sp
+
+    from forecast.brief.bidi import shape_arabic
+
+    # pdftotext reads right-to-left words drawn in visual order back into reading order (marking
+    # them with U+202B ... U+202C): text drawn in reading order would come out reversed.
+    raw = sp.run(["pdftotext", "-enc", "UTF-8", str(odd_brief), "-"], capture_output=True, text=True, check=True).stdout
+    text = re.sub(r"\s+", " ", raw.replace("\u202b", "").replace("\u202c", ""))
+    assert HEBREW in text
+    assert shape_arabic(ARABIC) in text and shape_arabic(ARABIC) != ARABIC  # joined forms

@@ -19,6 +19,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Image, LongTable, PageBreak, Paragraph, Table, TableStyle
 
+from forecast.brief.bidi import has_rtl, wrap_logical
 from forecast.brief.fonts import BASE, BASE_BOLD, FontSet
 
 if TYPE_CHECKING:
@@ -77,10 +78,14 @@ class Layout:
         stays a plain string, which a 5,000-row event log draws several times faster.
 
         A cell `width` points wide holds at most `CELL_LINES` lines: longer text is cut, with a
-        mark that says how long it was (a cell taller than a page would stop the whole brief)."""
+        mark that says how long it was (a cell taller than a page would stop the whole brief).
+        Right-to-left text is wrapped here, in reading order, so that each line can be reordered."""
         if isinstance(value, str) and (style is not None or not value.isascii() or len(value) > 12):
             style = style or self.s.cell
             text = cut_to_fit(value, width, style.fontSize)
+            if width is not None and has_rtl(text):
+                measure = lambda line: stringWidth(line, BASE, style.fontSize)
+                text = "\n".join(wrap_logical(text, width, measure))
             return Paragraph(self.fonts.markup(text), style)
         return value
 

@@ -7,6 +7,7 @@ tier covers what needs no sampler; the sampling tier (`--run-slow`) what needs a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -843,3 +844,27 @@ def test_14_the_brief_draws_hebrew_and_arabic_in_visual_order(odd_brief):
     text = re.sub(r"\s+", " ", raw.replace("\u202b", "").replace("\u202c", ""))
     assert HEBREW in text
     assert shape_arabic(ARABIC) in text and shape_arabic(ARABIC) != ARABIC  # joined forms
+
+
+def test_17_a_reweighted_run_is_stamped_as_such_and_narrowing_below_0_is_shown(odd, tmp_path):
+    from brief_helpers import pdf_text
+
+    from forecast.brief.content import collect
+    from forecast.brief.pdf import render_brief
+
+    run = odd.ledger.latest_run()
+    base = "20250101T000000Z-abcdef"
+    reweighted = dataclasses.replace(run, diagnostics={**run.diagnostics, "method": "reweighted", "base_run": base,
+                                                       "pareto_k": 0.31, "weights_ess": 90.0})
+    brief = collect(odd, run)
+    lo, hi = brief.prior_posterior[0].prior_interval
+    wider = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))  # a posterior 20 % wider than its prior
+    pairs = [dataclasses.replace(brief.prior_posterior[0], posterior_interval=wider), *brief.prior_posterior[1:]]
+    brief = dataclasses.replace(brief, run=reweighted, prior_posterior=pairs)
+    text = pdf_text(render_brief(brief, tmp_path / "b.pdf"))
+    stamp = text[text.index("Reproducibility stamp"):]
+    assert f"reweighted (Pareto-smoothed importance sampling) draws of run {base}" in stamp
+    assert "NUTS, 2 chains" not in stamp.split("Sampler", 1)[1].split("Posterior file")[0].split("run " + base)[0]
+    assert f"--as-of {run.as_of}" in stamp and f"whose last sampled run is {base}" in stamp
+    narrowed = pairs[0].narrowing
+    assert narrowed < 0 and "Narrowed by" in text and f" {100 * narrowed:.0f} %" in text

@@ -40,6 +40,7 @@ from forecast.brief.layout import (
 from forecast.conventions import ESS_PER_CHAIN_MIN, RHAT_MAX
 from forecast.explain.attribution import Unavailable
 from forecast.inference.importance import pareto_k_limit
+from forecast.io.ledger import RunRecord
 from forecast.io.workspace import write_atomically
 
 HEADINGS = (
@@ -408,11 +409,12 @@ class _Writer(Layout):
             rows = [["Parameter", "Prior 5–95 %", "Posterior mean", "Posterior 5–95 %", "Narrowed by"]]
             for p in pairs:
                 rows.append([p.label, interval(p.prior_interval), f"{p.posterior_mean:+.3f}",
-                             interval(p.posterior_interval), f"{max(0.0, 100 * p.narrowing):.0f} %"])  # below 0: Monte Carlo noise
+                             interval(p.posterior_interval), _narrowed(p.narrowing)])
             out.append(self.table(rows, [76, 28, 22, 32, 22]))
             out.append(self.rich("Narrowed by: how much the data shrank the 5–95 % interval (0 % the prior unchanged, 100 % "
-                                 "pinned down). Near 0 %, that number is the priors speaking; notebooks/02_sensitivity.ipynb "
-                                 "shows how much the forecast depends on it.", self.s.note))
+                                 "pinned down; below 0 % the posterior is wider than the prior: Monte Carlo noise of a short "
+                                 "run, or data at odds with the prior). Near 0 %, that number is the priors speaking; "
+                                 "notebooks/02_sensitivity.ipynb shows how much the forecast depends on it.", self.s.note))
         for line in b.fixed_parameters:
             out.append(self.text(line, self.s.note))
         return out
@@ -490,11 +492,10 @@ class _Writer(Layout):
             ["Run id", r.run_id], ["As-of date", str(r.as_of)], ["Created", r.created_at],
             ["Data hash (SHA-256)", r.data_hash], ["Priors hash (SHA-256)", r.priors_hash],
             ["Priors folder", r.priors_dir], ["Code version", r.code_version], ["Seed", str(r.seed)],
-            ["Sampler", f"NUTS, {r.chains} chains × {r.draws} draws, {r.tune} tuning steps ({versions})"],
+            ["Sampler", _method(r, versions)],
             ["Posterior file", r.posterior],
             ["Ledger rows seen", "all (run predates the record)" if r.last_event_seq is None else f"events 1 to {r.last_event_seq}"],
-            ["Reproduce", f"forecast update EVENTS.csv --as-of {r.as_of} --seed {r.seed} --draws {r.draws} "
-                          f"--tune {r.tune} --chains {r.chains} --priors {r.priors_dir}"],
+            ["Reproduce", _reproduce(r)],
         ]
         data = [[self.rich(f"<b>{k}</b>", self.s.cell), self.text(v, self.s.cell)] for k, v in rows]
         mono = ParagraphStyle("mono", parent=self.s.cell, fontName=MONO, fontSize=7)
@@ -512,6 +513,32 @@ class _Writer(Layout):
             out.append(self.text(f"{len(missing)} character(s) in the events have no glyph in the installed fonts and are "
                                  f"shown as code points ({shown}); to draw them, install a font that has them.", self.s.note))
         return out
+
+
+def _narrowed(narrowing: float) -> str:
+    """'Narrowed by' as it is, below 0 too (a wider posterior), within what a cell can show."""
+    return "below -999 %" if narrowing < -9.99 else f"{100 * narrowing + 0.0:.0f} %"
+
+
+def _method(r: RunRecord, versions: str) -> str:
+    """How the run's draws were made: sampled, or reweighted from a sampled run."""
+    nuts = f"NUTS, {r.chains} chains × {r.draws} draws, {r.tune} tuning steps ({versions})"
+    d = r.diagnostics
+    if d.get("method") != "reweighted":
+        return nuts
+    return (f"reweighted (Pareto-smoothed importance sampling) draws of run {d['base_run']}, resampled: no sampler ran for "
+            f"this run. Pareto k {d['pareto_k']:.2f}; the weights are worth {d['weights_ess']:.0f} of the "
+            f"{r.chains * r.draws} draws. Run {d['base_run']} was sampled by {nuts}")
+
+
+def _reproduce(r: RunRecord) -> str:
+    command = (f"forecast update EVENTS.csv --as-of {r.as_of} --seed {r.seed} --draws {r.draws} "
+               f"--tune {r.tune} --chains {r.chains} --priors {r.priors_dir}")
+    d = r.diagnostics
+    if d.get("method") != "reweighted":
+        return command
+    return (f"in a workspace whose last sampled run is {d['base_run']} (made as its own brief's stamp says): {command} "
+            "reweights that run's draws again and gives this run's numbers; with --refit it would sample afresh instead")
 
 
 def render_brief(brief: Brief, path: Path) -> Path:

@@ -868,3 +868,28 @@ def test_17_a_reweighted_run_is_stamped_as_such_and_narrowing_below_0_is_shown(o
     assert f"--as-of {run.as_of}" in stamp and f"whose last sampled run is {base}" in stamp
     narrowed = pairs[0].narrowing
     assert narrowed < 0 and "Narrowed by" in text and f" {100 * narrowed:.0f} %" in text
+
+
+# --- 10. a corrupt posterior of the last run -------------------------------------------------
+
+
+def _passing(workspace: Workspace) -> None:
+    """Mark the (tiny, flagged) stored run as one that passed, so that updates try to reweight it."""
+    with sqlite3.connect(workspace.ledger.path) as conn:
+        conn.execute("UPDATE runs SET status = 'ok'")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+def test_10_a_damaged_posterior_of_the_last_run_means_a_refit_not_a_crash(fitted_copy, capsys, damage):
+    ws = fitted_copy
+    _passing(ws)
+    run = ws.ledger.latest_run()
+    posterior = ws.root / run.posterior
+    content = posterior.read_bytes()
+    posterior.write_bytes(content[: len(content) // 2] if damage == "truncated" else b"\x89HDF\r\n" + os.urandom(4096))
+    later = write_csv(ws.root.parent / "later.csv", "m1,2025-02-24,signal,external_military_aid,0.5,,,B,2,x")
+    code = main(["update", str(later), "--no-report", "--workspace", str(ws.root), *TINY])
+    err = capsys.readouterr().err
+    assert code == 3, err  # refitted (and flagged: 60 draws)
+    assert f"refitting: the posterior file of run {run.run_id} cannot be read" in err and "Traceback" not in err
+    assert len(ws.ledger.runs()) == 2 and ws.ledger.latest_run().diagnostics["method"] == "sampled"

@@ -226,7 +226,12 @@ def _try_incremental(
     from forecast.updating.incremental import Declined, reweight
 
     started = time.perf_counter()
-    tree = load_posterior(workspace.root / base.posterior, base)
+    try:
+        tree = load_posterior(workspace.root / base.posterior, base)
+    except ForecastError as exc:  # damaged, truncated, replaced or gone: its draws cannot be reused
+        log(f"refitting: the posterior file of run {base.run_id} cannot be read, so its draws cannot be reweighted "
+            f"({exc}); this update samples afresh")
+        return None
     result = reweight(tree.posterior.to_dataset(), data, workspace.ledger.events(base.last_event_seq), base.as_of, events,
                       seed=settings.seed)
     if isinstance(result, Declined):

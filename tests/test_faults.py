@@ -893,3 +893,61 @@ def test_10_a_damaged_posterior_of_the_last_run_means_a_refit_not_a_crash(fitted
     assert code == 3, err  # refitted (and flagged: 60 draws)
     assert f"refitting: the posterior file of run {run.run_id} cannot be read" in err and "Traceback" not in err
     assert len(ws.ledger.runs()) == 2 and ws.ledger.latest_run().diagnostics["method"] == "sampled"
+
+
+# --- 13. a read-only workspace, an immutable ledger: said before any fit ---------------------
+
+
+def _no_fits(monkeypatch) -> None:
+    import forecast.inference.fit as fit
+
+    def fails(*args, **kwargs):
+        raise AssertionError("fitted before finding out that nothing can be written")
+
+    monkeypatch.setattr(fit, "fit_forecast", fails)
+    import forecast.inference.sampler as sampler
+
+    monkeypatch.setattr(sampler, "sample", fails)
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """`read_only(folder)` mounts `folder` read-only over itself (root only) until the test ends."""
+    mounted = []
+
+    def mount(folder: Path) -> Path:
+        if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot bind-mount here (needs root)")
+        mounted.append(folder)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.parametrize("command", ["backtest", "update", "report", "explain"])
+def test_13_a_read_only_workspace_is_said_before_any_work(fitted_copy, read_only, monkeypatch, capsys, command):
+    _no_fits(monkeypatch)
+    later = write_csv(fitted_copy.root.parent / "later.csv", "m1,2025-02-24,signal,external_military_aid,0.5,,,B,2,x")
+    args = {"backtest": ["backtest", *TINY], "update": ["update", str(later), "--refit", *TINY], "report": ["report"],
+            "explain": ["explain"]}[command]
+    read_only(fitted_copy.root)
+    assert main([*args, "--workspace", str(fitted_copy.root)]) == 1
+    err = capsys.readouterr().err
+    assert f"{fitted_copy.root}" in err and "not writable" in err and "Read-only file system" in err, err
+
+
+def test_13_an_immutable_ledger_is_said_before_the_fit(fitted_copy, monkeypatch, capsys):
+    _no_fits(monkeypatch)
+    ledger = fitted_copy.ledger.path
+    if subprocess.run(["chattr", "+i", str(ledger)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here")
+    try:
+        later = write_csv(fitted_copy.root.parent / "later.csv", "m1,2025-02-24,signal,external_military_aid,0.5,,,B,2,x")
+        assert main(["update", str(later), "--refit", "--workspace", str(fitted_copy.root), *TINY]) == 1
+        err = capsys.readouterr().err
+        assert f"{ledger}: not writable (Operation not permitted)" in err, err
+    finally:
+        subprocess.run(["chattr", "-i", str(ledger)], check=True)

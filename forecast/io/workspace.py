@@ -123,8 +123,14 @@ class Workspace:
         if self.root.exists() and not self.root.is_dir():
             raise ForecastError(f"{self.root}: the workspace must be a folder")
         self.check_ledger()
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK_FILE, "a+") as handle:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.root / LOCK_FILE, "a+")  # noqa: SIM115 (closed by the with below)
+        except OSError as exc:
+            raise ForecastError(f"{self.root}: not writable ({exc.strerror or exc}), so this command cannot take the "
+                                "workspace lock; nothing was done: make the folder writable, or give --workspace "
+                                "another one") from None
+        with handle:
             self._acquire(handle, wait, announce or _stderr)
             _HELD.add(handle.fileno())
             try:
@@ -132,6 +138,7 @@ class Workspace:
                     os.ftruncate(handle.fileno(), 0)
                     os.write(handle.fileno(), f"pid {os.getpid()}: {_command_line()}, since {time.strftime('%H:%M:%S')}\n".encode())
                 self.check_ledger()  # again under the lock: the check above may have raced an update
+                self.check_writable()
                 self._discard_partial_runs()
                 yield
             finally:
@@ -192,6 +199,25 @@ class Workspace:
             raise
         return final
 
+    def check_writable(self) -> None:
+        """Refuse, before any work, a workspace where the results could not be stored: a folder
+        that cannot take a new file (read-only, full of inodes), or a ledger that cannot be
+        written (read-only or immutable)."""
+        for folder in (self.root, self.runs_dir, self.reports_dir, self.root / BACKTESTS_DIR):
+            if not folder.is_dir():
+                continue
+            try:
+                fd, probe = tempfile.mkstemp(dir=folder, prefix=_PARTIAL_PREFIX)
+                os.close(fd)
+                os.unlink(probe)
+            except OSError as exc:
+                raise _not_writable(folder, exc) from None
+        if self.ledger.path.exists():
+            try:
+                os.close(os.open(self.ledger.path, os.O_RDWR))
+            except OSError as exc:
+                raise _not_writable(self.ledger.path, exc) from None
+
     def mark_committed(self, run_id: str) -> None:
         """The run's ledger row is committed: its folder is no longer a leftover to remove."""
         folder = self.runs_dir / run_id
@@ -223,6 +249,11 @@ class Workspace:
                 shutil.rmtree(child, ignore_errors=True)
             else:  # committed, but the process died before it removed the mark
                 self.mark_committed(run_id)
+
+
+def _not_writable(path: Path, exc: OSError) -> ForecastError:
+    return ForecastError(f"{path}: not writable ({exc.strerror or exc}); nothing was done, since the results could not be "
+                         "stored: make it writable (a read-only mount? chattr +i?), or give --workspace another folder")
 
 
 def _ours_uncommitted(folder: Path, run_id: str) -> bool:

@@ -951,3 +951,33 @@ def test_13_an_immutable_ledger_is_said_before_the_fit(fitted_copy, monkeypatch,
         assert f"{ledger}: not writable (Operation not permitted)" in err, err
     finally:
         subprocess.run(["chattr", "-i", str(ledger)], check=True)
+
+
+# --- 14. backtest --horizon 0; a report that waited for an update -----------------------------
+
+
+def test_14_backtest_horizon_0_is_refused(fitted_copy, monkeypatch, capsys):
+    _no_fits(monkeypatch)
+    assert main(["backtest", "--horizon", "0", "--workspace", str(fitted_copy.root), *TINY]) == 2
+    assert "--horizon must be from 1 to 26 weeks" in capsys.readouterr().err
+
+
+def test_14_a_report_that_waited_for_an_update_renders_the_run_that_update_made(fitted_copy, monkeypatch, capsys):
+    import threading
+
+    from forecast.brief import publish
+
+    rendered = []
+    monkeypatch.setattr(publish, "write_report", lambda workspace, run, out=None: rendered.append(run.run_id) or Path("x.pdf"))
+    holder, _ = _hold_lock(fitted_copy.root, "alone")  # an update at work
+    try:
+        thread = threading.Thread(target=main, args=(["report", "--workspace", str(fitted_copy.root)],))
+        thread.start()
+        assert _wait_until(lambda: "waiting" in capsys.readouterr().err, 10)
+        fitted_copy.ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0,
+                                         run=_run("the-new-run", created_at="2999-01-01T00:00:00+00:00"))
+    finally:
+        holder.kill()
+        holder.wait()
+    thread.join(timeout=30)
+    assert rendered == ["the-new-run"]

@@ -185,13 +185,13 @@ def _report(args: argparse.Namespace) -> int:
     from forecast.brief.publish import write_report
 
     workspace, runs = _workspace_with_runs(args.workspace, args.wait)
-    run = _chosen_run(args.run, runs)
     if args.out is not None:
         _check_out(args.out)
-        path = write_report(workspace, run, out=args.out)
+        path = write_report(workspace, _chosen_run(args.run, runs), out=args.out)
     else:
         with workspace.locked():
-            path = write_report(workspace, run)
+            # Chosen under the lock: an update that held it may have added the run to render.
+            path = write_report(workspace, _chosen_run(args.run, workspace.ledger.runs()))
     _print(path)
     return 0
 

@@ -981,3 +981,25 @@ def test_14_a_report_that_waited_for_an_update_renders_the_run_that_update_made(
         holder.wait()
     thread.join(timeout=30)
     assert rendered == ["the-new-run"]
+
+
+# --- 18. the code version outside a git checkout ---------------------------------------------
+
+
+def test_18_outside_git_the_code_version_is_a_hash_of_the_source(tmp_path):
+    package = tmp_path / "installed" / "forecast"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "forecast", package, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(package.parent)}
+
+    def version() -> str:
+        return subprocess.run([os.sys.executable, "-c", "from forecast.io.version import code_version; print(code_version())"],
+                              capture_output=True, text=True, env=env, check=True, cwd=tmp_path).stdout.strip()
+
+    from forecast import __version__
+
+    first = version()
+    assert first.startswith(f"{__version__}+src.") and first != __version__
+    assert version() == first  # the same code, the same version
+    model = package / "model" / "graph.py"
+    model.write_text(model.read_text() + "\n# an edit\n")
+    assert version() != first  # edited code does not reuse old draws

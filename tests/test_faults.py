@@ -90,8 +90,10 @@ def test_1_a_workspace_with_runs_and_no_ledger_is_an_error_that_touches_nothing(
         pass
     assert snapshot(workspace) == before
     # Any command that takes the lock says the same and exits 1.
-    assert main(["update", str(EXAMPLE), "--workspace", str(workspace)]) == 1
-    assert "2 stored runs" in capsys.readouterr().err
+    for command in (["update", str(EXAMPLE)], ["report"], ["explain"], ["backtest"]):
+        assert main([*command, "--workspace", str(workspace)]) == 1, command
+        err = capsys.readouterr().err
+        assert "2 stored runs" in err and "no ledger" in err, (command, err)
     assert snapshot(workspace) == before
 
 

@@ -226,6 +226,7 @@ def _backtest(args: argparse.Namespace) -> int:
     from forecast.io.workspace import Workspace, write_atomically
 
     workspace = Workspace(resolve_workspace_or_fail(args.workspace), lock_timeout=args.wait)
+    workspace.check_ledger()
     workspace.check_writable()  # before hours of fits, not after them
     events = workspace.ledger.events()
     if not events:

@@ -28,7 +28,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
-from forecast.errors import ForecastError, WorkspaceBusy
+from forecast.errors import ForecastError, WorkspaceBusy, printable
 from forecast.io.ledger import Ledger
 
 LEDGER_FILE = "forecast.sqlite"
@@ -402,5 +402,5 @@ def _command_line() -> str:
 
 
 def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(printable(message), file=sys.stderr, flush=True)
 

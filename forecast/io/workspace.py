@@ -178,12 +178,12 @@ class Workspace:
         `mark_committed`; a crash in between leaves a marked folder the ledger does not list,
         which the next locked update removes.
         """
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
         partial = self.runs_dir / f"{_PARTIAL_PREFIX}{run_id}"
         final = self.runs_dir / run_id
         if final.exists() or partial.exists():
             raise ForecastError(f"{final} already exists")
         try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
             partial.mkdir()
             (partial / UNCOMMITTED).write_text(run_id, encoding="utf-8")
             write(partial)
@@ -221,8 +221,9 @@ class Workspace:
     def mark_committed(self, run_id: str) -> None:
         """The run's ledger row is committed: its folder is no longer a leftover to remove."""
         folder = self.runs_dir / run_id
-        (folder / UNCOMMITTED).unlink(missing_ok=True)
-        _fsync(folder)
+        with suppress(OSError):  # best effort: the ledger lists the run, so it is kept either way
+            (folder / UNCOMMITTED).unlink(missing_ok=True)
+            _fsync(folder)
 
     def discard_uncommitted(self, run_id: str) -> None:
         """Remove a run folder published by this update whose ledger commit failed."""

@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -343,7 +344,7 @@ with Workspace(sys.argv[1]).locked():
 
 def _hold_lock(workspace: Path, mode: str) -> tuple[subprocess.Popen, list[str]]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    process = subprocess.Popen([os.sys.executable, "-c", HOLD_LOCK, str(workspace), mode], stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(workspace), mode], stdout=subprocess.PIPE, text=True, env=env)
     lines = []
     while not lines or lines[-1] != "locked":
         lines.append(process.stdout.readline().strip())
@@ -678,7 +679,7 @@ def test_12_a_yaml_alias_bomb_is_refused_without_expanding_it(tmp_path):
         resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
 
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    result = subprocess.run([os.sys.executable, "-m", "forecast.cli.main", "priors", "check", "--priors", str(folder), "--out",
+    result = subprocess.run([sys.executable, "-m", "forecast.cli.main", "priors", "check", "--priors", str(folder), "--out",
                              str(tmp_path / "p.pdf")], capture_output=True, text=True, env=env, timeout=120, preexec_fn=limit_memory)
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"{folder / 'observation.yaml'}, line " in result.stderr and "alias" in result.stderr, result.stderr[-2000:]
@@ -994,7 +995,7 @@ def test_18_outside_git_the_code_version_is_a_hash_of_the_source(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(package.parent)}
 
     def version() -> str:
-        return subprocess.run([os.sys.executable, "-c", "from forecast.io.version import code_version; print(code_version())"],
+        return subprocess.run([sys.executable, "-c", "from forecast.io.version import code_version; print(code_version())"],
                               capture_output=True, text=True, env=env, check=True, cwd=tmp_path).stdout.strip()
 
     from forecast import __version__

@@ -44,3 +44,9 @@ DIVERGENCES_MAX = 0
 # Admiralty grades (NATO AJP-2.1): source reliability and information credibility.
 RELIABILITY_GRADES = ("A", "B", "C", "D", "E", "F")
 CREDIBILITY_GRADES = ("1", "2", "3", "4", "5", "6")
+
+# Dates this long before the priors' start are refused as typos (1900 for 2025): they would make
+# a fit of decades. 12 years admits the war's whole record from 2014; FORECAST_EARLIEST=YYYY-MM-DD
+# sets another earliest date.
+EARLIEST_YEARS_BEFORE_START = 12
+EARLIEST_ENV = "FORECAST_EARLIEST"

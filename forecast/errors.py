@@ -56,6 +56,27 @@ class WorkspaceBusy(ForecastError):
     exit_code = 1
 
 
+# Characters a terminal acts on instead of showing: C0 and C1 controls (an escape sequence can
+# clear the screen or recolour what follows) and the bidirectional overrides (which reorder it).
+_HIDDEN = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+_KEPT = {"\n", "\t"}
+
+
+def printable(text: str, *, json: bool = False) -> str:
+    """`text` with the characters a terminal would act on written as escapes (`\\x1b`, `\\u202e`;
+    `\\u001b` inside JSON), so that input echoed in a message is shown, never obeyed."""
+    if text.isprintable() and text.isascii():
+        return text
+
+    def shown(char: str) -> str:
+        code = ord(char)
+        if code not in _HIDDEN or char in _KEPT:
+            return char
+        return f"\\u{code:04x}" if json or code > 0xFF else f"\\x{code:02x}"
+
+    return "".join(shown(c) for c in text)
+
+
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' suffix for a near miss, or a list of the valid values."""
     choices = sorted(choices)

@@ -109,9 +109,10 @@ def test_empty_file(tmp_path, populated, capsys, content):
 
 
 def test_missing_date_column_suggests_the_near_miss(tmp_path, populated, capsys):
-    path = write_csv(tmp_path / "h.csv", "2025-02-18,territorial_rigidity,1", header="Date,factor,signal")
+    # ('Date' is 'date': headers match whatever their case.)
+    path = write_csv(tmp_path / "h.csv", "2025-02-18,territorial_rigidity,1", header="Dates,factor,signal")
     _assert_rejected(capsys, ["validate", str(path), "--workspace", str(populated)], populated,
-                     ["line 1", "missing required column 'date'", "column 1 is 'Date': did you mean 'date'?"])
+                     ["line 1", "missing required column 'date'", "column 1 is 'Dates': did you mean 'date'?"])
 
 
 def test_missing_file(tmp_path, capsys):

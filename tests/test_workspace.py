@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from forecast.errors import WorkspaceBusy
-from forecast.io.workspace import Workspace
+from forecast.io.workspace import UNCOMMITTED, Workspace
 
 
 def test_second_holder_fails_fast_when_told_not_to_wait(workspace):
@@ -57,7 +57,8 @@ def test_publish_is_all_or_nothing(workspace):
 def test_unreferenced_run_folders_are_removed_under_the_lock(workspace):
     ws = Workspace(workspace)
     ws.publish_run_files("orphan", lambda folder: (folder / "posterior.nc").write_bytes(b"x"))
-    (ws.runs_dir / ".partial-crashed").mkdir()
+    (ws.runs_dir / ".partial-crashed").mkdir()  # killed while writing: the mark is its first file
+    (ws.runs_dir / ".partial-crashed" / UNCOMMITTED).write_text("crashed")
     with ws.locked():
         pass
     assert list(ws.runs_dir.iterdir()) == []

@@ -21,6 +21,8 @@ from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from forecast.brief.bidi import has_rtl, visual
+
 BASE = "DejaVuSans"
 BASE_BOLD = "DejaVuSans-Bold"
 BASE_ITALIC = "DejaVuSans-Oblique"
@@ -57,6 +59,8 @@ class FontSet:
         base font lacks a glyph, and line breaks kept."""
         if text.isascii():
             return escape(text).replace("\n", "<br/>")
+        if has_rtl(text):  # Hebrew or Arabic: each line in drawing order, Arabic joined
+            text = "\n".join(visual(line) for line in text.split("\n"))
         out: list[str] = []
         current, run = base, []
 

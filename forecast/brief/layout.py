@@ -15,9 +15,11 @@ from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Image, LongTable, PageBreak, Paragraph, Table, TableStyle
 
+from forecast.brief.bidi import has_rtl, wrap_logical
 from forecast.brief.fonts import BASE, BASE_BOLD, FontSet
 
 if TYPE_CHECKING:
@@ -71,11 +73,20 @@ class Layout:
     def esc(self, value: str) -> str:
         return self.fonts.markup(value)
 
-    def cell[T](self, value: T, style: ParagraphStyle | None = None) -> Paragraph | T:
+    def cell[T](self, value: T, style: ParagraphStyle | None = None, width: float | None = None) -> Paragraph | T:
         """Text that may need wrapping or another font becomes a Paragraph; a short ASCII cell
-        stays a plain string, which a 5,000-row event log draws several times faster."""
+        stays a plain string, which a 5,000-row event log draws several times faster.
+
+        A cell `width` points wide holds at most `CELL_LINES` lines: longer text is cut, with a
+        mark that says how long it was (a cell taller than a page would stop the whole brief).
+        Right-to-left text is wrapped here, in reading order, so that each line can be reordered."""
         if isinstance(value, str) and (style is not None or not value.isascii() or len(value) > 12):
-            return Paragraph(self.fonts.markup(value), style or self.s.cell)
+            style = style or self.s.cell
+            text = cut_to_fit(value, width, style.fontSize)
+            if width is not None and has_rtl(text):
+                measure = lambda line: stringWidth(line, BASE, style.fontSize)
+                text = "\n".join(wrap_logical(text, width, measure))
+            return Paragraph(self.fonts.markup(text), style)
         return value
 
     def table(
@@ -85,7 +96,8 @@ class Layout:
         """A styled table; `cells`, if given, are the body rows already made into cells."""
         if header:
             rows = [[_breakable(v, w * mm - 4) if isinstance(v, str) else v for v, w in zip(rows[0], widths_mm)], *rows[1:]]
-        data = [[self.cell(v, self.s.cell_bold if header and i == 0 else None) for v in row] for i, row in enumerate(rows)]
+        data = [[self.cell(v, self.s.cell_bold if header and i == 0 else None, w * mm - 4) for v, w in zip(row, widths_mm)]
+                for i, row in enumerate(rows)]
         if cells is not None:
             data = [data[0], *cells] if header else list(cells)
         style = [
@@ -117,7 +129,7 @@ class Layout:
         """
         # The frame's height: the page less its margins and the frame's own 6 pt paddings, less 4 pt spare.
         frame = A4[1] - 2 * MARGIN - 4 * mm - 12 - 4
-        cells = [[self.cell(v) for v in row] for row in rows]
+        cells = [[self.cell(v, width=w * mm - 4) for v, w in zip(row, widths_mm)] for row in rows]
         whole = self.table([header, *rows], widths_mm, cells=cells)
         whole.wrap(WIDTH, 1e9)
         head, *heights = whole._rowHeights  # measured once, by reportlab itself
@@ -201,6 +213,19 @@ def change(run: RunRecord, previous: RunRecord | None, key: str) -> str:
     return pts(run.headline[key]["p"] - previous.headline[key]["p"])
 
 
+CELL_LINES = 24  # at most this many lines of text in one table cell (24 x 9 pt, a third of a page)
+CELL_CHARS = 600  # for a cell whose width is not known
+
+
+def cut_to_fit(text: str, width: float | None, size: float) -> str:
+    """`text`, cut with a mark if it would take more than `CELL_LINES` lines `width` points wide
+    (an average character is about half the font size wide)."""
+    limit = CELL_CHARS if width is None else max(40, int(CELL_LINES * width / (0.55 * size)))
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 30].rstrip()}… [cut: {len(text):,} characters in all]"
+
+
 def clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
@@ -214,8 +239,6 @@ def wrap_label(text: str, width: int) -> str:
 def _breakable(header: str, width: float) -> str:
     """A column header whose words too wide for the column may break after '/' or '-'
     ("Energy/ food- for- humanitarian"), rather than reportlab cutting them mid-letter."""
-    from reportlab.pdfbase.pdfmetrics import stringWidth
-
     words = header.split(" ")
     for i, word in enumerate(words):
         if stringWidth(word, BASE_BOLD, 7.5) > width:

@@ -17,6 +17,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from forecast.brief.bidi import visual
 from forecast.brief.content import SIGNPOST_GRADE, SIGNPOST_STRENGTH, Brief
 from forecast.brief.fonts import MONO, FontSet, brief_fonts, configure_matplotlib
 from forecast.brief.layout import (
@@ -38,7 +39,8 @@ from forecast.brief.layout import (
 )
 from forecast.conventions import ESS_PER_CHAIN_MIN, LEGACY_TARGET_ACCEPT, RHAT_MAX
 from forecast.explain.attribution import Unavailable
-from forecast.inference.importance import PARETO_K_MAX
+from forecast.inference.importance import pareto_k_limit
+from forecast.io.ledger import RunRecord
 from forecast.io.workspace import write_atomically
 
 HEADINGS = (
@@ -50,6 +52,16 @@ HEADINGS = (
     "6. Model health",
     "7. Event log and reproducibility stamp",
 )
+
+
+def _drawn(labels: dict[str, str]) -> dict[str, str]:
+    """Labels as a chart draws them: right-to-left text in drawing order (matplotlib has no bidi)."""
+    return {k: visual(v) for k, v in labels.items()}
+
+
+def _wrapped(label: str, width: int) -> str:
+    """A chart label wrapped at `width` characters, each line in drawing order."""
+    return "\n".join(visual(line) for line in wrap_label(label, width).split("\n"))
 
 
 class _Writer(Layout):
@@ -140,11 +152,11 @@ class _Writer(Layout):
 
         b = self.b
         fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH / INCH, 2.9), layout="constrained")
-        plot_probability_by_horizon(b.table, b.labels, b.run.horizon_weeks, axes=left)
+        plot_probability_by_horizon(b.table, _drawn(b.labels), b.run.horizon_weeks, axes=left)
         left.set_title(f"Chance by horizon, from the week of {b.run.as_of}", fontsize=8)
         runs = [{"as_of": r.as_of, "ok": r.status == "ok", "headline": r.headline} for r in b.history
                 if r.horizon_weeks == b.run.horizon_weeks]
-        plot_history(runs, b.labels, b.run.horizon_weeks, axes=right)
+        plot_history(runs, _drawn(b.labels), b.run.horizon_weeks, axes=right)
         right.set_title(f"Headline at each run ({len(runs)} run{'s' if len(runs) != 1 else ''})", fontsize=8)
         for ax in (left, right):
             ax.xaxis.label.set_size(7)
@@ -178,10 +190,10 @@ class _Writer(Layout):
             "reliability": [e.source_reliability for e in b.signals], "credibility": [e.info_credibility for e in b.signals],
             "factor": [e.factor for e in b.signals],
         })
-        outcomes = [(e.date, b.labels[e.outcome]) for e in b.outcomes]
+        outcomes = [(e.date, visual(b.labels[e.outcome])) for e in b.outcomes]
         for i, key in enumerate(keys):
             ax = axes[i // ncols][i % ncols]
-            plot_factor_panel(b.theta[:, i, :], weeks, b.factor_labels[key], FACTOR_COLOURS[i % len(FACTOR_COLOURS)],
+            plot_factor_panel(b.theta[:, i, :], weeks, visual(b.factor_labels[key]), FACTOR_COLOURS[i % len(FACTOR_COLOURS)],
                               signals=signals[signals["factor"] == key] if len(signals) else signals,
                               outcomes=outcomes, axes=ax)
             ax.tick_params(labelsize=6.5)
@@ -238,7 +250,8 @@ class _Writer(Layout):
             "events this run sees, and the previous one did not, did to the forecast: this run's chance, minus the "
             f"chance it gives today without them. {how} <b>Time and other</b> is the rest: weeks that passed without "
             "a deal, the forecast window moving on, and any change of priors, code or settings. The split by group "
-            f"below always reweights; Pareto k below {PARETO_K_MAX} means that is reliable."))
+            f"below always reweights; Pareto k below {pareto_k_limit(b.run.chains * b.run.draws):.2f} (the limit for this "
+            f"run's {b.run.chains * b.run.draws} draws) means that is reliable."))
         keys = list(b.run.headline)
         header = ["Path", f"Previous ({a.previous_as_of})", "This run", "Change", "New information", "Time and other",
                   "Monte Carlo noise"]
@@ -267,7 +280,7 @@ class _Writer(Layout):
             out += [Spacer(1, 4), self.table(rows, widths)]
             if any(not p.reliable for p in a.parts):
                 out.append(self.rich(
-                    f"Rows marked unreliable (Pareto k ≥ {PARETO_K_MAX}) moved the posterior further than reweighting "
+                    f"Rows marked unreliable (Pareto k ≥ {a.parts[0].pareto_k_max:.2f}) moved the posterior further than reweighting "
                     "can follow: read them as indicative only.", self.s.note))
         for note in a.notes:
             out.append(self.text(note, self.s.note))
@@ -290,7 +303,7 @@ class _Writer(Layout):
             sub = table[(table.factor == factor) & (table.signal == value)].set_index("outcome")
             k = sub["pareto_k"].iloc[0]
             rows.append([str(rank), f"a reading of {value:+.0f} on {b.factor_labels[factor]}",
-                         *[pts(sub.loc[o, "change"]) for o in keys], f"{k:.2f}" + ("" if k < PARETO_K_MAX else " (unreliable)")])
+                         *[pts(sub.loc[o, "change"]) for o in keys], f"{k:.2f}" + ("" if sub["reliable"].iloc[0] else " (unreliable)")])
         widths = [7, 63, *[(180 - 7 - 63 - 22) / len(keys)] * len(keys), 22]
         return [
             CondPageBreak(70 * mm),
@@ -353,9 +366,10 @@ class _Writer(Layout):
         if d.get("method") == "reweighted":
             out.append(self.rich(
                 f"<b>This run was not sampled.</b> It reweights the draws of run {self.esc(d['base_run'])} by the "
-                f"likelihood of the events new since (Pareto k {d['pareto_k']:.2f}, {d['weights_ess']:.0f} effective "
-                "draws) and resamples them. The R-hat and divergences above are that run's; each ESS is capped by the "
-                "weights'. The table below is computed on the resampled draws, whose repeats flatter it. "
+                f"likelihood of the events new since (Pareto k {d['pareto_k']:.2f}; the weights are worth "
+                f"{d['weights_ess']:.0f} of its {r.chains * r.draws} draws) and resamples them. The R-hat and divergences "
+                "above are that run's; each ESS is that run's times the weights' share (ESS of the weights / draws), "
+                "the draws both leave. The table below is computed on the resampled draws, whose repeats flatter it. "
                 "<font name='DejaVuSansMono'>forecast update --refit</font> samples afresh.", self.s.note))
         rows = [["Parameters", "Count", "R-hat max", "Bulk ESS min", "Tail ESS min", "Verdict"]]
         failing = []
@@ -387,8 +401,8 @@ class _Writer(Layout):
             rows.append([names.get(method, method), f"{s['brier']:.3f}", f"{s['log']:.3f}",
                          *[f"{s['per_outcome'][k]['brier']:.3f}" for k in labels]])
         fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH / INCH, 2.8), layout="constrained", width_ratios=[1.3, 1])
-        plot_backtest_forecasts(bt["forecasts"], labels, bt["horizon_weeks"], axes=left)
-        plot_reliability(bt["reliability"]["model"], labels, axes=right)
+        plot_backtest_forecasts(bt["forecasts"], _drawn(labels), bt["horizon_weeks"], axes=left)
+        plot_reliability(bt["reliability"]["model"], _drawn(labels), axes=right)
         right.set_title("Reliability of the model's forecasts", fontsize=7)
         happened = [f["observed"] for f in bt["forecasts"] if f["method"] == "model"]
         stale = "" if bt["priors_hash"] == self.b.run.priors_hash else (
@@ -427,7 +441,7 @@ class _Writer(Layout):
                                      gridspec_kw={"left": 0.02, "right": 0.98, "top": 1 - 0.3 / height,
                                                   "bottom": 0.45 / height, "hspace": 0.95, "wspace": 0.12})
             for i, pair in enumerate(pairs):
-                plot_prior_posterior(wrap_label(pair.label, 25), pair.prior, pair.posterior, axes=axes[i // ncols][i % ncols])
+                plot_prior_posterior(_wrapped(pair.label, 25), pair.prior, pair.posterior, axes=axes[i // ncols][i % ncols])
             for j in range(len(pairs), nrows * ncols):
                 axes[j // ncols][j % ncols].set_visible(False)
             handles, names = axes[0][0].get_legend_handles_labels()
@@ -436,11 +450,12 @@ class _Writer(Layout):
             rows = [["Parameter", "Prior 5–95 %", "Posterior mean", "Posterior 5–95 %", "Narrowed by"]]
             for p in pairs:
                 rows.append([p.label, interval(p.prior_interval), f"{p.posterior_mean:+.3f}",
-                             interval(p.posterior_interval), f"{max(0.0, 100 * p.narrowing):.0f} %"])  # below 0: Monte Carlo noise
+                             interval(p.posterior_interval), _narrowed(p.narrowing)])
             out.append(self.table(rows, [76, 28, 22, 32, 22]))
             out.append(self.rich("Narrowed by: how much the data shrank the 5–95 % interval (0 % the prior unchanged, 100 % "
-                                 "pinned down). Near 0 %, that number is the priors speaking; notebooks/02_sensitivity.ipynb "
-                                 "shows how much the forecast depends on it.", self.s.note))
+                                 "pinned down; below 0 % the posterior is wider than the prior: Monte Carlo noise of a short "
+                                 "run, or data at odds with the prior). Near 0 %, that number is the priors speaking; "
+                                 "notebooks/02_sensitivity.ipynb shows how much the forecast depends on it.", self.s.note))
         for line in b.fixed_parameters:
             out.append(self.text(line, self.s.note))
         return out
@@ -520,13 +535,10 @@ class _Writer(Layout):
             ["Run id", r.run_id], ["As-of date", str(r.as_of)], ["Created", r.created_at],
             ["Data hash (SHA-256)", r.data_hash], ["Priors hash (SHA-256)", r.priors_hash],
             ["Priors folder", r.priors_dir], ["Code version", r.code_version], ["Seed", str(r.seed)],
-            ["Sampler", f"NUTS, {r.chains} chains × {r.draws} draws, {r.tune} tuning steps, target acceptance "
-                        f"{r.diagnostics.get('target_accept', LEGACY_TARGET_ACCEPT)} ({versions})"],
+            ["Sampler", _method(r, versions)],
             ["Posterior file", r.posterior],
             ["Ledger rows seen", "all (run predates the record)" if r.last_event_seq is None else f"events 1 to {r.last_event_seq}"],
-            ["Reproduce", f"forecast update EVENTS.csv --as-of {r.as_of} --seed {r.seed} --draws {r.draws} "
-                          f"--tune {r.tune} --chains {r.chains} "
-                          f"--target-accept {r.diagnostics.get('target_accept', LEGACY_TARGET_ACCEPT)} --priors {r.priors_dir}"],
+            ["Reproduce", _reproduce(r)],
         ]
         data = [[self.rich(f"<b>{k}</b>", self.s.cell), self.text(v, self.s.cell)] for k, v in rows]
         mono = ParagraphStyle("mono", parent=self.s.cell, fontName=MONO, fontSize=7)
@@ -544,6 +556,35 @@ class _Writer(Layout):
             out.append(self.text(f"{len(missing)} character(s) in the events have no glyph in the installed fonts and are "
                                  f"shown as code points ({shown}); to draw them, install a font that has them.", self.s.note))
         return out
+
+
+def _narrowed(narrowing: float) -> str:
+    """'Narrowed by' as it is, below 0 too (a wider posterior), within what a cell can show."""
+    return "below -999 %" if narrowing < -9.99 else f"{100 * narrowing + 0.0:.0f} %"
+
+
+def _method(r: RunRecord, versions: str) -> str:
+    """How the run's draws were made: sampled, or reweighted from a sampled run."""
+    nuts = (f"NUTS, {r.chains} chains × {r.draws} draws, {r.tune} tuning steps, target acceptance "
+            f"{r.diagnostics.get('target_accept', LEGACY_TARGET_ACCEPT)} ({versions})")
+    d = r.diagnostics
+    if d.get("method") != "reweighted":
+        return nuts
+    return (f"reweighted (Pareto-smoothed importance sampling) draws of run {d['base_run']}, resampled: no sampler ran for "
+            f"this run. Pareto k {d['pareto_k']:.2f}; the weights are worth {d['weights_ess']:.0f} of the "
+            f"{r.chains * r.draws} draws. Run {d['base_run']} was sampled by {nuts}")
+
+
+def _reproduce(r: RunRecord) -> str:
+    asked = r.diagnostics.get("retry", {}).get("requested", {})  # a retried run: the options that were asked for
+    target = asked.get("target_accept", r.diagnostics.get("target_accept", LEGACY_TARGET_ACCEPT))
+    command = (f"forecast update EVENTS.csv --as-of {r.as_of} --seed {r.seed} --draws {asked.get('draws', r.draws)} "
+               f"--tune {asked.get('tune', r.tune)} --chains {r.chains} --target-accept {target} --priors {r.priors_dir}")
+    d = r.diagnostics
+    if d.get("method") != "reweighted":
+        return command
+    return (f"in a workspace whose last sampled run is {d['base_run']} (made as its own brief's stamp says): {command} "
+            "reweights that run's draws again and gives this run's numbers; with --refit it would sample afresh instead")
 
 
 def render_brief(brief: Brief, path: Path) -> Path:

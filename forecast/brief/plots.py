@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
     from forecast.model.prior_distributions import FrozenDistribution
 
+# Labels come from users' priors and events: '$' is a dollar sign, not the start of TeX maths
+# (which would draw "$5 and $x" as maths, and fail on "$\\undefined$").
+matplotlib.rcParams["text.parse_math"] = False
+
 OUTCOME_COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 FACTOR_COLOURS = ("#8c510a", "#01665e", "#762a83", "#b35806", "#1b7837", "#c51b7d")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from forecast.errors import ForecastError
 from forecast.io.ledger import RunRecord
-from forecast.io.workspace import Workspace, write_atomically
+from forecast.io.workspace import Workspace, WriteFailed, write_atomically
 
 LATEST = "latest.pdf"
 
@@ -51,7 +51,20 @@ def write_report(workspace: Workspace, run: RunRecord, out: Path | None = None) 
 
 def _point_latest_at(path: Path) -> None:
     """Replace reports/latest.pdf with a copy of `path` in one rename, so a reader never sees a
-    half-written latest brief. A copy, not a link: an analyst may annotate or move either."""
+    half-written latest brief. A copy, not a link: an analyst may annotate or move either.
+
+    If the copy fails, latest.pdf is removed rather than left showing an older run."""
     import shutil
 
-    write_atomically(path.parent / LATEST, lambda tmp: shutil.copyfile(path, tmp))
+    latest = path.parent / LATEST
+    try:
+        write_atomically(latest, lambda tmp: shutil.copyfile(path, tmp))
+    except WriteFailed as exc:
+        try:
+            if latest.is_file() and not latest.is_symlink():
+                latest.unlink()
+            what = "it was removed rather than left showing an older run"
+        except OSError:
+            what = "it still shows an older run: do not read it as this run's"
+        raise BriefFailed(f"{latest}: could not be replaced by this run's brief ({exc.reason}); {what}. "
+                          f"The brief itself is complete: {path}") from None

@@ -7,10 +7,10 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from forecast.conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, TARGET_ACCEPT
-from forecast.errors import ForecastError, InferenceFailed
+from forecast.errors import ForecastError, InferenceFailed, printable
 
 if TYPE_CHECKING:
     from forecast.io.ledger import RunRecord
@@ -22,11 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except ForecastError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted; the workspace is as it was before this command", file=sys.stderr)
+        _print("interrupted; the workspace is as it was before this command", file=sys.stderr)
         return 130
+
+
+def _print(text: object, *, file: TextIO | None = None, flush: bool = False, json: bool = False) -> None:
+    """print(), with what the input put into the text shown rather than obeyed by the terminal."""
+    print(printable(str(text), json=json), file=file, flush=flush)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     def workspace_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--workspace", metavar="DIR", help="workspace folder (default: $FORECAST_WORKSPACE, else the current folder)")
 
+    def wait_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--wait", type=_seconds, metavar="SECONDS",
+                       help="while another command holds the workspace, wait at most this long "
+                            "(default: $FORECAST_LOCK_TIMEOUT, else without limit)")
+
     p = commands.add_parser("update", help="validate, ingest, refit, store the run, print the headline")
     p.add_argument("events", type=Path, metavar="EVENTS.csv")
     p.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
@@ -55,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-report", action="store_true", help="do not write the PDF brief (write it later with 'forecast report')")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     workspace_option(p)
+    wait_option(p)
     p.set_defaults(handler=_update)
 
     p = commands.add_parser("validate", help="check an events file as update would; write nothing")
@@ -67,11 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run", metavar="ID", help="the run (default: the latest); see 'forecast status --json' or the briefs' stamps")
     p.add_argument("--out", type=Path, metavar="PATH", help="write the PDF here instead of WORKSPACE/reports/ (the ledger is not changed)")
     workspace_option(p)
+    wait_option(p)
     p.set_defaults(handler=_report)
 
     p = commands.add_parser("explain", help="compute and store what moved for a run stored without it")
     p.add_argument("--run", metavar="ID", help="the run (default: the latest)")
     workspace_option(p)
+    wait_option(p)
     p.set_defaults(handler=_explain)
 
     p = commands.add_parser("backtest", help="replay the ledger as known at past dates, refit, and score the forecasts")
@@ -83,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     fit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     workspace_option(p)
+    wait_option(p)
     p.set_defaults(handler=_backtest)
 
     p = commands.add_parser("compare", help="external forecasts (a crowd, a market) beside the model's, scored the same way")
@@ -118,19 +132,19 @@ def _update(args: argparse.Namespace) -> int:
     from forecast.io.workspace import Workspace, resolve_workspace
     from forecast.updating.pipeline import update
 
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
     settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
-    result = update(args.events, Workspace(resolve_workspace(args.workspace)), priors_dir=args.priors,
+    result = update(args.events, Workspace(resolve_workspace(args.workspace), lock_timeout=args.wait), priors_dir=args.priors,
                     as_of=args.as_of, settings=settings, progress=not args.quiet, log=log, report=not args.no_report,
                     refit=args.refit)
     for warning in result.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))
+        _print(f"warning: {warning}", file=sys.stderr)
+    _print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))
     if result.report is not None:
-        print(f"\nBrief: {result.report}")
+        _print(f"\nBrief: {result.report}")
     if result.report_error is not None:
         if result.run.status != "ok":
-            print(f"warning: run {result.run.run_id} is also flagged: its diagnostics failed", file=sys.stderr)
+            _print(f"warning: run {result.run.run_id} is also flagged: its diagnostics failed", file=sys.stderr)
         raise result.report_error
     if result.run.status != "ok":
         raise InferenceFailed(f"run {result.run.run_id} is stored but flagged: its diagnostics failed")
@@ -161,28 +175,29 @@ def _chosen_run(option: str | None, runs: list[RunRecord]) -> RunRecord:
 def _explain(args: argparse.Namespace) -> int:
     from forecast.updating.explain_stored import explain_stored_run
 
-    workspace, runs = _workspace_with_runs(args.workspace)
+    workspace, runs = _workspace_with_runs(args.workspace, args.wait)
     run = _chosen_run(args.run, runs)
-    log = lambda message: print(message, file=sys.stderr, flush=True)
+    log = lambda message: _print(message, file=sys.stderr, flush=True)
     with workspace.locked(announce=log):
         explanation = explain_stored_run(workspace, run, log)
     what = ("a first run: nothing to compare with" if explanation is None
             else getattr(explanation, "reason", None) or f"split computed ({explanation.method})")
-    print(f"run {run.run_id}: what moved stored ({what}); 'forecast report --run {run.run_id}' re-renders its brief")
+    _print(f"run {run.run_id}: what moved stored ({what}); 'forecast report --run {run.run_id}' re-renders its brief")
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from forecast.brief.publish import write_report
 
-    workspace, runs = _workspace_with_runs(args.workspace)
-    run = _chosen_run(args.run, runs)
+    workspace, runs = _workspace_with_runs(args.workspace, args.wait)
     if args.out is not None:
-        path = write_report(workspace, run, out=args.out)
+        _check_out(args.out)
+        path = write_report(workspace, _chosen_run(args.run, runs), out=args.out)
     else:
         with workspace.locked():
-            path = write_report(workspace, run)
-    print(path)
+            # Chosen under the lock: an update that held it may have added the run to render.
+            path = write_report(workspace, _chosen_run(args.run, workspace.ledger.runs()))
+    _print(path)
     return 0
 
 
@@ -195,11 +210,12 @@ def resolve_workspace_or_fail(option: str | None) -> Path:
     return root
 
 
-def _workspace_with_runs(option: str | None) -> tuple[Workspace, list[RunRecord]]:
+def _workspace_with_runs(option: str | None, wait: float | None = None) -> tuple[Workspace, list[RunRecord]]:
     """The workspace and its runs, oldest first; an error if there are none."""
     from forecast.io.workspace import Workspace
 
-    workspace = Workspace(resolve_workspace_or_fail(option))
+    workspace = Workspace(resolve_workspace_or_fail(option), lock_timeout=wait)
+    workspace.check_ledger()
     runs = workspace.ledger.runs()
     if not runs:
         raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
@@ -214,11 +230,13 @@ def _backtest(args: argparse.Namespace) -> int:
     from forecast.io.priors import load_priors
     from forecast.io.workspace import Workspace, write_atomically
 
-    workspace = Workspace(resolve_workspace_or_fail(args.workspace))
+    workspace = Workspace(resolve_workspace_or_fail(args.workspace), lock_timeout=args.wait)
+    workspace.check_ledger()
+    workspace.check_writable()  # before hours of fits, not after them
     events = workspace.ledger.events()
     if not events:
         raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr, flush=True))
+    log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
     fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
     settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon)
     result = run_backtest(events, load_priors(args.priors), settings, fit, log=log)
@@ -228,19 +246,41 @@ def _backtest(args: argparse.Namespace) -> int:
         dated = workspace.latest_backtest.with_name(f"backtest-{result['created_at'][:19].replace(':', '')}.json")
         for path in (dated, workspace.latest_backtest):
             write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    print(text if args.json else table_text(result) + f"\n\nSaved: {dated}")
+    if args.json:
+        _print(text, json=True)
+    else:
+        _print(table_text(result) + f"\n\nSaved: {dated}")
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
     from forecast.evaluation.compare import compare, read_crowd, table_text, write_chart
 
+    if args.out is not None:
+        _check_out(args.out)
     workspace, runs = _workspace_with_runs(args.workspace)
     compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline)))
-    print(table_text(compared, args.include_loose))
+    _print(table_text(compared, args.include_loose))
     out = args.out or workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
-    print(f"\nChart: {write_chart(compared, out, args.include_loose)}")
+    _print(f"\nChart: {write_chart(compared, out, args.include_loose)}")
     return 0
+
+
+def _check_out(path: Path) -> None:
+    """Refuse a bad --out before any work: a device, a pipe, a folder, a name that cannot be."""
+    from forecast.io.workspace import check_output_path
+
+    check_output_path(path)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), got '{text}'")
+    return value
 
 
 def _weeks(text: str) -> int:
@@ -258,11 +298,11 @@ def _validate(args: argparse.Namespace) -> int:
 
     parsed, _ = validate(args.events, Workspace(resolve_workspace(args.workspace)), args.priors)
     for warning in parsed.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        _print(f"warning: {warning}", file=sys.stderr)
     shown = ("signal", "outcome", "retraction", *(("scheduled",) if any(e.kind == "scheduled" for e in parsed.events) else ()))
     kinds = {k: sum(e.kind == k for e in parsed.events) for k in shown}
     counts = ", ".join(plural(kinds[k], "scheduled occasion" if k == "scheduled" else k) for k in shown)
-    print(f"{args.events}: OK, {plural(len(parsed.events), 'event')} ({counts})")
+    _print(f"{args.events}: OK, {plural(len(parsed.events), 'event')} ({counts})")
     return 0
 
 
@@ -271,9 +311,9 @@ def _status(args: argparse.Namespace) -> int:
 
     _, runs = _workspace_with_runs(args.workspace)
     if args.json:
-        print(json.dumps(status_json(runs[-1]), indent=2, ensure_ascii=False))
+        _print(json.dumps(status_json(runs[-1]), indent=2, ensure_ascii=False), json=True)
     else:
-        print(run_summary(runs[-1], runs[-2] if len(runs) > 1 else None))
+        _print(run_summary(runs[-1], runs[-2] if len(runs) > 1 else None))
     return 0
 
 
@@ -284,10 +324,12 @@ def _priors_check(args: argparse.Namespace) -> int:
 
     if args.draws < 100:
         raise InputError(f"--draws must be at least 100, got {args.draws}")
+    if args.out is not None:
+        _check_out(args.out)
     priors, predictive = check_priors(args.priors, seed=args.seed, draws=args.draws)
-    print(headline_text(priors, predictive))
+    _print(headline_text(priors, predictive))
     out = args.out or Workspace(resolve_workspace(args.workspace)).reports_dir / f"prior-predictive-{priors.hash[:12]}.pdf"
-    print(f"\nCharts: {write_check_pdf(priors, predictive, out)}")
+    _print(f"\nCharts: {write_check_pdf(priors, predictive, out)}")
     return 0
 
 

@@ -66,8 +66,9 @@ def run_summary(run: RunRecord, previous: RunRecord | None) -> str:
         lines += [f"Retried once with safer settings (target acceptance {d['target_accept']}, {run.tune} tuning and "
                   f"{run.draws} draws a chain): the first fit failed ({d['retry']['reason']})"]
     if d.get("method") == "reweighted":
-        lines += [f"Reweighted run {d['base_run']}'s draws by the new events: Pareto k {d['pareto_k']:.2f}, "
-                  f"{d['weights_ess']:.0f} effective draws (sampler figures above are that run's; --refit samples afresh)"]
+        lines += [f"Reweighted run {d['base_run']}'s draws by the new events: Pareto k {d['pareto_k']:.2f}, weights worth "
+                  f"{d['weights_ess']:.0f} of {run.chains * run.draws} draws (R-hat and divergences above are that run's, "
+                  "each ESS what both weightings leave; --refit samples afresh)"]
     if run.status != "ok":
         lines += ["WARNING: diagnostics failed; do not rely on these numbers until a refit passes:"]
         lines += [f"  - {p}" for p in d["problems"]]

@@ -112,7 +112,7 @@ def run_backtest(
     from forecast.forecasting.prior_predictive import prior_predictive
     from forecast.inference.fit import fit_forecast
 
-    horizon = settings.horizon or priors.outcomes.horizon_weeks
+    horizon = settings.horizon if settings.horizon is not None else priors.outcomes.horizon_weeks
     if not 1 <= horizon <= priors.outcomes.forecast_weeks:
         raise InputError(f"--horizon must be from 1 to {priors.outcomes.forecast_weeks} weeks (the priors' forecast_weeks), got {horizon}")
     keys = priors.outcomes.keys

@@ -39,9 +39,7 @@ general-ceasefire question is never scored against a holiday truce without the a
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +51,9 @@ from forecast.conventions import DEAL, FACTOR, HORIZON, OUTCOME
 from forecast.errors import InputError, did_you_mean
 from forecast.evaluation.scoring import binary_scores
 from forecast.forecasting.incidence import HAPPENS_BY
-from forecast.io.events import Event, decode_text
+from forecast.io.events import Event
 from forecast.io.ledger import RunRecord
+from forecast.io.textfiles import csv_rows, decode_text, header_names, read_input
 from forecast.io.workspace import Workspace
 from forecast.model.dataset import active_events, default_as_of, monday, week_index
 
@@ -88,12 +87,9 @@ class CrowdForecast:
 
 def read_crowd(path: Path, outcome_keys: list[str]) -> list[CrowdForecast]:
     """Parse CROWD.csv whole, or raise InputError naming file, line and column."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    reader = csv.reader(io.StringIO(decode_text(path, raw), newline=""))
-    header = [h.strip() for h in next(reader, [])]
+    raw = read_input(path, "a crowd file")
+    header_row, reader = csv_rows(path, decode_text(path, raw))
+    header = header_names(path, header_row, REQUIRED + OPTIONAL) if header_row else []
     for name in REQUIRED:
         if name not in header:
             raise InputError(f"missing column '{name}'; a crowd file needs {', '.join(REQUIRED)}", path=path, line=1)
@@ -101,9 +97,8 @@ def read_crowd(path: Path, outcome_keys: list[str]) -> list[CrowdForecast]:
         if name not in REQUIRED + OPTIONAL:
             raise InputError(f"unknown column '{name}'; {did_you_mean(name, REQUIRED + OPTIONAL)}", path=path, line=1)
     matches = [ANY_DEAL, *outcome_keys]
-    rows, start = [], reader.line_num + 1
-    for values in reader:
-        line, start = start, reader.line_num + 1
+    rows = []
+    for line, values in reader:
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):

@@ -46,12 +46,11 @@ class Part:
     events: int
     change: dict[str, float]  # P_now - P_without_this_group, per outcome
     pareto_k: float
+    pareto_k_max: float = 0.7  # the limit for the run's number of draws (0.7 in files written before it was stored)
 
     @property
     def reliable(self) -> bool:
-        from forecast.inference.importance import PARETO_K_MAX
-
-        return bool(self.pareto_k < PARETO_K_MAX)
+        return bool(self.pareto_k < self.pareto_k_max)
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class Attribution:
         keys = list(self.total)
         now = {k: self.total[k] + previous[k] for k in keys}
         new = Part(self.new_information.label, self.new_information.events,
-                   {k: now[k] - without[k] for k in keys}, self.new_information.pareto_k)
+                   {k: now[k] - without[k] for k in keys}, self.new_information.pareto_k, self.new_information.pareto_k_max)
         return dataclasses.replace(self, new_information=new, method="refit",
                                    time_and_other={k: without[k] - previous[k] for k in keys},
                                    notes=[*self.notes, note])
@@ -85,7 +84,7 @@ class Attribution:
     @classmethod
     def from_dict(cls, d: dict) -> Attribution:
         def part(p: dict | None) -> Part | None:
-            return None if p is None else Part(p["label"], p["events"], p["change"], p["pareto_k"])
+            return None if p is None else Part(p["label"], p["events"], p["change"], p["pareto_k"], p.get("pareto_k_max", 0.7))
 
         return cls(
             previous_run=d["previous_run"], previous_as_of=dt.date.fromisoformat(d["previous_as_of"]), total=d["total"],
@@ -160,7 +159,7 @@ def attribute(
     def part(label: str, n: int, ratio: np.ndarray, per_draw: np.ndarray = headline) -> tuple[Part, np.ndarray]:
         weights = importance_weights(ratio)
         without = weights.mean(per_draw)
-        return Part(label, n, _by_key(outcome_keys, p_now - without), weights.pareto_k), without
+        return Part(label, n, _by_key(outcome_keys, p_now - without), weights.pareto_k, weights.limit), without
 
     new_signals = [e for e in added if e.kind == "signal"]
     gone_signals = [e for e in removed if e.kind == "signal"]

@@ -46,13 +46,21 @@ class Diagnostics:
         return {**asdict(self), "passed": self.passed, "problems": self.problems, "method": "sampled"}
 
 
-def reweighted_diagnostics(base: RunRecord, pareto_k: float, ess: float, seconds: float) -> dict:
+def reweighted_diagnostics(base: RunRecord, pareto_k: float, ess: float, seconds: float,
+                           pareto_k_max: float | None = None) -> dict:
     """The diagnostics of a run made by reweighting `base` (a sampled RunRecord): the sampler's
-    figures are the base run's, each ESS capped by the weights' ESS, and the same limits apply."""
+    R-hat and divergences are the base run's, and each ESS is what both weightings leave of the N
+    draws, ESS_weights * ESS_base / N: the weights keep ESS_weights / N of draws that were worth
+    ESS_base / N each. The same limits apply to it."""
     d = base.diagnostics
+    draws = base.chains * base.draws
+    share = ess / draws
     diagnostics = Diagnostics(
-        r_hat_max=d["r_hat_max"], ess_bulk_min=min(d["ess_bulk_min"], ess), ess_tail_min=min(d["ess_tail_min"], ess),
+        r_hat_max=d["r_hat_max"], ess_bulk_min=d["ess_bulk_min"] * share, ess_tail_min=d["ess_tail_min"] * share,
         divergences=d["divergences"], sampling_seconds=round(seconds, 2), chains=d["chains"],
     )
-    return {**diagnostics.to_dict(), "method": "reweighted", "base_run": base.run_id,
-            "pareto_k": round(pareto_k, 3), "weights_ess": round(ess, 1)}
+    out = {**diagnostics.to_dict(), "method": "reweighted", "base_run": base.run_id,
+           "pareto_k": round(pareto_k, 3), "weights_ess": round(ess, 1)}
+    if pareto_k_max is not None:
+        out["pareto_k_max"] = round(pareto_k_max, 3)
+    return out

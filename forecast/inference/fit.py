@@ -22,7 +22,7 @@ from forecast.conventions import (
     RETRY_TARGET_ACCEPT,
     TARGET_ACCEPT,
 )
-from forecast.errors import InputError
+from forecast.errors import ForecastError, InputError
 from forecast.hooks import checkpoint
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
@@ -67,13 +67,34 @@ def fit_forecast(
 
     model = build_fit_model(data, priors)
     checkpoint("sampling")
-    trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                                seed=settings.seed, progress=progress, target_accept=settings.target_accept)
+    try:
+        trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                                    seed=settings.seed, progress=progress, target_accept=settings.target_accept)
+    except _sampler_failures() as exc:
+        # Priors can pass their checks and still leave the model without a finite density
+        # somewhere the sampler goes; say so instead of PyMC's traceback. Nothing is written yet.
+        raise ForecastError(f"the sampler could not fit the model with the priors in {priors.directory} "
+                            f"({type(exc).__name__}: {_first_line(exc)}); priors far from the defaults (a tiny noise, a "
+                            "huge scale or effect) are the usual cause: check them with 'forecast priors check' and "
+                            "bring them nearer; nothing was written") from None
     # The forecast has its own stream, derived from the seed, so it is reproducible too.
     rng = np.random.default_rng([settings.seed, 1])
     forward = simulate_forward(Draws.from_dataset(trace.posterior.to_dataset()), priors.outcomes.forecast_weeks, rng,
                                data.occasions_ahead)
     return trace, diagnostics, forecast_table(forward.incidence, priors.outcomes.keys, forward.happens_by)
+
+
+def _sampler_failures() -> tuple[type[BaseException], ...]:
+    """What PyMC raises when the model's density cannot be evaluated where the sampler goes."""
+    from pymc.exceptions import SamplingError
+    from pymc.sampling.parallel import ParallelSamplingError
+
+    return (SamplingError, ParallelSamplingError, FloatingPointError, OverflowError, ZeroDivisionError)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else "no detail"
 
 
 def retry_settings(settings: FitSettings) -> FitSettings:

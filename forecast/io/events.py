@@ -6,19 +6,19 @@ raises `InputError` naming the file, line and column of the first problem. It wr
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
+from forecast.conventions import CREDIBILITY_GRADES, EARLIEST_ENV, EARLIEST_YEARS_BEFORE_START, RELIABILITY_GRADES
 from forecast.errors import InputError, did_you_mean
 from forecast.io.priors import Priors, canonical_json
+from forecast.io.textfiles import csv_rows, decode_text, header_names, read_input
 
 KINDS = ("signal", "outcome", "retraction", "scheduled")
 SIGNAL_RANGE = (-3.0, 3.0)
@@ -106,58 +106,44 @@ def read_events(
     path = Path(path)
     known = known or {}
     today = today or dt.date.today()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path=path) from None
-    except IsADirectoryError:
-        raise InputError("is a folder, expected a CSV file", path=path) from None
+    raw = read_input(path, "an events file")
     text = decode_text(path, raw)
     if not text.strip():
         raise InputError("the file is empty; expected a header row naming at least the 'date' column", path=path, line=1)
 
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except csv.Error as exc:
-        raise InputError(f"not valid CSV: {exc}", path=path, line=1) from None
+    earliest = earliest_date(priors.outcomes.start)
+    header, rows = csv_rows(path, text)
     columns = _check_header(path, header)
     extras = [c for c in columns if c not in CORE_COLUMNS]
 
     events: list[Event] = []
     by_id: dict[str, Event] = {}
     warnings: list[str] = []
-    row_start = reader.line_num + 1
-    try:
-        for values in reader:
-            line = row_start
-            row_start = reader.line_num + 1
-            if not any(v.strip() for v in values):
-                continue  # blank lines are not events
-            if len(values) != len(columns):
-                raise InputError(
-                    f"expected {len(columns)} comma-separated fields as in the header, found {len(values)}",
-                    path=path, line=line,
-                )
-            row = _Row(path, line, columns, values)
-            event = _parse_row(row, priors, today, extras)
-            earlier = by_id.get(event.event_id)
-            if earlier is not None:
-                if earlier.content_hash != event.content_hash:
-                    raise row.error("event_id", f"id '{event.event_id}' is already used on line {earlier.line} for different content")
-                warnings.append(f"{path}, line {line}: repeats line {earlier.line} exactly; counted once")
-                continue
-            previous = known.get(event.event_id)
-            if previous is not None and previous.content_hash != event.content_hash:
-                raise row.error(
-                    "event_id",
-                    f"id '{event.event_id}' is already in the ledger with different content; "
-                    "to change an event, retract it and log a new one",
-                )
-            by_id[event.event_id] = event
-            events.append(event)
-    except csv.Error as exc:
-        raise InputError(f"not valid CSV: {exc}", path=path, line=reader.line_num) from None
+    for line, values in rows:
+        if not any(v.strip() for v in values):
+            continue  # blank lines are not events
+        if len(values) != len(columns):
+            raise InputError(
+                f"expected {len(columns)} comma-separated fields as in the header, found {len(values)}",
+                path=path, line=line,
+            )
+        row = _Row(path, line, columns, values)
+        event = _parse_row(row, priors, (earliest, today), extras)
+        earlier = by_id.get(event.event_id)
+        if earlier is not None:
+            if earlier.content_hash != event.content_hash:
+                raise row.error("event_id", f"id '{event.event_id}' is already used on line {earlier.line} for different content")
+            warnings.append(f"{path}, line {line}: repeats line {earlier.line} exactly; counted once")
+            continue
+        previous = known.get(event.event_id)
+        if previous is not None and previous.content_hash != event.content_hash:
+            raise row.error(
+                "event_id",
+                f"id '{event.event_id}' is already in the ledger with different content; "
+                "to change an event, retract it and log a new one",
+            )
+        by_id[event.event_id] = event
+        events.append(event)
 
     if not events:
         raise InputError("no events below the header row", path=path, line=2)
@@ -167,27 +153,9 @@ def read_events(
     return EventFile(path, hashlib.sha256(raw).hexdigest(), events, extras, warnings)
 
 
-def decode_text(path: Path, raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise InputError(
-            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at byte {column} of the line); save the file as UTF-8",
-            path=path, line=line, column=column,
-        ) from None
-
-
 def _check_header(path: Path, header: list[str]) -> list[str]:
-    columns = [h.strip() for h in header]
-    seen: dict[str, int] = {}
-    for i, name in enumerate(columns, start=1):
-        if not name:
-            raise InputError("empty column name in the header", path=path, line=1, column=i)
-        if name in seen:
-            raise InputError(f"column '{name}' appears twice in the header (also column {seen[name]})", path=path, line=1, column=i)
-        seen[name] = i
+    columns = header_names(path, header, CORE_COLUMNS)
+    seen = {name: i for i, name in enumerate(columns, start=1)}
     if "date" not in seen:
         near = [c for c in columns if c not in CORE_COLUMNS]
         hint = f"; {did_you_mean('date', near)}" if near and did_you_mean("date", near).startswith("did") else ""
@@ -220,7 +188,20 @@ class _Row:
         return self.error(column, f"a {kind} row needs a value in '{column}'{hint}")
 
 
-def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> Event:
+def earliest_date(start: dt.date) -> dt.date:
+    """The earliest date an event may have: $FORECAST_EARLIEST, else some years before the priors' start."""
+    text = os.environ.get(EARLIEST_ENV, "").strip()
+    if text:
+        try:
+            if not _ISO_DATE.match(text):
+                raise ValueError(text)
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise InputError(f"{EARLIEST_ENV}={text!r}: expected a date YYYY-MM-DD") from None
+    return start.replace(year=start.year - EARLIEST_YEARS_BEFORE_START, day=min(start.day, 28))
+
+
+def _parse_row(row: _Row, priors: Priors, bounds: tuple[dt.date, dt.date], extras: list[str]) -> Event:
     kind = row.get("kind").lower() or "signal"
     if kind not in KINDS:
         raise row.error("kind", f"unknown kind '{row.get('kind')}'; {did_you_mean(kind, KINDS)}")
@@ -233,11 +214,10 @@ def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> 
                 raise row.error(column, f"'{column}' belongs to {other_kind} rows, but this row is a {kind}; leave it empty or fix 'kind'")
 
     # A scheduled occasion may lie ahead (and be reported before it); when it became known may not.
-    if kind == "scheduled":
-        date = _date(row, "date", today + dt.timedelta(days=SCHEDULED_AHEAD_DAYS))
-    else:
-        date = _date(row, "date", today)
-    reported = _date(row, "reported", today) if row.get("reported") else min(date, today)
+    earliest, today = bounds
+    ahead = (earliest, today + dt.timedelta(days=SCHEDULED_AHEAD_DAYS)) if kind == "scheduled" else bounds
+    date = _date(row, "date", ahead, priors.outcomes.start)
+    reported = _date(row, "reported", bounds, priors.outcomes.start) if row.get("reported") else min(date, today)
     if reported < date and kind != "scheduled":
         raise row.error("reported", f"reported date {reported} is before the event's date {date}")
 
@@ -283,7 +263,8 @@ def _parse_row(row: _Row, priors: Priors, today: dt.date, extras: list[str]) -> 
     )
 
 
-def _date(row: _Row, column: str, today: dt.date) -> dt.date:
+def _date(row: _Row, column: str, bounds: tuple[dt.date, dt.date], start: dt.date) -> dt.date:
+    earliest, today = bounds
     text = row.get(column)
     if not text:
         raise row.missing(column, row.get("kind") or "signal")
@@ -297,6 +278,11 @@ def _date(row: _Row, column: str, today: dt.date) -> dt.date:
         if column == "date" and row.get("kind").lower() == "scheduled":
             raise row.error(column, f"date {value} is more than two years ahead; log an occasion when it is scheduled")
         raise row.error(column, f"date {value} is in the future (today is {today})")
+    if value < earliest:
+        years = (start - value).days // 365
+        raise row.error(column, f"date {value} is {years} years before the priors' start ({start}); dates before {earliest} "
+                                f"are refused as likely typos, since they would make a fit of {years} years "
+                                f"({EARLIEST_ENV}=YYYY-MM-DD accepts earlier ones)")
     return value
 
 

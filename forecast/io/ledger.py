@@ -12,11 +12,13 @@ import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+from forecast.errors import ForecastError
 from forecast.io.events import Event, KnownEvent
 
 SCHEMA_VERSION = 3
@@ -131,10 +133,15 @@ class Ledger:
         if not self.path.exists():
             yield None
             return
-        with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
-            conn.row_factory = sqlite3.Row
-            # Version 0 is a file whose first transaction never committed: no tables yet.
-            yield conn if _check_version(conn, self.path) else None
+        try:
+            # A URI, for read-only mode; the path is percent-encoded so that '#', '?' and '%' in
+            # a folder name stay part of the path.
+            with closing(sqlite3.connect(f"file:{quote(str(self.path.absolute()))}?mode=ro", uri=True)) as conn:
+                conn.row_factory = sqlite3.Row
+                # Version 0 is a file whose first transaction never committed: no tables yet.
+                yield conn if _check_version(conn, self.path) else None
+        except sqlite3.Error as exc:
+            raise ledger_error(self.path, exc, writing=False) from None
 
     def known_events(self) -> dict[str, KnownEvent]:
         with self._reader() as conn:
@@ -178,7 +185,7 @@ class Ledger:
         """Add the new events and the run in one transaction: all of it lands, or none."""
         now = _utcnow()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
+        with self._writer() as conn:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -204,23 +211,54 @@ class Ledger:
                     conn.execute(f"INSERT INTO runs ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
 
     def set_report(self, run_id: str, report: str) -> None:
         """Record where a run's brief is (relative to the workspace)."""
-        with closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
+        with self._writer() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 _create_or_migrate(conn, self.path)
                 if conn.execute("UPDATE runs SET report = ? WHERE run_id = ?", (report, run_id)).rowcount != 1:
-                    from forecast.errors import ForecastError
-
                     raise ForecastError(f"{self.path}: no run {run_id}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
+
+    @contextmanager
+    def _writer(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one write transaction; SQLite's errors become one plain message."""
+        try:
+            with closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
+                yield conn
+        except sqlite3.IntegrityError:
+            raise  # a broken invariant of this code, not of the disk: keep the traceback
+        except sqlite3.Error as exc:
+            raise ledger_error(self.path, exc, writing=True) from None
+
+
+def ledger_error(path: Path, exc: sqlite3.Error, *, writing: bool) -> ForecastError:
+    """SQLite's error as a message that says what it means for the user's data."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return ForecastError(f"{path}: not a readable forecast ledger ({exc}): the file is damaged or is not a ledger; "
+                             "restore it from a backup, or give --workspace another folder; nothing was changed")
+    if name.startswith("SQLITE_FULL"):
+        return ForecastError(f"{path}: the disk is full ({exc}); the ledger is as it was before this command: "
+                             "free some space and run it again")
+    what = "written" if writing else "read"
+    after = "the ledger is as it was before this command" if writing else "nothing was changed"
+    return ForecastError(f"{path}: the ledger could not be {what} ({exc}); {after}")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: SQLite ends one itself on some errors (a full
+    disk), and a second error from ROLLBACK would hide the first."""
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):  # the error that brought us here is the one to report
+            conn.execute("ROLLBACK")
 
 
 _JSON_COLUMNS = ("diagnostics", "headline", "factors", "counts")
@@ -252,8 +290,6 @@ def _create_or_migrate(conn: sqlite3.Connection, path: Path) -> None:
 def _check_version(conn: sqlite3.Connection, path: Path) -> int:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        from forecast.errors import ForecastError
-
         raise ForecastError(f"{path}: ledger schema {version} is newer than this version of forecast understands "
                             f"({SCHEMA_VERSION}); upgrade forecast")
     return version

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import yaml
 
 from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
 from forecast.errors import InputError, did_you_mean
+from forecast.io.textfiles import decode_text, read_input
 
 PRIOR_FILES = ("factors.yaml", "outcomes.yaml", "observation.yaml")
 
@@ -183,7 +185,7 @@ def write_priors(content: dict[str, Any], directory: str | Path) -> Priors:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for name in PRIOR_FILES:
-        text = yaml.safe_dump(content[name], sort_keys=False, allow_unicode=True, width=100)
+        text = yaml.dump(content[name], Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=100)
         (directory / name).write_text(text, encoding="utf-8")
     return load_priors(directory)
 
@@ -192,13 +194,13 @@ def write_priors(content: dict[str, Any], directory: str | Path) -> Priors:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise InputError(f"missing priors file (a priors folder holds {', '.join(PRIOR_FILES)})", path=path)
+    text = decode_text(path, read_input(path, "a priors file"))
     try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 text ({exc.reason})", path=path) from None
+        data = yaml.load(text, Loader=_PriorsLoader)
+    except RecursionError:
+        raise InputError("nested too deeply to be priors", path=path) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -207,6 +209,70 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError("expected a YAML mapping at the top level", path=path, line=1)
     return data
+
+
+class _PriorsLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stricter and a little more modern:
+
+    * aliases (`*name`) may not expand the file beyond `MAX_YAML_VALUES` values: a few lines of
+      them can stand for billions (and a message that shows such a value would print them all);
+    * a key given twice in one mapping is an error, not a silent choice of the last;
+    * `8e-2` is a number, as in YAML 1.2 (PyYAML, on YAML 1.1, reads a float without '.' as text).
+    """
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.last_alias = self.peek_event()
+        return super().compose_node(parent, index)
+
+    def compose_document(self) -> yaml.Node | None:
+        self.last_alias = None
+        node = super().compose_document()
+        if self.last_alias is not None and _expanded_size(node, {}) > MAX_YAML_VALUES:
+            alias = self.last_alias
+            raise yaml.composer.ComposerError(
+                None, None, f"its aliases (such as *{alias.anchor}) expand to more than {MAX_YAML_VALUES:,} values; "
+                "priors are a page of numbers: write the values out", alias.start_mark)
+        return node
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                earlier = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the constructor below says so
+            if earlier is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' appears twice in this mapping (also line {earlier})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+MAX_YAML_VALUES = 100_000
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values `node` stands for once every alias is written out (each node counted once)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # a node that contains itself counts once, not for ever
+        if isinstance(node, yaml.SequenceNode):
+            sizes[id(node)] += sum(_expanded_size(child, sizes) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            sizes[id(node)] += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    return sizes[id(node)]
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes a value shared by two entries out twice: priors are read without aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+_PriorsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 @dataclass
@@ -259,12 +325,39 @@ def _text(doc: _Doc, keypath: tuple, value: Any) -> str:
     return value.strip()
 
 
+# Every number in the priors lies within these magnitudes. The obstacles live on -3..+3 and the
+# deals on the log-odds scale, so anything beyond is a typo, and it breaks the sampler: a noise
+# of 1e-300 has no finite density, a scale of 1e300 overflows, an effect of 1e6 divides by zero.
+SMALLEST, LARGEST = 1e-3, 1e3
+
+
+LABEL_MAX = 80  # a label names a path or an obstacle in tables and charts; reasons go in 'rationale'
+
+
+def _label(doc: _Doc, keypath: tuple, value: Any) -> str:
+    text = _text(doc, keypath, value)
+    if len(text) > LABEL_MAX:
+        raise doc.error(keypath, f"a label of {len(text)} characters; a label is a name of at most {LABEL_MAX} "
+                                 "(it heads tables and charts): put the explanation in 'rationale'")
+    return text
+
+
 def _number(doc: _Doc, keypath: tuple, value: Any, *, positive: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise doc.error(keypath, f"expected a finite number, got {value!r}")
+        raise doc.error(keypath, f"expected a finite number, got {_shown(value)}")
     if positive and value <= 0:
         raise doc.error(keypath, f"must be > 0, got {value}")
+    if abs(value) > LARGEST or (positive and value < SMALLEST):
+        span = f"{SMALLEST:g} to {LARGEST:g}" if positive else f"-{LARGEST:g} to {LARGEST:g}"
+        raise doc.error(keypath, f"{value:g} is outside {span}, the range the model's scales allow "
+                                 f"(a positive parameter from {SMALLEST:g} to {LARGEST:g}, any other within ±{LARGEST:g})")
     return float(value)
+
+
+def _shown(value: Any, width: int = 60) -> str:
+    """A value as a message shows it: its repr, cut to `width` characters."""
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _param(doc: _Doc, keypath: tuple, entry: Any, *, positive: bool) -> Param:
@@ -324,7 +417,7 @@ def _parse_factors(doc: _Doc) -> dict[str, Factor]:
         entry = _check_keys(doc, ("factors", key), entry, {"label", "initial", "volatility"}, {"label", "initial", "volatility"})
         factors[key] = Factor(
             key=key,
-            label=_text(doc, ("factors", key, "label"), entry["label"]),
+            label=_label(doc, ("factors", key, "label"), entry["label"]),
             initial=_param(doc, ("factors", key, "initial"), entry["initial"], positive=False),
             volatility=_param(doc, ("factors", key, "volatility"), entry["volatility"], positive=True),
         )
@@ -338,7 +431,7 @@ def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:
     try:
         start = start_value if isinstance(start_value, dt.date) else dt.date.fromisoformat(str(start_value))
     except ValueError:
-        raise doc.error(("start", "value"), f"expected an ISO date (YYYY-MM-DD), got {start_value!r}") from None
+        raise doc.error(("start", "value"), f"expected an ISO date (YYYY-MM-DD), got {_shown(start_value)}") from None
     horizon = _weeks(doc, ("horizon_weeks",), _setting(doc, ("horizon_weeks",), doc.data["horizon_weeks"]))
     forecast_weeks = _weeks(doc, ("forecast_weeks",), _setting(doc, ("forecast_weeks",), doc.data["forecast_weeks"]))
     if horizon > forecast_weeks:
@@ -360,7 +453,7 @@ def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:
         effects_raw = _check_keys(doc, ("deals", key, "effects"), entry["effects"], set(factors), set(factors))
         deals[key] = DealType(
             key=key,
-            label=_text(doc, ("deals", key, "label"), entry["label"]),
+            label=_label(doc, ("deals", key, "label"), entry["label"]),
             baseline=_param(doc, ("deals", key, "baseline"), entry["baseline"], positive=False),
             effects={
                 f: _param(doc, ("deals", key, "effects", f), effects_raw[f], positive=False) for f in factors
@@ -371,7 +464,7 @@ def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:
         horizon_weeks=horizon,
         forecast_weeks=forecast_weeks,
         complement_key=complement_key,
-        complement_label=_text(doc, ("complement", "label"), complement["label"]),
+        complement_label=_label(doc, ("complement", "label"), complement["label"]),
         deals=deals,
         occasions=_parse_occasions(doc, deals),
     )
@@ -427,7 +520,7 @@ def _setting(doc: _Doc, keypath: tuple, entry: Any) -> Any:
 
 def _weeks(doc: _Doc, keypath: tuple, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 520:
-        raise doc.error((*keypath, "value"), f"expected a whole number of weeks from 1 to 520, got {value!r}")
+        raise doc.error((*keypath, "value"), f"expected a whole number of weeks from 1 to 520, got {_shown(value)}")
     return value
 
 

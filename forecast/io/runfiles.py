@@ -39,15 +39,23 @@ def write_posterior(path: Path, trace: xr.DataTree, forecast: pd.DataFrame, prov
     for node in tree.subtree:
         # netCDF attributes cannot hold Python lists; ArviZ puts `sample_dims` there.
         node.attrs = {k: (json.dumps(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in node.attrs.items()}
-    tree.to_netcdf(path, engine="h5netcdf")
+    # Built in memory, then written by Python: HDF5 writing straight to a full disk reports the
+    # error and then crashes the process when it closes the file.
+    content = tree.to_netcdf(None, engine="h5netcdf")
+    with open(path, "wb") as handle:
+        handle.write(content)
 
 
 def load_posterior(path: Path, run: RunRecord) -> xr.DataTree:
     """Open a run's posterior, refusing it if its provenance does not match the ledger."""
     if not path.is_file():
         raise ForecastError(f"{path}: the posterior file of run {run.run_id} is missing")
-    with xr.open_datatree(path, engine="h5netcdf") as tree:
-        tree = tree.load()
+    try:
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            tree = tree.load()
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:  # h5py and h5netcdf on a damaged file
+        raise PosteriorUnreadable(f"{path}: the posterior file of run {run.run_id} cannot be read ({_first_line(exc)}): it is "
+                                  "truncated or damaged") from None
     expected = {"run_id": run.run_id, "data_hash": run.data_hash, "priors_hash": run.priors_hash, "seed": str(run.seed)}
     for key, value in expected.items():
         if tree.attrs.get(key) != value:
@@ -56,6 +64,15 @@ def load_posterior(path: Path, run: RunRecord) -> xr.DataTree:
                 "the file was replaced or corrupted, refusing to use it"
             )
     return tree
+
+
+class PosteriorUnreadable(ForecastError):
+    """A run's posterior file exists but cannot be read back."""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
 
 
 def stored_priors(tree: xr.DataTree, run: RunRecord) -> Priors:

@@ -1,23 +1,48 @@
-"""Which code produced a run: stored with every run, and part of what makes two runs comparable."""
+"""Which code produced a run: stored with every run, and part of what makes two runs comparable.
+
+Two runs share draws (the "nothing new" short-cut, the incremental update) only when their code
+versions are equal, so the version must change whenever the code does:
+
+* in a git checkout, the package version and the commit, `0.1.0+g1a2b3c4d5e6f`; with edits not
+  yet committed, also a hash of the package's source files, `0.1.0+g1a2b3c4d5e6f.dirty.89ab...`,
+  so that two different sets of edits are two versions;
+* anywhere else (an installed wheel, a copied folder), the package version and that hash,
+  `0.1.0+src.89abcdef0123`: the bare package version would let edited code reuse old draws.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
 from forecast import __version__
 
+PACKAGE = Path(__file__).resolve().parents[1]
+
 
 def code_version() -> str:
-    """The package version, plus the git commit (and '+dirty') when run from a checkout."""
-    root = Path(__file__).resolve().parents[2]
+    """The package version, plus the git commit (and the source hash if edited) in a checkout,
+    or the source hash elsewhere."""
+    root = PACKAGE.parent
     if not (root / ".git").exists():
-        return __version__
+        return f"{__version__}+src.{source_hash()}"
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
                              capture_output=True, text=True, check=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "forecast", "priors"],
                                capture_output=True, text=True, check=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return __version__
-    return f"{__version__}+g{sha}{'.dirty' if dirty else ''}"
+        return f"{__version__}+src.{source_hash()}"
+    return f"{__version__}+g{sha}{f'.dirty.{source_hash()}' if dirty else ''}"
+
+
+def source_hash() -> str:
+    """SHA-256 (first 12 hex digits) over the package's Python files: their paths and contents."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]

@@ -186,7 +186,12 @@ def store_run(
 
     workspace.publish_run_files(run_id, write)
     checkpoint("store")
-    workspace.ledger.commit_update(**ingest, run=record)
+    try:
+        workspace.ledger.commit_update(**ingest, run=record)
+    except BaseException:
+        workspace.discard_uncommitted(run_id)  # the ledger is as it was: so is runs/
+        raise
+    workspace.mark_committed(run_id)
     return record
 
 
@@ -212,24 +217,36 @@ def _try_incremental(
     # Imported only now: a first update has no base run, and these cost half a second.
     import xarray as xr
 
+    from forecast.conventions import ESS_PER_CHAIN_MIN
     from forecast.forecasting.incidence import forecast_table, simulate_forward
     from forecast.inference.diagnostics import reweighted_diagnostics
+    from forecast.inference.importance import pareto_k_limit
     from forecast.io.runfiles import load_posterior
     from forecast.model.draws import Draws
     from forecast.updating.incremental import Declined, reweight
 
     started = time.perf_counter()
-    tree = load_posterior(workspace.root / base.posterior, base)
+    try:
+        tree = load_posterior(workspace.root / base.posterior, base)
+    except ForecastError as exc:  # damaged, truncated, replaced or gone: its draws cannot be reused
+        log(f"refitting: the posterior file of run {base.run_id} cannot be read, so its draws cannot be reweighted "
+            f"({exc}); this update samples afresh")
+        return None
     result = reweight(tree.posterior.to_dataset(), data, workspace.ledger.events(base.last_event_seq), base.as_of, events,
                       seed=settings.seed)
     if isinstance(result, Declined):
         log(f"refitting: {result.reason}")
         return None
+    diagnostics = reweighted_diagnostics(base, result.pareto_k, result.ess, time.perf_counter() - started,
+                                         pareto_k_limit(base.chains * base.draws))
+    if not diagnostics["passed"]:  # the base run passed: a refit can, where these draws cannot
+        log(f"refitting: reweighting run {base.run_id}'s draws leaves {diagnostics['ess_bulk_min']:.0f} effective draws "
+            f"(bulk; tail {diagnostics['ess_tail_min']:.0f}), under the limit of {ESS_PER_CHAIN_MIN * base.chains}")
+        return None
     log(f"reweighted run {base.run_id}'s draws by the new events (Pareto k {result.pareto_k:.2f}, "
-        f"{result.ess:.0f} effective draws); --refit samples afresh")
+        f"{diagnostics['ess_bulk_min']:.0f} effective draws); --refit samples afresh")
     forward = simulate_forward(Draws.from_dataset(result.posterior), priors.outcomes.forecast_weeks,
                                np.random.default_rng([settings.seed, 1]), data.occasions_ahead)
-    diagnostics = reweighted_diagnostics(base, result.pareto_k, result.ess, time.perf_counter() - started)
     table = forecast_table(forward.incidence, priors.outcomes.keys, forward.happens_by)
     return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, table
 

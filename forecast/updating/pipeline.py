@@ -5,7 +5,7 @@
 2. Take the workspace lock (a second update waits), and validate again: another update may
    have landed while we waited.
 3. Build the dataset at the as-of date. Reweight the last sampled run's draws by what is new
-   (`incremental.py`) if that is reliable; otherwise fit (`inference/fit.py`). Forecast.
+   (`inference/incremental.py`) if that is reliable; otherwise fit (`inference/fit.py`). Forecast.
 4. Explain what moved since the previous run (`explain/what_moved.py`), refitting without the
    new events if reweighting cannot say.
 5. Publish the run folder (posterior and explanation) atomically, then commit the new events
@@ -214,9 +214,9 @@ def _try_incremental(
 
     from forecast.forecasting.incidence import cumulative_incidence, forecast_table
     from forecast.inference.diagnostics import reweighted_diagnostics
+    from forecast.inference.incremental import Declined, reweight
     from forecast.io.runfiles import load_posterior
     from forecast.model.draws import Draws
-    from forecast.updating.incremental import Declined, reweight
 
     started = time.perf_counter()
     tree = load_posterior(workspace.root / base.posterior, base)

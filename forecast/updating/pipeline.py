@@ -26,11 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from forecast.errors import ForecastError, InputError
 from forecast.hooks import checkpoint
-from forecast.inference.fit import FitSettings, fit_forecast
+from forecast.inference.fit import FitSettings, fit_forecast, forecast_from_posterior
 from forecast.io.events import Event, EventFile, read_events
 from forecast.io.ledger import RunRecord
 from forecast.io.priors import Priors, load_priors
@@ -212,11 +210,9 @@ def _try_incremental(
     # Imported only now: a first update has no base run, and these cost half a second.
     import xarray as xr
 
-    from forecast.forecasting.incidence import cumulative_incidence, forecast_table
     from forecast.inference.diagnostics import reweighted_diagnostics
     from forecast.inference.incremental import Declined, reweight
     from forecast.io.runfiles import load_posterior
-    from forecast.model.draws import Draws
 
     started = time.perf_counter()
     tree = load_posterior(workspace.root / base.posterior, base)
@@ -227,10 +223,9 @@ def _try_incremental(
         return None
     log(f"reweighted run {base.run_id}'s draws by the new events (Pareto k {result.pareto_k:.2f}, "
         f"{result.ess:.0f} effective draws); --refit samples afresh")
-    incidence = cumulative_incidence(Draws.from_dataset(result.posterior), priors.outcomes.forecast_weeks,
-                                     np.random.default_rng([settings.seed, 1]))
+    table = forecast_from_posterior(result.posterior, priors, settings.seed)
     diagnostics = reweighted_diagnostics(base, result.pareto_k, result.ess, time.perf_counter() - started)
-    return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, forecast_table(incidence, priors.outcomes.keys)
+    return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, table
 
 
 def _same_inputs(previous: RunRecord, data: ModelData, priors: Priors, settings: FitSettings, version: str) -> bool:

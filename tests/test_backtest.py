@@ -1,14 +1,28 @@
-"""The backtest's choice of origins, data and outcomes, its baselines and its output, without
-sampling (the model is replaced by a recorder); the leak test with real fits is in the sampling tier."""
+"""The backtest's choice of origins, data and outcomes, its baselines, skill and output, without
+sampling (the fits are replaced by recorders or fakes); the leak test and obstacles_off with real
+fits are in the sampling tier."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import math
 
+import numpy as np
 import pytest
 
 from forecast.errors import InputError
-from forecast.evaluation.backtest import BacktestSettings, base_rate_forecast, observed_path, origins, run_backtest
+from forecast.evaluation.backtest import (
+    METHODS,
+    BacktestSettings,
+    climatology_forecast,
+    observed_path,
+    origins,
+    run_backtest,
+    segments,
+    uniform_forecast,
+    without_effects,
+)
 from forecast.inference.fit import FitSettings
 from forecast.io.events import Event
 from forecast.model.dataset import build_dataset
@@ -59,8 +73,8 @@ def test_the_outcome_is_the_first_deal_after_the_origin_week(priors):
     assert observed_path(retracted, _week(30), _week(7), 12, KEYS) == "protracted_war"
 
 
-def test_the_base_rate_is_competing_constant_hazards(priors):
-    p = base_rate_forecast(_log(), priors, _week(10), 12)
+def test_climatology_is_competing_constant_hazards(priors):
+    p = climatology_forecast(_log(), priors, _week(10), 12)
     assert sum(p.values()) == pytest.approx(1.0)
     # By week 10: 11 weeks observed, one energy/food deal week (the late ceasefire is not known yet).
     # The unseen deal types (local, general) keep half a deal each.
@@ -74,8 +88,9 @@ def test_the_base_rate_is_competing_constant_hazards(priors):
 def test_each_origin_sees_only_what_was_reported_by_then(priors):
     seen = {}
 
-    def recorder(data, horizon):
-        seen[data.as_of] = data
+    def recorder(data, priors, horizon):
+        if data.counts["signals"]:  # the model's fit, not obstacles_off's
+            seen[data.as_of] = data
         return {"local_ceasefire": 0.1, "energy_food_deal": 0.1, "general_ceasefire": 0.02, "protracted_war": 0.78}, True
 
     result = run_backtest(_log(), priors, BacktestSettings(start=_week(8), every_weeks=2, horizon=4),
@@ -87,8 +102,8 @@ def test_each_origin_sees_only_what_was_reported_by_then(priors):
     assert at_10.data_hash == build_dataset([e for e in _log() if e.reported <= _week(10)], priors, _week(10)).data_hash
     assert seen[_week(12)].outcome_counts[9].tolist() == [0, 1, 0, 0]  # reported by week 12: now it counts
     assert result["origins"][0] == _week(8).isoformat()
-    assert set(result["scores"]) == {"model", "base_rate", "prior"}
-    assert {f["method"] for f in result["forecasts"]} == {"model", "base_rate", "prior"}
+    assert list(result["scores"]) == list(METHODS) == ["model", "obstacles_off", "climatology", "prior", "uniform"]
+    assert {f["method"] for f in result["forecasts"]} == set(METHODS)
     assert all(set(f["p"]) == set(KEYS) for f in result["forecasts"])
     assert result["scores"]["model"]["n"] == len(result["origins"])
 
@@ -152,12 +167,279 @@ def test_backtest_command_prints_json_saves_it_and_the_brief_shows_it(tmp_path, 
                       "--quiet", *small)
     out = json.loads(result.stdout)
     assert out["origins"] == [_week(2).isoformat(), _week(5).isoformat(), _week(8).isoformat()]
-    assert set(out["scores"]) == {"model", "base_rate", "prior"}
+    assert set(out["scores"]) == set(METHODS)
     for s in out["scores"].values():
         assert s["n"] == 3 and s["brier"] >= 0 and s["log"] >= 0
     observed = [f["observed"] for f in out["forecasts"] if f["method"] == "model"]
     assert observed == ["protracted_war", "energy_food_deal", "protracted_war"]  # the deal in week 7
     assert json.loads((ws / "backtests" / "latest.json").read_text()) == {**out}
+    assert set(out["skill"]) == {"obstacles_off", "climatology", "prior", "uniform"}
+    fitted = [f for f in out["forecasts"] if f["method"] in ("model", "obstacles_off")]
+    assert len(fitted) == 6 and {f["fit"] for f in fitted} <= {"sampled", "reweighted"}
     forecast("report", "--workspace", ws, "--out", tmp_path / "b.pdf")
     text = pdf_text(tmp_path / "b.pdf")
     assert "Backtest" in text and f"{out['scores']['model']['brier']:.3f}" in text
+    assert out["skill_in_words"]["climatology"] in text
+
+
+# --- baselines, skill and parallel runs, on a tiny ledger ------------------------------------
+
+
+def _tiny() -> list[Event]:
+    """Six weeks: a reading, an energy/food deal in week 3, more readings; known to week 6."""
+    return [
+        _event("s0", _week(0)),
+        _event("d1", _week(3) + dt.timedelta(days=1), kind="outcome", outcome="energy_food_deal"),
+        _event("s1", _week(5), signal=-1.0),
+        _event("s2", _week(6)),
+    ]
+
+
+# The tiny ledger, origins at weeks 1, 2, 3 and 4, horizon 2: the windows are weeks 2-3, 3-4, 4-5, 5-6.
+TINY = BacktestSettings(start=_week(1), every_weeks=1, horizon=2)
+TINY_OBSERVED = ["energy_food_deal", "energy_food_deal", "protracted_war", "protracted_war"]
+FIT = FitSettings(draws=10, tune=10, chains=2)
+
+
+def fixed_chances(data, priors, horizon):
+    """A deterministic stand-in for both fits (module level, so a worker process can run it):
+    the model's chance of each deal grows with the weeks seen (its fit at 3 weeks fails its
+    diagnostics); obstacles_off says 0.1 each."""
+    if all(p.value == 0 for deal in priors.outcomes.deals.values() for p in deal.effects.values()):
+        return {"local_ceasefire": 0.1, "energy_food_deal": 0.1, "general_ceasefire": 0.0, "protracted_war": 0.8}, True
+    q = 0.4 * data.n_weeks / (data.n_weeks + 10)
+    return {"local_ceasefire": q / 2, "energy_food_deal": q, "general_ceasefire": 0.0, "protracted_war": 1 - 1.5 * q}, data.n_weeks != 3
+
+
+def _by_method(result, method):
+    return [f for f in result["forecasts"] if f["method"] == method]
+
+
+@pytest.fixture(scope="module")
+def tiny_result():
+    from conftest import PRIORS
+
+    from forecast.io.priors import load_priors
+
+    return run_backtest(_tiny(), load_priors(PRIORS), TINY, FIT, forecast_at=fixed_chances)
+
+
+def test_uniform_and_climatology_forecasts_and_scores_by_hand(tiny_result):
+    assert uniform_forecast(KEYS) == {k: pytest.approx(1 / 4) for k in KEYS}
+    result = tiny_result
+    assert [f["observed"] for f in _by_method(result, "model")] == TINY_OBSERVED
+    uniform = result["scores"]["uniform"]
+    # Whatever happens: (3/4)^2 + 3 (1/4)^2 = 3/4, and -log(1/4).
+    assert uniform["brier"] == pytest.approx(3 / 4) and uniform["log"] == pytest.approx(math.log(4))
+    # Climatology at week 2 (3 weeks seen, no deal yet), horizon 2, Jeffreys: each weekly rate 0.5 / 4.
+    at_2 = _by_method(result, "climatology")[1]["p"]
+    none = (1 - 3 * 0.5 / 4) ** 2
+    third = (1 - none) / 3
+    assert at_2 == pytest.approx({"local_ceasefire": third, "energy_food_deal": third, "general_ceasefire": third, "protracted_war": none})
+    # At week 4 (5 weeks, one of them the deal's): rates 0.5/6, 1.5/6 and 0.5/6.
+    at_4 = _by_method(result, "climatology")[3]["p"]
+    none = (1 - 2.5 / 6) ** 2
+    assert at_4 == pytest.approx({"local_ceasefire": 0.2 * (1 - none), "energy_food_deal": 0.6 * (1 - none),
+                                  "general_ceasefire": 0.2 * (1 - none), "protracted_war": none})
+    log_scores = [-math.log(f["p"][o]) for f, o in zip(_by_method(result, "climatology"), TINY_OBSERVED)]
+    assert result["scores"]["climatology"]["log"] == pytest.approx(np.mean(log_scores))
+
+
+def test_obstacles_off_is_the_model_with_effects_at_zero_and_no_signals(priors):
+    calls = []
+
+    def recorder(data, priors, horizon):
+        calls.append((data, priors))
+        return fixed_chances(data, priors, horizon)
+
+    result = run_backtest(_tiny(), priors, TINY, FIT, forecast_at=recorder)
+    model, off = calls[0::2], calls[1::2]  # at each origin, the model then obstacles_off
+    assert [d.as_of for d, _ in model] == [d.as_of for d, _ in off] == [_week(i) for i in (1, 2, 3, 4)]
+    for (data, mine), (data_off, theirs) in zip(model, off):
+        assert mine is priors
+        effects = [p for deal in theirs.outcomes.deals.values() for p in deal.effects.values()]
+        assert len(effects) == 12 and all(p.fixed and p.value == 0 for p in effects)
+        for key, deal in theirs.outcomes.deals.items():  # everything else as the model's priors
+            assert deal.baseline == priors.outcomes.deals[key].baseline
+        assert theirs.factors == priors.factors and theirs.observation == priors.observation
+        assert theirs.hash != priors.hash
+        assert len(data_off.signal_value) == 0 and len(data.signal_value) > 0
+        assert data_off.weeks == data.weeks and np.array_equal(data_off.outcome_counts, data.outcome_counts)
+    # Its forecast is the fit's, scored like the model's: Brier of (0.1, 0.1, 0.8).
+    assert all(f["p"]["protracted_war"] == 0.8 for f in _by_method(result, "obstacles_off"))
+    briers = [0.01 + 0.81 + 0.64, 0.01 + 0.81 + 0.64, 0.01 + 0.01 + 0.04, 0.01 + 0.01 + 0.04]
+    assert result["scores"]["obstacles_off"]["brier"] == pytest.approx(np.mean(briers))
+
+
+def test_without_effects_keeps_the_priors_valid_and_fixes_only_the_effects(priors):
+    off = without_effects(priors)
+    assert off.outcomes.keys == priors.outcomes.keys and off.outcomes.start == priors.outcomes.start
+    assert all(p.to_dict() == {"value": 0.0} for deal in off.outcomes.deals.values() for p in deal.effects.values())
+    assert any(not p.fixed for deal in priors.outcomes.deals.values() for p in deal.effects.values())  # untouched
+
+
+def test_skill_and_its_words_are_the_bootstrap_of_the_per_origin_scores(tiny_result):
+    from forecast.evaluation.skill import block_length, in_words, skill_interval
+
+    result = tiny_result
+    assert result["bootstrap"] == {"block_origins": 2, "resamples": 2000, "interval": [0.05, 0.95]} and block_length(2, 1) == 2
+    model = [-math.log(f["p"][f["observed"]]) for f in _by_method(result, "model")]
+    uniform = [math.log(4)] * 4
+    expected = skill_interval(np.array(model), np.array(uniform), 2)
+    assert {k: result["skill"]["uniform"]["log"][k] for k in ("value", "lo", "hi")} == expected
+    assert expected["value"] == pytest.approx(1 - np.mean(model) / math.log(4))
+    assert set(result["skill"]) == {"obstacles_off", "climatology", "prior", "uniform"}
+    for baseline, skill in result["skill"].items():
+        assert set(skill) == {"brier", "log"} and set(skill["brier"]) == {"value", "lo", "hi", "verdict"}
+        assert result["skill_in_words"][baseline] == in_words(
+            {"obstacles_off": "the obstacles-off model", "climatology": "climatology", "prior": "the priors alone",
+             "uniform": "the uniform forecast"}[baseline], skill["brier"], skill["log"])
+
+
+def test_flagged_fits_count_the_model_and_obstacles_off(priors):
+    def off_fails(data, priors, horizon):
+        p, passed = fixed_chances(data, priors, horizon)
+        return p, passed and data.counts["signals"] > 0
+
+    assert run_backtest(_tiny(), priors, TINY, FIT, forecast_at=fixed_chances)["flagged_fits"] == 1  # the model at 3 weeks (origin 2)
+    assert run_backtest(_tiny(), priors, TINY, FIT, forecast_at=off_fails)["flagged_fits"] == 1 + 4
+
+
+def test_the_terminal_table_shows_every_method_and_the_verdicts(tiny_result):
+    from forecast.evaluation.backtest import table_text
+
+    result = tiny_result
+    text = table_text(result)
+    for label in ("Model", "Obstacles off", "Climatology", "Priors alone", "Uniform"):
+        assert label in text
+    assert f"{result['scores']['uniform']['brier']:.3f}" in text
+    for sentence in result["skill_in_words"].values():
+        assert " ".join(sentence.split()) in " ".join(text.split())
+    assert "warning: 1 fits" in text
+
+
+def test_two_jobs_give_the_numbers_of_one(priors):
+    one = run_backtest(_log(), priors, BacktestSettings(start=_week(4), every_weeks=1, horizon=3), FIT, forecast_at=fixed_chances)
+    two = run_backtest(_log(), priors, BacktestSettings(start=_week(4), every_weeks=1, horizon=3, jobs=2), FIT,
+                       forecast_at=fixed_chances)
+    assert len(one["origins"]) == 24
+    assert one == two
+
+
+def test_segments_depend_on_the_origins_only():
+    assert segments(7, 3) == [range(0, 3), range(3, 6), range(6, 7)]
+    assert segments(2, 6) == [range(0, 2)] and segments(6, 1) == [range(i, i + 1) for i in range(6)]
+
+
+class _FakeFits:
+    """fit_forecast and reweight stood in: a fit is a dict naming its origin; reweighting accepts
+    a base up to `reach` weeks old. Forecasts name how they were made, so any change shows."""
+
+    def __init__(self, monkeypatch, priors, reach=2, failing=(), low_ess=()):
+        import forecast.inference.fit as fit_module
+        import forecast.inference.incremental as incremental
+        from forecast.forecasting.incidence import forecast_table
+        from forecast.inference.diagnostics import Diagnostics
+
+        self.keys = priors.outcomes.keys
+        self.reweighted = []
+
+        def table(p):
+            per_draw = np.tile(np.array(p)[None, None, :], (1, 52, 1))
+            return forecast_table(per_draw, self.keys, per_draw)
+
+        def fit_forecast(data, priors, settings, progress=False):
+            from forecast.inference.fit import retry_settings
+
+            asked = dataclasses.replace(settings, cores=None)  # a parallel worker runs its chains in one process
+            assert asked in (FIT, retry_settings(FIT))  # a failing fit is retried once, as in `update`
+            passed = data.as_of not in failing
+            diagnostics = Diagnostics(1.0 if passed else 1.2, 4000.0, 4000.0, 0, 1.0, 4)
+            trace = type("Trace", (), {"posterior": type("P", (), {"to_dataset": lambda self: {"sampled_at": data.as_of}})()})()
+            q = 0.01 * data.n_weeks
+            return trace, diagnostics, table([q, q, 0.0, 1 - 2 * q])
+
+        def reweight(base, data, events_base, as_of_base, events_now, *, seed):
+            assert as_of_base == base["sampled_at"] and events_base is events_now and seed == FIT.seed
+            self.reweighted.append((as_of_base, data.as_of, data.counts["signals"] > 0,
+                                    any(e.kind == "signal" for e in events_now)))
+            if (data.as_of - as_of_base).days > 7 * reach:
+                return incremental.Declined("too far", 0.9)
+            # A share of the base's draws: a twentieth leaves 4,000 x 0.05 = 200 effective draws, under the limit.
+            ess = FIT.chains * FIT.draws * (0.05 if data.as_of in low_ess else 0.75)
+            return incremental.Reweighted({"from": as_of_base, "to": data.as_of}, 0.2, ess)
+
+        def forecast_from_posterior(posterior, priors, seed, occasions_ahead=None):
+            assert seed == FIT.seed  # the forecast's stream, as a sampled fit's
+            q = 0.001 * (posterior["to"] - posterior["from"]).days
+            return table([q, 2 * q, 0.0, 1 - 3 * q])
+
+        monkeypatch.setattr(fit_module, "fit_forecast", fit_forecast)
+        monkeypatch.setattr(fit_module, "forecast_from_posterior", forecast_from_posterior)
+        monkeypatch.setattr(incremental, "reweight", reweight)
+
+
+def test_each_segment_samples_first_then_reweights_its_last_passing_fit(monkeypatch, priors):
+    fakes = _FakeFits(monkeypatch, priors, reach=2, failing={_week(7)}, low_ess={_week(12)})
+    settings = BacktestSettings(start=_week(4), every_weeks=1, horizon=6)  # segments of 6 origins
+    result = run_backtest(_log(), priors, settings, FIT)
+    model = {f["origin"]: f for f in _by_method(result, "model")}
+    how = [model[_week(i).isoformat()]["fit"][0] for i in range(4, 25)]
+    # Segments: weeks 4-9, 10-15, 16-21, 22-24. A base reaches 2 weeks; the fit at week 7 fails its
+    # diagnostics, so week 8 cannot reweight it and samples again; at week 12 the weights leave too
+    # few effective draws, so it samples too, as `update` would, and week 15 is then out of reach.
+    assert "".join(how) == "srrssr" + "srsrrs" + "srrsrr" + "srr"
+    assert model[_week(5).isoformat()]["pareto_k"] == 0.2 and model[_week(4).isoformat()]["pareto_k"] is None
+    assert model[_week(7).isoformat()]["diagnostics_passed"] is False
+    assert model[_week(12).isoformat()]["diagnostics_passed"] is True  # sampled, since reweighting left too few draws
+    assert result["model_fits"] == {"sampled": 9, "reweighted": 12}
+    assert result["flagged_fits"] == 1 * 2  # week 7, and the same for obstacles_off
+    assert model[_week(6).isoformat()]["p"]["energy_food_deal"] == pytest.approx(0.028)  # 14 days from its base
+    # obstacles_off reweights its own fits, on events without signals.
+    assert {(with_signals, events_signals) for _, _, with_signals, events_signals in fakes.reweighted} == {(True, True), (False, False)}
+    assert [f["fit"] for f in _by_method(result, "obstacles_off")] == [f["fit"] for f in _by_method(result, "model")]
+
+    monkeypatch.setattr("forecast.evaluation.backtest.segments", lambda n, length: [range(n)])  # one long segment
+    assert "".join(f["fit"][0] for f in _by_method(run_backtest(_log(), priors, settings, FIT), "model")) == "srrssrrssrrsrrsrrsrrs"
+
+
+def test_two_jobs_give_the_numbers_of_one_with_reweighting(monkeypatch, priors):
+    _FakeFits(monkeypatch, priors, reach=2, failing={_week(7)})
+    settings = BacktestSettings(start=_week(4), every_weeks=1, horizon=4)
+    one = run_backtest(_log(), priors, settings, FIT)
+    assert one["model_fits"]["reweighted"] > 0
+    for jobs in (2, 3):
+        assert run_backtest(_log(), priors, BacktestSettings(start=_week(4), every_weeks=1, horizon=4, jobs=jobs), FIT) == one
+
+
+@pytest.mark.slow
+def test_obstacles_off_really_fits_with_no_effects_and_ignores_signals(priors):
+    """Real fits: two logs that differ only in their readings give obstacles_off the same
+    forecast, to the last digit, while the model's differs; its posterior has every effect at 0."""
+    from conftest import SEED, SLOW_DRAWS, SLOW_TUNE
+
+    import forecast.inference.fit as fit_module
+
+    fit = FitSettings(draws=SLOW_DRAWS, tune=SLOW_TUNE, chains=2, seed=SEED)
+    quiet = _log()
+    loud = [*quiet, _event("s-loud", _week(6), signal=-3.0), _event("s-loud2", _week(9), factor="domestic_hawkishness", signal=-2.5)]
+    settings = BacktestSettings(start=_week(10), every_weeks=100, horizon=4)  # one origin
+    effects = []
+    real_fit = fit_module.fit_forecast
+
+    def spy(data, priors, settings):
+        trace, diagnostics, table = real_fit(data, priors, settings)
+        if not data.counts["signals"]:
+            effects.append(trace.posterior["effect"].values)
+        return trace, diagnostics, table
+
+    fit_module.fit_forecast = spy
+    try:
+        results = [run_backtest(log, priors, settings, fit) for log in (quiet, loud)]
+    finally:
+        fit_module.fit_forecast = real_fit
+    off = [_by_method(r, "obstacles_off")[0]["p"] for r in results]
+    model = [_by_method(r, "model")[0]["p"] for r in results]
+    assert off[0] == off[1]
+    assert abs(model[0]["local_ceasefire"] - model[1]["local_ceasefire"]) > 1e-3  # the readings move the model
+    assert len(effects) == 2 and all(e.shape[-2:] == (3, 4) and not e.any() for e in effects)

@@ -187,3 +187,50 @@ def test_the_stored_posterior_keeps_the_paths_not_the_normals_behind_them(fitted
         names = set(tree["posterior"].data_vars)
     assert {"theta", "initial", "volatility", "noise"} <= names
     assert "path_std" not in names
+
+
+def test_the_backtest_part_shows_every_method_the_skill_and_its_words(fitted, tmp_path, priors):
+    """The same table and plain words as the terminal's, from the saved backtest (fits stood in)."""
+    import json
+    import shutil
+
+    from test_backtest import _log, _week, fixed_chances
+
+    from forecast.evaluation.backtest import BacktestSettings, run_backtest
+    from forecast.inference.fit import FitSettings
+
+    copy = Workspace(tmp_path / "ws")
+    shutil.copytree(fitted.root, copy.root)
+    settings = BacktestSettings(start=_week(4), every_weeks=1, horizon=3)  # 24 origins: enough for an interval
+    result = run_backtest(_log(), priors, settings, FitSettings(draws=10, tune=10, chains=2), forecast_at=fixed_chances)
+    result["created_at"] = "2025-03-01T00:00:00+00:00"
+    copy.latest_backtest.parent.mkdir(parents=True, exist_ok=True)
+    copy.latest_backtest.write_text(json.dumps(result), encoding="utf-8")
+    text = pdf_text(write_report(copy, copy.ledger.latest_run(), out=tmp_path / "b.pdf"))
+    for method, label in result["methods"].items():
+        assert label in text and f"{result['scores'][method]['brier']:.3f}" in text
+    skill = result["skill"]["uniform"]["brier"]
+    assert f"{skill['value']:+.2f} ({skill['lo']:+.2f} to {skill['hi']:+.2f})" in text
+    for sentence in result["skill_in_words"].values():
+        assert sentence in text
+    assert "24 sampled, 0 reweighted" in text
+
+
+def test_a_backtest_saved_before_the_baselines_still_renders(fitted, tmp_path):
+    import json
+    import shutil
+
+    copy = Workspace(tmp_path / "ws")
+    shutil.copytree(fitted.root, copy.root)
+    score = {"n": 2, "brier": 0.5, "log": 0.7, "per_outcome": {k: {"brier": 0.1, "log": 0.2} for k in
+                                                              ("local_ceasefire", "energy_food_deal", "protracted_war")}}
+    old = {"origins": ["2025-02-24", "2025-03-10"], "horizon_weeks": 2, "every_weeks": 2, "known_to": "2025-03-30",
+           "outcomes": {"local_ceasefire": "Local ceasefire", "energy_food_deal": "Energy/food deal", "protracted_war": "No deal"},
+           "scores": {"model": score, "base_rate": score, "prior": score},
+           "forecasts": [{"origin": o, "method": "model", "observed": "protracted_war",
+                          "p": {"local_ceasefire": 0.1, "energy_food_deal": 0.1, "protracted_war": 0.8}} for o in ("2025-02-24", "2025-03-10")],
+           "reliability": {"model": []}, "flagged_fits": 0, "priors_hash": "x", "created_at": "2025-04-01T00:00:00+00:00"}
+    copy.latest_backtest.parent.mkdir(parents=True, exist_ok=True)
+    copy.latest_backtest.write_text(json.dumps(old), encoding="utf-8")
+    text = pdf_text(write_report(copy, copy.ledger.latest_run(), out=tmp_path / "b.pdf"))
+    assert "Base rate (weekly frequency so far)" in text and "rerun forecast backtest to see it" in text

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from forecast.updating.incremental import Declined, _extend, _systematic_resample, _take, reweight
+from forecast.inference.incremental import Declined, _extend, _systematic_resample, _take, reweight
 
 
 def _posterior(chains=2, draws=500, weeks=3, seed=0):

@@ -40,3 +40,18 @@ def test_step_targets_the_project_acceptance_rate():
     assert step.target_accept == TARGET_ACCEPT == 0.9
     step, _ = _nuts(model, chains=1, seed=1, target_accept=0.97)
     assert step.target_accept == 0.97
+
+
+def test_the_draws_do_not_depend_on_how_many_processes_run_the_chains(priors):
+    """The backtest's parallel workers run their chains in one process (cores=1); `update` in two."""
+    from conftest import EXAMPLE
+
+    from forecast.inference.fit import FitSettings, fit_forecast
+    from forecast.io.events import read_events
+    from forecast.model.dataset import build_dataset, default_as_of
+
+    events = read_events(EXAMPLE, priors).events
+    data = build_dataset(events, priors, default_as_of(events))
+    one, two = (fit_forecast(data, priors, FitSettings(draws=30, tune=30, chains=2, seed=3, cores=cores)) for cores in (1, 2))
+    np.testing.assert_array_equal(one[0].posterior["theta"].values, two[0].posterior["theta"].values)
+    assert one[2].equals(two[2])

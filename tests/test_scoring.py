@@ -39,3 +39,72 @@ def test_a_calibrated_forecaster_lies_on_the_diagonal():
     for r in rows:
         assert r["bin_lo"] <= r["mean_forecast"] <= r["bin_hi"]
         assert r["observed_rate"] == pytest.approx(r["mean_forecast"], abs=0.02)
+
+
+# --- skill against a baseline, with a moving-block bootstrap interval ------------------------
+
+
+def test_identical_scores_have_skill_exactly_zero_with_no_width():
+    from forecast.evaluation.skill import skill_interval, verdict
+
+    scores = np.random.default_rng(1).uniform(0.1, 2.0, 30)
+    s = skill_interval(scores, scores.copy(), block=4)
+    assert s == {"value": 0.0, "lo": 0.0, "hi": 0.0}
+    assert verdict(s) == "no clear difference"
+
+
+def test_a_model_better_by_a_constant_factor_has_that_skill_in_every_resample():
+    from forecast.evaluation.skill import skill_interval, verdict
+
+    baseline = np.random.default_rng(2).uniform(0.1, 2.0, 40)
+    s = skill_interval(0.75 * baseline, baseline, block=6)
+    assert s["value"] == pytest.approx(0.25, abs=1e-12)
+    assert s["lo"] == pytest.approx(0.25, abs=1e-12) and s["hi"] == pytest.approx(0.25, abs=1e-12)
+    assert verdict(s) == "beats" and verdict(skill_interval(1.5 * baseline, baseline, block=6)) == "loses to"
+
+
+def test_the_bootstrap_resamples_runs_of_consecutive_origins():
+    from forecast.evaluation.skill import block_bootstrap_indices
+
+    index = block_bootstrap_indices(23, 5, 300, np.random.default_rng(3))
+    assert index.shape == (300, 23) and index.min() >= 0 and index.max() <= 22
+    runs = index[:, :20].reshape(300, 4, 5)  # ceil(23 / 5) = 5 runs, the last cut to 3
+    assert (np.diff(runs, axis=2) == 1).all() and (np.diff(index[:, 20:], axis=1) == 1).all()
+    assert len({tuple(r) for r in index}) > 250  # runs start anywhere they fit
+    assert set(np.unique(index[:, ::5])) == set(range(19))  # every start from 0 to n - block
+
+
+def test_the_interval_is_the_percentile_interval_of_block_resamples():
+    from forecast.conventions import INTERVAL
+    from forecast.evaluation.skill import RESAMPLES, SEED, block_bootstrap_indices, skill_interval
+
+    rng = np.random.default_rng(4)
+    baseline = rng.uniform(0.2, 1.0, 25)
+    model = baseline * rng.uniform(0.5, 1.3, 25)
+    index = block_bootstrap_indices(25, 3, RESAMPLES, np.random.default_rng(SEED))
+    by_hand = np.quantile(1 - model[index].mean(axis=1) / baseline[index].mean(axis=1), INTERVAL)
+    s = skill_interval(model, baseline, block=3)
+    assert s["value"] == pytest.approx(1 - model.mean() / baseline.mean())
+    assert (s["lo"], s["hi"]) == pytest.approx(tuple(by_hand), abs=1e-15)
+    assert skill_interval(model, baseline, block=3) == s  # a fixed seed: the same interval every time
+
+
+def test_too_few_origins_give_no_interval():
+    from forecast.evaluation.skill import skill_interval, verdict
+
+    baseline = np.linspace(0.5, 1.0, 8)
+    s = skill_interval(0.5 * baseline, baseline, block=3)  # under three windows' worth of origins
+    assert s["value"] == pytest.approx(0.5) and s["lo"] is None and s["hi"] is None
+    assert verdict(s) == "no clear difference"
+    assert skill_interval(np.ones(5), np.zeros(5), block=1) == {"value": None, "lo": None, "hi": None}
+
+
+def test_the_words_follow_the_interval():
+    from forecast.evaluation.skill import in_words
+
+    up, down, across = {"value": 0.2, "lo": 0.1, "hi": 0.3}, {"value": -0.2, "lo": -0.3, "hi": -0.1}, {"value": 0.1, "lo": -0.1, "hi": 0.3}
+    assert in_words("climatology", up, up) == "The model beats climatology on both scores."
+    assert in_words("climatology", down, down) == "The model loses to climatology on both scores."
+    assert in_words("climatology", across, across) == "No clear difference between the model and climatology on either score."
+    assert in_words("the uniform forecast", up, across) == (
+        "Against the uniform forecast: the model beats it on the Brier score, no clear difference on the log score.")

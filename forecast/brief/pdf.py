@@ -395,7 +395,8 @@ class _Writer(Layout):
                     self.rich("No backtest in this workspace yet: <font name='DejaVuSansMono'>forecast backtest</font> "
                               "replays the ledger as it was known at past dates and scores the forecasts.", self.s.note)]
         labels = bt["outcomes"]
-        names = {"model": "Model", "base_rate": "Base rate (weekly frequency so far)", "prior": "Priors alone"}
+        # Backtests saved before the baselines were named in the file had these three.
+        names = bt.get("methods") or {"model": "Model", "base_rate": "Base rate (weekly frequency so far)", "prior": "Priors alone"}
         rows = [["Method", "Brier", "Log", *[f"Brier: {labels[k]}" for k in labels]]]
         for method, s in bt["scores"].items():
             rows.append([names.get(method, method), f"{s['brier']:.3f}", f"{s['log']:.3f}",
@@ -413,15 +414,46 @@ class _Writer(Layout):
             self.rich(
                 f"From <font name='DejaVuSansMono'>forecast backtest</font> on {bt.get('created_at', '?')[:10]}: "
                 f"{len(bt['origins'])} origins from {bt['origins'][0]} to {bt['origins'][-1]}, every {bt['every_weeks']} "
-                f"week(s), each a refit on the events reported by then, scored on the {bt['horizon_weeks']} weeks after it "
+                f"week(s), each forecast from the events reported by then, scored on the {bt['horizon_weeks']} weeks after it "
                 f"against the outcomes known on {bt['known_to']} ("
                 + ", ".join(f"{self.esc(label)} {happened.count(k)}" for k, label in labels.items())
-                + "). Lower scores are better; a model that does not beat the base rate adds nothing to it. In the "
-                "chart, ▼ above each origin marks the path that happened."
+                + "). Lower scores are better; a model that does not beat the simple baselines adds nothing to them. In "
+                "the chart, ▼ above each origin marks the path that happened."
                 + stale, self.s.note),
             self.table(rows, [46, 14, 14, *[(180 - 74) / len(labels)] * len(labels)]),
+            *self._backtest_skill(bt, names),
             Spacer(1, 4),
             image(fig),
+        ]
+
+    def _backtest_skill(self, bt: dict, names: dict[str, str]) -> list:
+        """The model's skill against each baseline, with its interval, and the same words as the terminal's."""
+        if "skill" not in bt:
+            return [Spacer(1, 2), self.rich("This backtest was saved before skill against baselines was computed: rerun "
+                                            "<font name='DejaVuSansMono'>forecast backtest</font> to see it.", self.s.note)]
+
+        def signed(skill: dict) -> str:
+            if skill["value"] is None:
+                return "undefined"
+            if skill["lo"] is None:
+                return f"{skill['value']:+.2f} (no interval)"
+            return f"{skill['value']:+.2f} ({skill['lo']:+.2f} to {skill['hi']:+.2f})"
+
+        lo, hi = (round(100 * q) for q in bt["bootstrap"]["interval"])
+        rows = [["Baseline", "What it is", "Brier skill", "Log skill"]]
+        for baseline, skill in bt["skill"].items():
+            rows.append([names.get(baseline, baseline), bt["baselines"][baseline], signed(skill["brier"]), signed(skill["log"])])
+        fits = bt["model_fits"]
+        return [
+            Spacer(1, 4),
+            self.rich(
+                "Skill of the model against each baseline: 1 − the model's score / the baseline's, above 0 where the model "
+                f"does better, with a {hi - lo} % interval over origins (runs of {bt['bootstrap']['block_origins']} "
+                f"consecutive origins resampled together, as their windows overlap). The model's forecasts: {fits['sampled']} "
+                f"sampled, {fits['reweighted']} reweighted from an earlier origin's fit.", self.s.note),
+            self.table(rows, [28, 80, 36, 36]),
+            Spacer(1, 2),
+            *[self.rich(self.esc(sentence), self.s.note) for sentence in bt["skill_in_words"].values()],
         ]
 
     def _prior_posterior(self) -> list:

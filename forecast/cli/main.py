@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="first origin (default: 4 weeks after the first week with data)")
     p.add_argument("--every", type=_weeks, default=2, metavar="Nw", help="weeks between origins, e.g. 2w (default 2w)")
     p.add_argument("--horizon", type=int, metavar="H", help="weeks ahead to score (default: the priors' headline horizon)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="processes fitting origins at once, up to one per core (default 1); the scores do not depend on it")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     fit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -238,7 +240,7 @@ def _backtest(args: argparse.Namespace) -> int:
         raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
     log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
     fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
-    settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon)
+    settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon, jobs=args.jobs)
     result = run_backtest(events, load_priors(args.priors), settings, fit, log=log)
     result["created_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     text = json.dumps(result, indent=2, ensure_ascii=False)

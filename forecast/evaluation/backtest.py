@@ -6,12 +6,32 @@ For each origin date t:
   exactly what `build_dataset(events, priors, as_of=t)` selects, so the backtest shares the one
   function that decides which events count and cannot see an event reported later, even one
   dated earlier.
-* **The forecast** is the model's chance of each path within H weeks of t's week, from a full
-  refit, and two baselines: the *base rate* (each deal type's weekly frequency in the weeks
-  before t, as constant competing hazards) and the *priors alone* (the prior predictive).
+* **The forecasts** are the chance of each path within H weeks of t's week, by the model and by
+  four baselines, each scored exactly like the model:
+
+  - `obstacles_off`: the same model with every obstacle's effect fixed at 0, so it learns the
+    deal rates from the outcomes alone. Signals cannot move its deals, so it is fitted on the
+    origin's dataset without them (the same weeks and outcomes).
+  - `climatology`: each deal type's weekly frequency in the weeks before t, as constant
+    competing hazards.
+  - `prior`: the priors alone (the prior predictive).
+  - `uniform`: each of the J deal types and the complement 1 / (J + 1).
+
 * **The outcome** is what the ledger says now happened in the H weeks after t's week: the
   first deal type to start, or none. An origin is scored only when those weeks are complete,
   i.e. end on or before the ledger's latest `reported` date.
+
+**Sampled or reweighted.** The model and `obstacles_off` are forecast as `update` would: the
+origins are cut into segments of ceil(H / every) consecutive origins (one window's worth, the
+blocks the skill bootstrap resamples). The first origin of a segment is sampled; each later one
+reweights the segment's last sampled fit, if that fit passed its diagnostics, by what is new since
+(`inference/incremental.py`), and is sampled when the incremental path declines. The segments
+depend on the origins and the horizon only, never on `jobs`: `--jobs N` runs segments in N
+processes at once and changes how long a backtest takes, not its numbers. (A segment boundary
+forces a fresh fit that one long chain of reweighting would not, which is the price of that.)
+
+**Skill.** Against each baseline, 1 - S_model / S_baseline for the mean Brier and log scores,
+with a 90 % interval from a moving-block bootstrap over origins (`evaluation/skill.py`).
 
 Priors must not have been tuned on the period being backtested, or the score flatters the
 model: see "Keeping a backtest honest" in the README.
@@ -19,19 +39,60 @@ model: see "Keeping a backtest honest" in the README.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as dt
+import multiprocessing
+import textwrap
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from forecast.conventions import INTERVAL
 from forecast.errors import InputError
-from forecast.evaluation.scoring import reliability, summary
+from forecast.evaluation.scoring import brier, log_score, reliability, summary
+from forecast.evaluation.skill import RESAMPLES, block_length, in_words, skill_interval, verdict
+from forecast.inference.diagnostics import Diagnostics
 from forecast.inference.fit import FitSettings
 from forecast.io.events import Event
-from forecast.io.priors import Priors
+from forecast.io.priors import Priors, parse_priors
 from forecast.model.dataset import ModelData, active_events, build_dataset, default_as_of, monday, week_index
 
-METHODS = ("model", "base_rate", "prior")
+if TYPE_CHECKING:
+    import pandas as pd
+    import xarray as xr
+
+
+METHODS = ("model", "obstacles_off", "climatology", "prior", "uniform")
+BASELINES = METHODS[1:]
+FITTED = ("model", "obstacles_off")  # sampled or reweighted at each origin; the others are formulas
+LABELS = {
+    "model": "Model",
+    "obstacles_off": "Obstacles off",
+    "climatology": "Climatology",
+    "prior": "Priors alone",
+    "uniform": "Uniform",
+}
+DESCRIPTIONS = {
+    "obstacles_off": "the same model with every obstacle's effect fixed at 0: deal rates learnt from the outcomes alone",
+    "climatology": "each deal type's weekly frequency before the origin, as constant competing hazards",
+    "prior": "the prior predictive, the chances before any event",
+    "uniform": "every path equally likely",
+}
+IN_A_SENTENCE = {
+    "obstacles_off": "the obstacles-off model",
+    "climatology": "climatology",
+    "prior": "the priors alone",
+    "uniform": "the uniform forecast",
+}
+
+# forecast_at(data, priors, horizon) -> (chance of each path at the horizon, diagnostics passed):
+# stands in for a fit of the model (the priors as given) or of obstacles_off (effects fixed at 0,
+# data without signals). With --jobs above 1 it must be picklable (a module-level function).
+ForecastAt = Callable[[ModelData, Priors, int], tuple[dict[str, float], bool]]
 
 
 @dataclass(frozen=True)
@@ -39,6 +100,7 @@ class BacktestSettings:
     start: dt.date | None = None  # first origin; default: 4 weeks after the first week with data
     every_weeks: int = 2
     horizon: int | None = None  # default: the priors' headline horizon
+    jobs: int = 1  # processes running segments of origins at once; the numbers do not depend on it
 
 
 def origins(events: Sequence[Event], priors: Priors, settings: BacktestSettings, horizon: int) -> tuple[list[dt.date], dt.date]:
@@ -77,7 +139,7 @@ def observed_path(events: Sequence[Event], known: dt.date, origin: dt.date, hori
     return next(k for k in keys[:-1] if k in first)
 
 
-def base_rate_forecast(events: Sequence[Event], priors: Priors, origin: dt.date, horizon: int) -> dict[str, float]:
+def climatology_forecast(events: Sequence[Event], priors: Priors, origin: dt.date, horizon: int) -> dict[str, float]:
     """Constant weekly hazards from the deal weeks seen by the origin, with half a deal added to
     each count (Jeffreys) so an unseen deal type keeps a small chance:
 
@@ -94,6 +156,35 @@ def base_rate_forecast(events: Sequence[Event], priors: Priors, origin: dt.date,
     return out
 
 
+def uniform_forecast(keys: Sequence[str]) -> dict[str, float]:
+    """Each of the J deal types and the complement: 1 / (J + 1)."""
+    return {k: 1 / len(keys) for k in keys}
+
+
+def without_effects(priors: Priors) -> Priors:
+    """The same priors with every obstacle's effect on every deal fixed at 0 (a `{value: 0}`
+    entry), so the deals' weekly chances are the baselines alone, learnt from the outcomes."""
+    content = copy.deepcopy(priors.content)
+    for deal in content["outcomes.yaml"]["deals"].values():
+        deal["effects"] = {factor: {"value": 0.0, "rationale": "The obstacles_off baseline of a backtest: no effect.",
+                                    "source": "forecast backtest"} for factor in deal["effects"]}
+    return parse_priors(content, priors.directory)
+
+
+def without_signals(data: ModelData) -> ModelData:
+    """The dataset with no signals: the same weeks and outcomes (each week without a deal still
+    an observed "none"), so obstacles_off learns from exactly the model's outcome record."""
+    none = np.zeros(0, dtype=np.int64)
+    return dataclasses.replace(data, signal_factor=none, signal_week=none, signal_value=np.zeros(0), signal_reliability=none,
+                               signal_credibility=none, counts={**data.counts, "signals": 0})
+
+
+def segments(n: int, length: int) -> list[range]:
+    """Origins 0..n-1 cut into runs of `length` (the last may be shorter). Each run starts with a
+    fresh fit; the cut depends on nothing but n and `length`."""
+    return [range(i, min(i + length, n)) for i in range(0, n, length)]
+
+
 def run_backtest(
     events: Sequence[Event],
     priors: Priors,
@@ -101,57 +192,71 @@ def run_backtest(
     fit: FitSettings,
     *,
     log: Callable[[str], None] = lambda message: None,
-    forecast_at: Callable[[ModelData, int], tuple[dict[str, float], bool]] | None = None,
+    forecast_at: ForecastAt | None = None,
 ) -> dict:
     """The backtest as the JSON object `forecast backtest --json` prints.
 
-    `forecast_at(data, horizon)` gives the model's chances and whether its fit passed its
-    diagnostics; by default a full refit with `fit`'s settings.
+    `forecast_at` replaces the model's and obstacles_off's fits (no sampling, no reweighting),
+    e.g. in tests; by default each is sampled or reweighted with `fit`'s settings.
     """
     from forecast.forecasting.incidence import headline
     from forecast.forecasting.prior_predictive import prior_predictive
-    from forecast.inference.fit import fit_forecast
 
     horizon = settings.horizon if settings.horizon is not None else priors.outcomes.horizon_weeks
     if not 1 <= horizon <= priors.outcomes.forecast_weeks:
         raise InputError(f"--horizon must be from 1 to {priors.outcomes.forecast_weeks} weeks (the priors' forecast_weeks), got {horizon}")
+    if settings.jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {settings.jobs}")
     keys = priors.outcomes.keys
     dates, known = origins(events, priors, settings, horizon)
     if not dates:
         raise InputError(f"no origin has a complete {horizon}-week window: the ledger runs to {known}; "
                          "use an earlier --from or a shorter --horizon")
 
-    def refit(data: ModelData, horizon: int) -> tuple[dict[str, float], bool]:
-        _, diagnostics, table = fit_forecast(data, priors, fit)
-        return {k: v["p"] for k, v in headline(table, horizon, priors.outcomes.labels).items()}, diagnostics.passed
-
-    forecast_at = forecast_at or refit
     prior_table = prior_predictive(priors, draws=4000, seed=fit.seed).table
     prior = {k: v["p"] for k, v in headline(prior_table, horizon, priors.outcomes.labels).items()}
+    uniform = uniform_forecast(keys)
+    block = block_length(horizon, settings.every_weeks)
 
     forecasts = []
-    for n, origin in enumerate(dates, start=1):
-        started = time.perf_counter()
-        # The one place the backtest chooses data: what `update --as-of origin` would have seen.
-        p_model, passed = forecast_at(build_dataset(events, priors, origin), horizon)
+    fitted = _fitted_forecasts(tuple(events), priors, fit, horizon, dates, block, settings.jobs, forecast_at)
+    for n, (origin, at_origin) in enumerate(zip(dates, fitted), start=1):
         observed = observed_path(events, known, origin, horizon, keys)
-        for method, p in (("model", p_model), ("base_rate", base_rate_forecast(events, priors, origin, horizon)), ("prior", prior)):
-            forecasts.append({"origin": origin.isoformat(), "method": method, "p": p, "observed": observed,
-                              **({"diagnostics_passed": passed} if method == "model" else {})})
-        log(f"origin {n}/{len(dates)}: {origin}, observed {observed}, model {_fmt(p_model)} ({time.perf_counter() - started:.0f} s)")
+        formulas = {"climatology": climatology_forecast(events, priors, origin, horizon), "prior": prior, "uniform": uniform}
+        for method in METHODS:
+            extra = at_origin[method] if method in FITTED else {"p": formulas[method]}
+            forecasts.append({"origin": origin.isoformat(), "method": method, "observed": observed, **extra})
+        model = at_origin["model"]
+        how = model["fit"] + (f", Pareto k {model['pareto_k']:.2f}" if model["fit"] == "reweighted" else "")
+        log(f"origin {n}/{len(dates)}: {origin}, observed {observed}, model {_fmt(model['p'])} ({how}; {at_origin['seconds']:.0f} s)")
 
-    scores, diagrams = {}, {}
+    scores, diagrams, per_origin = {}, {}, {}
     for method in METHODS:
         pairs = [(f["p"], f["observed"]) for f in forecasts if f["method"] == method]
         scores[method] = summary(pairs, keys)
         diagrams[method] = reliability(pairs, keys)
+        per_origin[method] = {"brier": np.array([brier(p, o) for p, o in pairs]), "log": np.array([log_score(p, o) for p, o in pairs])}
+    skill = {}
+    for baseline in BASELINES:
+        skill[baseline] = {}
+        for score in ("brier", "log"):
+            interval = skill_interval(per_origin["model"][score], per_origin[baseline][score], block)
+            skill[baseline][score] = {**interval, "verdict": verdict(interval)}
+    model_fits = [f for f in forecasts if f["method"] == "model"]
     return {
         "origins": [d.isoformat() for d in dates],
         "horizon_weeks": horizon,
         "every_weeks": settings.every_weeks,
         "known_to": known.isoformat(),
         "outcomes": {k: priors.outcomes.labels[k] for k in keys},
+        "methods": dict(LABELS),
+        "baselines": dict(DESCRIPTIONS),
         "scores": scores,
+        "skill": skill,
+        "skill_in_words": {b: in_words(IN_A_SENTENCE[b], skill[b]["brier"], skill[b]["log"]) for b in BASELINES},
+        "bootstrap": {"block_origins": block, "resamples": RESAMPLES, "interval": list(INTERVAL)},
+        "segment_origins": block,
+        "model_fits": {how: sum(1 for f in model_fits if f["fit"] == how) for how in ("sampled", "reweighted")},
         "forecasts": forecasts,
         "reliability": diagrams,
         "flagged_fits": sum(1 for f in forecasts if f.get("diagnostics_passed") is False),
@@ -160,25 +265,165 @@ def run_backtest(
     }
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """One segment's work, sent whole to a worker process: everything in it pickles."""
+
+    events: tuple[Event, ...]
+    priors: Priors
+    fit: FitSettings
+    horizon: int
+    origins: tuple[dt.date, ...]
+    forecast_at: ForecastAt | None
+
+
+def _fitted_forecasts(
+    events: tuple[Event, ...], priors: Priors, fit: FitSettings, horizon: int, dates: Sequence[dt.date], length: int, jobs: int,
+    forecast_at: ForecastAt | None,
+) -> Iterator[dict]:
+    """Per origin, in order: {"model": ..., "obstacles_off": ..., "seconds"}, as each segment finishes."""
+    cut = segments(len(dates), length)
+    if jobs > 1:
+        # Several fits at once: each runs its chains in its own process rather than forking more.
+        fit = dataclasses.replace(fit, cores=1)
+    work = [_Segment(events, priors, fit, horizon, tuple(dates[i] for i in seg), forecast_at) for seg in cut]
+    if jobs == 1 or len(work) == 1:
+        yield from _flatten(map(_forecast_segment, work))
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Forked workers start with PyMC already imported, as the sampler's own chain processes do.
+    with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from _flatten(pool.map(_forecast_segment, work))
+
+
+def _flatten(per_segment: Iterable[list[dict]]) -> Iterator[dict]:
+    for results in per_segment:
+        yield from results
+
+
+def _forecast_segment(segment: _Segment) -> list[dict]:
+    """The model's and obstacles_off's forecasts at a segment's origins, in order."""
+    priors_off = without_effects(segment.priors)
+    signal_free = [e for e in segment.events if e.kind != "signal"]
+    model = _Track(segment.priors, segment.events, segment.fit, segment.horizon, segment.forecast_at)
+    off = _Track(priors_off, signal_free, segment.fit, segment.horizon, segment.forecast_at)
+    out = []
+    for origin in segment.origins:
+        started = time.perf_counter()
+        # The one place the backtest chooses data: what `update --as-of origin` would have seen.
+        data = build_dataset(segment.events, segment.priors, origin)
+        out.append({"model": model.at(data), "obstacles_off": off.at(without_signals(data)), "seconds": time.perf_counter() - started})
+    return out
+
+
+@dataclass
+class _Track:
+    """One forecaster along a segment, as `update` would run it: sampled first; then, while the
+    last sampled fit passed its diagnostics, its draws reweighted by what is new since it
+    (`reweight`), and sampled again where that declines. `events` are those the forecaster
+    reads (obstacles_off reads no signals)."""
+
+    priors: Priors
+    events: Sequence[Event]
+    fit: FitSettings
+    horizon: int
+    forecast_at: ForecastAt | None
+    base: tuple[xr.Dataset, dt.date, Diagnostics, int] | None = None  # posterior, as-of, diagnostics, draws
+
+    def at(self, data: ModelData) -> dict:
+        """{"p", "fit": "sampled" | "reweighted", "pareto_k", "diagnostics_passed"} at `data`'s as-of date."""
+        from forecast.inference.fit import fit_checked, forecast_from_posterior
+        from forecast.inference.incremental import Reweighted, reweight
+
+        if self.forecast_at is not None:
+            p, passed = self.forecast_at(data, self.priors, self.horizon)
+            return {"p": p, "fit": "sampled", "pareto_k": None, "diagnostics_passed": passed}
+        if self.base is not None:
+            posterior, as_of, diagnostics, n_draws = self.base
+            result = reweight(posterior, data, self.events, as_of, self.events, seed=self.fit.seed)
+            if isinstance(result, Reweighted):
+                # As `update` judges a reweighted run: the base's diagnostics, each ESS scaled by the
+                # share of the draws the weights leave (ESS_weights x ESS_base / N).
+                share = result.ess / n_draws
+                scaled = dataclasses.replace(diagnostics, ess_bulk_min=diagnostics.ess_bulk_min * share,
+                                             ess_tail_min=diagnostics.ess_tail_min * share)
+                if scaled.passed:
+                    table = forecast_from_posterior(result.posterior, self.priors, self.fit.seed, data.occasions_ahead)
+                    return {"p": self._chances(table), "fit": "reweighted", "pareto_k": round(result.pareto_k, 3),
+                            "diagnostics_passed": True}
+        # As `update`: sampled, and retried once with safer settings if that fails its diagnostics.
+        trace, stored, table, used = fit_checked(data, self.priors, self.fit)
+        diagnostics = Diagnostics(**{k: stored[k] for k in ("r_hat_max", "ess_bulk_min", "ess_tail_min", "divergences",
+                                                             "sampling_seconds", "chains")})
+        # Only a sampled fit that passed its diagnostics is reweighted later, as in `update`.
+        self.base = (trace.posterior.to_dataset(), data.as_of, diagnostics, used.chains * used.draws) if diagnostics.passed else None
+        return {"p": self._chances(table), "fit": "sampled", "retried": "retry" in stored, "pareto_k": None,
+                "diagnostics_passed": diagnostics.passed}
+
+    def _chances(self, table: pd.DataFrame) -> dict[str, float]:
+        from forecast.forecasting.incidence import headline
+
+        return {k: v["p"] for k, v in headline(table, self.horizon, self.priors.outcomes.labels).items()}
+
+
 def _fmt(p: dict[str, float]) -> str:
     return ", ".join(f"{k} {100 * v:.1f} %" for k, v in p.items())
 
 
+def _signed(skill: dict) -> str:
+    if skill["value"] is None:
+        return "undefined"
+    if skill["lo"] is None:
+        return f"{skill['value']:+.2f} (no interval)"
+    return f"{skill['value']:+.2f} ({skill['lo']:+.2f} to {skill['hi']:+.2f})"
+
+
+def skill_rows(result: dict) -> list[list[str]]:
+    """[baseline label, Brier skill, log skill] per baseline, as text: the value and its interval."""
+    labels = result.get("methods", LABELS)
+    return [[labels[b], _signed(s["brier"]), _signed(s["log"])] for b, s in result["skill"].items()]
+
+
 def table_text(result: dict) -> str:
     """The scores as the terminal prints them."""
-    names = {"model": "Model", "base_rate": "Base rate", "prior": "Priors alone"}
+    labels = result["methods"]
+    width = max(len(label) for label in labels.values())
     lines = [
-        f"Backtest: {len(result['origins'])} origins from {result['origins'][0]} to {result['origins'][-1]}, "
-        f"every {result['every_weeks']} week(s), horizon {result['horizon_weeks']} weeks; outcomes as known on {result['known_to']}",
+        *_wrap(f"Backtest: {len(result['origins'])} origins from {result['origins'][0]} to {result['origins'][-1]}, "
+               f"every {result['every_weeks']} week(s), horizon {result['horizon_weeks']} weeks; outcomes as known on "
+               f"{result['known_to']}."),
         "",
-        f"  {'Method':<13} {'Brier':>7} {'Log':>7}   (lower is better)",
+        f"  {'Method':<{width}} {'Brier':>7} {'Log':>7}   (lower is better)",
     ]
-    for method in METHODS:
-        s = result["scores"][method]
-        lines.append(f"  {names[method]:<13} {s['brier']:7.3f} {s['log']:7.3f}")
+    for method, s in result["scores"].items():
+        lines.append(f"  {labels[method]:<{width}} {s['brier']:7.3f} {s['log']:7.3f}")
+    lines.append("")
+    for baseline, description in result["baselines"].items():
+        lines += _wrap(f"{labels[baseline]}: {description}.", indent="  ")
+    lo, hi = (round(100 * q) for q in result["bootstrap"]["interval"])
+    lines += [
+        "",
+        *_wrap("Skill of the model against each baseline: 1 - the model's score / the baseline's, above 0 where the model "
+               f"does better, with a {hi - lo} % interval over origins (runs of {result['bootstrap']['block_origins']} "
+               "origins resampled together, as their windows overlap)."),
+        "",
+        f"  {'Baseline':<{width}}  {'Brier skill':<24}{'Log skill'}",
+        *(f"  {label:<{width}}  {b:<24}{lg}" for label, b, lg in skill_rows(result)),
+        "",
+    ]
+    for sentence in result["skill_in_words"].values():
+        lines += _wrap(sentence)
     observed = [f["observed"] for f in result["forecasts"] if f["method"] == "model"]
     counts = ", ".join(f"{label} {observed.count(k)}" for k, label in result["outcomes"].items())
-    lines += ["", f"What happened in the windows: {counts}"]
+    fits = result["model_fits"]
+    lines += ["", *_wrap(f"What happened in the windows: {counts}."),
+              *_wrap(f"The model's forecasts: {fits['sampled']} sampled, {fits['reweighted']} reweighted from an earlier "
+                     "origin's fit.")]
     if result["flagged_fits"]:
-        lines.append(f"warning: {result['flagged_fits']} of the model's fits failed their diagnostics")
+        lines += _wrap(f"warning: {result['flagged_fits']} fits (of the model and of obstacles off) failed their diagnostics")
     return "\n".join(lines)
+
+
+def _wrap(text: str, indent: str = "") -> list[str]:
+    return textwrap.wrap(text, width=80, initial_indent=indent, subsequent_indent=indent + "  " if indent else "")

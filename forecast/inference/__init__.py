@@ -1,1 +1,2 @@
-"""Layer 4: sampling and its checks (the fit, NUTS, convergence, diagnostics, importance weights)."""
+"""Layer 4: sampling and its checks (the fit, NUTS, convergence, diagnostics, importance weights), and the
+incremental update that reweights a sampled run's draws instead of sampling."""

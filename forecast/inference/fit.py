@@ -41,6 +41,9 @@ class FitSettings:
     chains: int = DEFAULT_CHAINS
     seed: int = DEFAULT_SEED
     target_accept: float = TARGET_ACCEPT
+    # Processes that run the chains (None: one per chain, at most two). The draws do not depend
+    # on it; the backtest's parallel workers run their chains in their own process (1).
+    cores: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.5 <= self.target_accept < 1:
@@ -48,6 +51,8 @@ class FitSettings:
         for name in ("draws", "tune", "chains"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.cores is not None and self.cores < 1:
+            raise InputError(f"cores must be at least 1, got {self.cores}")
         if self.chains < 2:
             raise InputError("--chains must be at least 2: R-hat needs more than one chain")
 
@@ -60,16 +65,15 @@ def fit_forecast(
     The one path from data to numbers, shared by `update` and the notebooks.
     """
     # Imported here so that `validate` and `status` never pay PyMC's start-up cost.
-    from forecast.forecasting.incidence import forecast_table, simulate_forward
     from forecast.inference.sampler import sample
-    from forecast.model.draws import Draws
     from forecast.model.graph import build_fit_model
 
     model = build_fit_model(data, priors)
     checkpoint("sampling")
     try:
         trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                                    seed=settings.seed, progress=progress, target_accept=settings.target_accept)
+                                    seed=settings.seed, progress=progress, target_accept=settings.target_accept,
+                                    cores=settings.cores)
     except _sampler_failures() as exc:
         # Priors can pass their checks and still leave the model without a finite density
         # somewhere the sampler goes; say so instead of PyMC's traceback. Nothing is written yet.
@@ -77,11 +81,7 @@ def fit_forecast(
                             f"({type(exc).__name__}: {_first_line(exc)}); priors far from the defaults (a tiny noise, a "
                             "huge scale or effect) are the usual cause: check them with 'forecast priors check' and "
                             "bring them nearer; nothing was written") from None
-    # The forecast has its own stream, derived from the seed, so it is reproducible too.
-    rng = np.random.default_rng([settings.seed, 1])
-    forward = simulate_forward(Draws.from_dataset(trace.posterior.to_dataset()), priors.outcomes.forecast_weeks, rng,
-                               data.occasions_ahead)
-    return trace, diagnostics, forecast_table(forward.incidence, priors.outcomes.keys, forward.happens_by)
+    return trace, diagnostics, forecast_from_posterior(trace.posterior.to_dataset(), priors, settings.seed, data.occasions_ahead)
 
 
 def _sampler_failures() -> tuple[type[BaseException], ...]:
@@ -128,3 +128,15 @@ def fit_checked(
               "retry": {"reason": why, "requested": {"draws": settings.draws, "tune": settings.tune,
                                                       "target_accept": settings.target_accept}}}
     return trace, stored, table, safer
+
+
+def forecast_from_posterior(posterior: xr.Dataset, priors: Priors, seed: int,
+                            occasions_ahead: np.ndarray | None = None) -> pd.DataFrame:
+    """The forecast table of posterior draws, sampled or reweighted, with the scheduled occasions
+    ahead. The forecast has its own stream, derived from the seed, so it is reproducible too."""
+    from forecast.forecasting.incidence import forecast_table, simulate_forward
+    from forecast.model.draws import Draws
+
+    forward = simulate_forward(Draws.from_dataset(posterior), priors.outcomes.forecast_weeks, np.random.default_rng([seed, 1]),
+                               occasions_ahead)
+    return forecast_table(forward.incidence, priors.outcomes.keys, forward.happens_by)

@@ -20,8 +20,12 @@ if TYPE_CHECKING:
     from pymc.model.core import ValueGradFunction
 
 
-def sample(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, progress: bool,
-           target_accept: float = TARGET_ACCEPT) -> tuple[xr.DataTree, Diagnostics]:
+def sample(
+    model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, progress: bool, cores: int | None = None,
+    target_accept: float = TARGET_ACCEPT,
+) -> tuple[xr.DataTree, Diagnostics]:
+    """NUTS on `model`. `cores` processes run the chains (default: one per chain, at most two);
+    each chain has its own seeded stream, so the draws are the same whatever `cores` is."""
     if not progress:
         logging.getLogger("pymc").setLevel(logging.WARNING)
     started = time.perf_counter()
@@ -32,7 +36,7 @@ def sample(model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, pr
             draws=draws,
             tune=tune,
             chains=chains,
-            cores=min(chains, 2),
+            cores=min(chains, 2) if cores is None else min(chains, cores),
             # Our own NUTS step (below); it also keeps PyMC from switching to nutpie, whose
             # compile in every new process would cost more than sampling a typical log.
             step=step,

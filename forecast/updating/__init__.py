@@ -1,1 +1,1 @@
-"""Layer 7a: the update pipeline (ingest, reweight or fit, explain, store) and the incremental update."""
+"""Layer 7a: the update pipeline (ingest, reweight or fit, explain, store)."""

@@ -5,7 +5,7 @@
 2. Take the workspace lock (a second update waits), and validate again: another update may
    have landed while we waited.
 3. Build the dataset at the as-of date. Reweight the last sampled run's draws by what is new
-   (`incremental.py`) if that is reliable; otherwise fit (`inference/fit.py`). Forecast.
+   (`inference/incremental.py`) if that is reliable; otherwise fit (`inference/fit.py`). Forecast.
 4. Explain what moved since the previous run (`explain/what_moved.py`), refitting without the
    new events if reweighting cannot say.
 5. Publish the run folder (posterior and explanation) atomically, then commit the new events
@@ -26,12 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from forecast.conventions import LEGACY_TARGET_ACCEPT
 from forecast.errors import ForecastError, InputError
 from forecast.hooks import checkpoint
-from forecast.inference.fit import FitSettings, fit_checked
+from forecast.inference.fit import FitSettings, fit_checked, forecast_from_posterior
 from forecast.io.events import Event, EventFile, read_events
 from forecast.io.ledger import RunRecord
 from forecast.io.priors import Priors, load_priors
@@ -218,12 +216,10 @@ def _try_incremental(
     import xarray as xr
 
     from forecast.conventions import ESS_PER_CHAIN_MIN
-    from forecast.forecasting.incidence import forecast_table, simulate_forward
     from forecast.inference.diagnostics import reweighted_diagnostics
     from forecast.inference.importance import pareto_k_limit
+    from forecast.inference.incremental import Declined, reweight
     from forecast.io.runfiles import load_posterior
-    from forecast.model.draws import Draws
-    from forecast.updating.incremental import Declined, reweight
 
     started = time.perf_counter()
     try:
@@ -245,9 +241,7 @@ def _try_incremental(
         return None
     log(f"reweighted run {base.run_id}'s draws by the new events (Pareto k {result.pareto_k:.2f}, "
         f"{diagnostics['ess_bulk_min']:.0f} effective draws); --refit samples afresh")
-    forward = simulate_forward(Draws.from_dataset(result.posterior), priors.outcomes.forecast_weeks,
-                               np.random.default_rng([settings.seed, 1]), data.occasions_ahead)
-    table = forecast_table(forward.incidence, priors.outcomes.keys, forward.happens_by)
+    table = forecast_from_posterior(result.posterior, priors, settings.seed, data.occasions_ahead)
     return xr.DataTree.from_dict({"posterior": result.posterior}), diagnostics, table
 
 

@@ -427,8 +427,8 @@ def test_obstacles_off_really_fits_with_no_effects_and_ignores_signals(priors):
     effects = []
     real_fit = fit_module.fit_forecast
 
-    def spy(data, priors, settings):
-        trace, diagnostics, table = real_fit(data, priors, settings)
+    def spy(data, priors, settings, progress=False):
+        trace, diagnostics, table = real_fit(data, priors, settings, progress=progress)
         if not data.counts["signals"]:
             effects.append(trace.posterior["effect"].values)
         return trace, diagnostics, table

@@ -329,6 +329,9 @@ def _text(doc: _Doc, keypath: tuple, value: Any) -> str:
 # deals on the log-odds scale, so anything beyond is a typo, and it breaks the sampler: a noise
 # of 1e-300 has no finite density, a scale of 1e300 overflows, an effect of 1e6 divides by zero.
 SMALLEST, LARGEST = 1e-3, 1e3
+# The Student-t's degrees of freedom are the exception: a huge nu is the Gaussian limit, which
+# the exact checks use and which is harmless to the sampler.
+NU_LARGEST = 1e9
 
 
 LABEL_MAX = 80  # a label names a path or an obstacle in tables and charts; reasons go in 'rationale'
@@ -347,10 +350,11 @@ def _number(doc: _Doc, keypath: tuple, value: Any, *, positive: bool) -> float:
         raise doc.error(keypath, f"expected a finite number, got {_shown(value)}")
     if positive and value <= 0:
         raise doc.error(keypath, f"must be > 0, got {value}")
-    if abs(value) > LARGEST or (positive and value < SMALLEST):
-        span = f"{SMALLEST:g} to {LARGEST:g}" if positive else f"-{LARGEST:g} to {LARGEST:g}"
+    largest = NU_LARGEST if keypath and keypath[0] == "nu" else LARGEST
+    if abs(value) > largest or (positive and value < SMALLEST):
+        span = f"{SMALLEST:g} to {largest:g}" if positive else f"-{largest:g} to {largest:g}"
         raise doc.error(keypath, f"{value:g} is outside {span}, the range the model's scales allow "
-                                 f"(a positive parameter from {SMALLEST:g} to {LARGEST:g}, any other within ±{LARGEST:g})")
+                                 f"(a positive parameter from {SMALLEST:g} to {largest:g}, any other within ±{largest:g})")
     return float(value)
 
 

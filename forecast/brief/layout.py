@@ -244,3 +244,12 @@ def _breakable(header: str, width: float) -> str:
         if stringWidth(word, BASE_BOLD, 7.5) > width:
             words[i] = word.replace("/", "/ ").replace("-", "- ")
     return " ".join(words)
+
+
+def signed_skill(skill: dict) -> str:
+    """A skill score as tables print it: the value and its interval, signed."""
+    if skill["value"] is None:
+        return "undefined"
+    if skill["lo"] is None:
+        return f"{skill['value']:+.2f} (no interval)"
+    return f"{skill['value']:+.2f} ({skill['lo']:+.2f} to {skill['hi']:+.2f})"

@@ -34,6 +34,7 @@ from forecast.brief.layout import (
     numbered_canvas,
     pct,
     pts,
+    signed_skill,
     since,
     wrap_label,
 )
@@ -432,17 +433,11 @@ class _Writer(Layout):
             return [Spacer(1, 2), self.rich("This backtest was saved before skill against baselines was computed: rerun "
                                             "<font name='DejaVuSansMono'>forecast backtest</font> to see it.", self.s.note)]
 
-        def signed(skill: dict) -> str:
-            if skill["value"] is None:
-                return "undefined"
-            if skill["lo"] is None:
-                return f"{skill['value']:+.2f} (no interval)"
-            return f"{skill['value']:+.2f} ({skill['lo']:+.2f} to {skill['hi']:+.2f})"
-
         lo, hi = (round(100 * q) for q in bt["bootstrap"]["interval"])
         rows = [["Baseline", "What it is", "Brier skill", "Log skill"]]
         for baseline, skill in bt["skill"].items():
-            rows.append([names.get(baseline, baseline), bt["baselines"][baseline], signed(skill["brier"]), signed(skill["log"])])
+            rows.append([names.get(baseline, baseline), bt["baselines"][baseline],
+                         signed_skill(skill["brier"]), signed_skill(skill["log"])])
         fits = bt["model_fits"]
         return [
             Spacer(1, 4),

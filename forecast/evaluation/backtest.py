@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from forecast.brief.layout import signed_skill
 from forecast.conventions import INTERVAL
 from forecast.errors import InputError
 from forecast.evaluation.scoring import brier, log_score, reliability, summary
@@ -371,18 +372,10 @@ def _fmt(p: dict[str, float]) -> str:
     return ", ".join(f"{k} {100 * v:.1f} %" for k, v in p.items())
 
 
-def _signed(skill: dict) -> str:
-    if skill["value"] is None:
-        return "undefined"
-    if skill["lo"] is None:
-        return f"{skill['value']:+.2f} (no interval)"
-    return f"{skill['value']:+.2f} ({skill['lo']:+.2f} to {skill['hi']:+.2f})"
-
-
 def skill_rows(result: dict) -> list[list[str]]:
     """[baseline label, Brier skill, log skill] per baseline, as text: the value and its interval."""
     labels = result.get("methods", LABELS)
-    return [[labels[b], _signed(s["brier"]), _signed(s["log"])] for b, s in result["skill"].items()]
+    return [[labels[b], signed_skill(s["brier"]), signed_skill(s["log"])] for b, s in result["skill"].items()]
 
 
 def table_text(result: dict) -> str:

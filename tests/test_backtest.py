@@ -147,6 +147,8 @@ def test_backtest_command_refuses_a_log_too_short_to_score(tmp_path, priors):
     Ledger(ws / "forecast.sqlite").commit_update(file="e", file_sha256="s", new_events=parsed.events, known_count=0, run=None)
     result = forecast("backtest", "--workspace", ws, check=False)
     assert result.returncode == 2 and "no origin has a complete 12-week window" in result.stderr
+    no_jobs = forecast("backtest", "--workspace", ws, "--jobs", "0", check=False)
+    assert no_jobs.returncode == 2 and "--jobs must be at least 1, got 0" in no_jobs.stderr
     assert not (ws / "backtests").exists()
 
 

@@ -284,14 +284,15 @@ def _fitted_forecasts(
 ) -> Iterator[dict]:
     """Per origin, in order: {"model": ..., "obstacles_off": ..., "seconds"}, as each segment finishes."""
     cut = segments(len(dates), length)
-    if jobs > 1:
-        # Several fits at once: each runs its chains in its own process rather than forking more.
-        fit = dataclasses.replace(fit, cores=1)
-    work = [_Segment(events, priors, fit, horizon, tuple(dates[i] for i in seg), forecast_at) for seg in cut]
-    if jobs == 1 or len(work) == 1:
-        yield from _flatten(map(_forecast_segment, work))
+    if jobs == 1 or len(cut) == 1:
+        yield from _flatten(_forecast_segment(_Segment(events, priors, fit, horizon, tuple(dates[i] for i in seg), forecast_at))
+                            for seg in cut)
         return
     from concurrent.futures import ProcessPoolExecutor
+
+    # Several fits at once: each runs its chains in its own process rather than forking more.
+    fit = dataclasses.replace(fit, cores=1)
+    work = [_Segment(events, priors, fit, horizon, tuple(dates[i] for i in seg), forecast_at) for seg in cut]
 
     # Forked workers start with PyMC already imported, as the sampler's own chain processes do.
     with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=multiprocessing.get_context("fork")) as pool:

@@ -34,11 +34,15 @@ def local_level_smoother(
     *,
     initial_mean: float,
     initial_sd: float,
-    volatility: float,
+    volatility: float | np.ndarray,
 ) -> Smoothed:
+    """`volatility`: the sd of every step, or of each step into week w (n_weeks values, the first unused)."""
     week, value, sd = np.asarray(week, int), np.asarray(value, float), np.asarray(sd, float)
     idx = np.arange(n_weeks)
-    cov_x = initial_sd**2 + volatility**2 * np.minimum.outer(idx, idx)  # Cov(x_a, x_b) = s0^2 + q min(a, b)
+    step_var = np.broadcast_to(np.asarray(volatility, float) ** 2, (n_weeks,)).copy()
+    step_var[0] = 0.0
+    elapsed = np.cumsum(step_var)  # the variance the walk adds from week 0 to week w
+    cov_x = initial_sd**2 + elapsed[np.minimum.outer(idx, idx)]  # Cov(x_a, x_b) = s0^2 + sum of steps to min(a, b)
     if len(week) == 0:
         return Smoothed(np.full(n_weeks, float(initial_mean)), np.sqrt(np.diag(cov_x)), 0.0)
     h = np.zeros((len(week), n_weeks))

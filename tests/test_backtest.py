@@ -261,8 +261,8 @@ def test_obstacles_off_is_the_model_with_effects_at_zero_and_no_signals(priors):
         assert mine is priors
         effects = [p for deal in theirs.outcomes.deals.values() for p in deal.effects.values()]
         assert len(effects) == 12 and all(p.fixed and p.value == 0 for p in effects)
-        for key, deal in theirs.outcomes.deals.items():  # everything else as the model's priors
-            assert deal.baseline == priors.outcomes.deals[key].baseline
+        for key, deal in theirs.outcomes.deals.items():  # the baseline recentred (below); the rest as the model's priors
+            assert deal.baseline == without_effects(priors).outcomes.deals[key].baseline
         assert theirs.factors == priors.factors and theirs.observation == priors.observation
         assert theirs.hash != priors.hash
         assert len(data_off.signal_value) == 0 and len(data.signal_value) > 0
@@ -278,6 +278,26 @@ def test_without_effects_keeps_the_priors_valid_and_fixes_only_the_effects(prior
     assert off.outcomes.keys == priors.outcomes.keys and off.outcomes.start == priors.outcomes.start
     assert all(p.to_dict() == {"value": 0.0} for deal in off.outcomes.deals.values() for p in deal.effects.values())
     assert any(not p.fixed for deal in priors.outcomes.deals.values() for p in deal.effects.values())  # untouched
+
+
+def test_obstacles_off_starts_where_the_model_starts(priors):
+    """Its baseline is the model's prior first-week log-odds a_j + sum_k b_jk theta_k0, by
+    moments: checked against draws of the priors themselves."""
+    from forecast.model.prior_distributions import prior_distribution
+
+    off = without_effects(priors)
+    rng = np.random.default_rng(5)
+    for key, deal in priors.outcomes.deals.items():
+        eta = prior_distribution(deal.baseline).rvs(400_000, random_state=rng)
+        for factor, effect in deal.effects.items():
+            b = effect.value if effect.fixed else prior_distribution(effect).rvs(400_000, random_state=rng)
+            eta = eta + b * prior_distribution(priors.factors[factor].initial).rvs(400_000, random_state=rng)
+        baseline = off.outcomes.deals[key].baseline
+        assert baseline.dist == "Normal"
+        assert baseline.kwargs["mu"] == pytest.approx(eta.mean(), abs=0.01)
+        assert baseline.kwargs["sigma"] == pytest.approx(eta.std(), rel=0.01)
+        # Far below the model's own a_j: the obstacles start high and lower the odds.
+        assert baseline.kwargs["mu"] < deal.baseline.kwargs["mu"] - 1
 
 
 def test_skill_and_its_words_are_the_bootstrap_of_the_per_origin_scores(tiny_result):

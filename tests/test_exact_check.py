@@ -32,6 +32,7 @@ def _linear_gaussian_priors(priors, folder):
     note = {"rationale": "exact-inference check: a fixed parameter", "source": "tests/test_exact_check.py"}
     for key, factor in content["factors.yaml"]["factors"].items():
         factor["volatility"] = {"value": VOLATILITY[key], **note}
+        factor.pop("jumps", None)  # Gaussian steps: the linear-Gaussian model the smoother solves
     for deal in content["outcomes.yaml"]["deals"].values():
         deal["effects"] = {k: {"value": 0.0, **note} for k in deal["effects"]}
     content["observation.yaml"]["noise"] = {"value": NOISE, **note}

@@ -809,7 +809,7 @@ def test_6_a_priors_label_is_a_name_not_a_paragraph(tmp_path):
     from forecast.io.priors import load_priors
 
     folder = _edited_priors(tmp_path, "factors.yaml", "label: Territorial rigidity", "label: " + "Territorial rigidity " * 20)
-    with pytest.raises(InputError, match=r"factors\.yaml, line 11: key 'factors\.territorial_rigidity\.label': a label of 419 "
+    with pytest.raises(InputError, match=r"factors\.yaml, line 12: key 'factors\.territorial_rigidity\.label': a label of 419 "
                                          r"characters; a label is a name of at most 80"):
         load_priors(folder)
 

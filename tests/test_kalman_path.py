@@ -20,7 +20,7 @@ def _inputs(fixed_initial: bool = False):
     h[:, 3] = 0.0  # weeks without readings
     h[1, :] = 0.0  # a factor without any
     g = RNG.normal(0.0, 2.0, (K, W)) * h
-    q = RNG.uniform(0.005, 0.2, K)
+    q = RNG.uniform(0.005, 0.2, (K, W))  # each week's own step variance (Student-t steps given their scales)
     m0 = RNG.normal(size=K)
     p0 = RNG.uniform(0.1, 1.0, K)
     if fixed_initial:
@@ -92,12 +92,12 @@ def test_op_gradient_in_compiled_graphs(linker):
     h, g, q, m0, p0 = _inputs()
     eps = pt.dmatrix("eps")
     volatility = pt.dvector("volatility")
-    x, log_jacobian, _, _ = KalmanPath()(h, g, volatility**2, m0, p0, eps)
+    x, log_jacobian, _, _ = KalmanPath()(h, g, (volatility**2)[:, None] * (q / q.mean(axis=1, keepdims=True)), m0, p0, eps)
     weights = RNG.normal(size=(K, W))
     objective = (weights * x).sum() + log_jacobian.sum()
     mode = pytensor.compile.mode.Mode(linker=linker, optimizer="fast_run")
     f = pytensor.function([eps, volatility], [objective, *pytensor.grad(objective, [eps, volatility])], mode=mode)
-    eps_value, vol_value = RNG.normal(size=(K, W)), np.sqrt(q)
+    eps_value, vol_value = RNG.normal(size=(K, W)), np.sqrt(q.mean(axis=1))
     value, d_eps, d_vol = f(eps_value, vol_value)
     step = 1e-6
     for k in range(K):

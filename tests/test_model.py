@@ -39,8 +39,9 @@ def test_initial_point_logp_and_gradient_are_finite(data, priors):
 def test_variables_and_dims(data, priors):
     model = build_model(data, priors)
     free = {rv.name for rv in model.free_RVs}
-    assert free == {"initial", "volatility", "innovation", "noise", "baseline", "effect", "occasion_effect"}
+    assert free == {"initial", "volatility", "innovation", "step_precision", "noise", "baseline", "effect", "occasion_effect"}
     assert model.named_vars_to_dims["theta"] == ("factor", "week")
+    assert model.named_vars_to_dims["step_precision"] == ("factor", "step")
     assert model.named_vars_to_dims["effect"] == ("deal", "factor")
     assert model.named_vars_to_dims["occasion_effect"] == ("deal", "occasion")
     assert {rv.name for rv in model.observed_RVs} == {"signal", "outcome_counts"}

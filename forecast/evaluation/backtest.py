@@ -10,8 +10,9 @@ For each origin date t:
   four baselines, each scored exactly like the model:
 
   - `obstacles_off`: the same model with every obstacle's effect fixed at 0, so it learns the
-    deal rates from the outcomes alone. Signals cannot move its deals, so it is fitted on the
-    origin's dataset without them (the same weeks and outcomes).
+    deal rates from the outcomes alone, starting from the model's own prior rates in the first
+    week (`without_effects`). Signals cannot move its deals, so it is fitted on the origin's
+    dataset without them (the same weeks and outcomes).
   - `climatology`: each deal type's weekly frequency in the weeks before t, as constant
     competing hazards.
   - `prior`: the priors alone (the prior predictive).
@@ -59,8 +60,9 @@ from forecast.evaluation.skill import RESAMPLES, block_length, in_words, skill_i
 from forecast.inference.diagnostics import Diagnostics
 from forecast.inference.fit import FitSettings
 from forecast.io.events import Event
-from forecast.io.priors import Priors, parse_priors
+from forecast.io.priors import Param, Priors, parse_priors
 from forecast.model.dataset import ModelData, active_events, build_dataset, default_as_of, monday, week_index
+from forecast.model.prior_distributions import prior_distribution
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,7 +80,8 @@ LABELS = {
     "uniform": "Uniform",
 }
 DESCRIPTIONS = {
-    "obstacles_off": "the same model with every obstacle's effect fixed at 0: deal rates learnt from the outcomes alone",
+    "obstacles_off": "the same model with every obstacle's effect fixed at 0: deal rates learnt from the outcomes alone, "
+                     "from the model's prior rates at the obstacles' initial levels",
     "climatology": "each deal type's weekly frequency before the origin, as constant competing hazards",
     "prior": "the prior predictive, the chances before any event",
     "uniform": "every path equally likely",
@@ -164,12 +167,46 @@ def uniform_forecast(keys: Sequence[str]) -> dict[str, float]:
 
 def without_effects(priors: Priors) -> Priors:
     """The same priors with every obstacle's effect on every deal fixed at 0 (a `{value: 0}`
-    entry), so the deals' weekly chances are the baselines alone, learnt from the outcomes."""
+    entry), so the deals' weekly chances are the baselines alone, learnt from the outcomes.
+
+    The model's baseline a_j is deal j's log-odds with every obstacle at 0, which is not where
+    the obstacles start: the model's prior log-odds in the first week are a_j + sum_k b_jk
+    theta_k0. Keeping a_j's prior with the effects switched off would give obstacles_off a
+    different, and here much higher, starting rate than the model's: a straw man. Its baseline is
+    instead that first-week log-odds, as a normal with the same mean and variance under the
+    priors (independent parameters), a function of the priors alone."""
     content = copy.deepcopy(priors.content)
-    for deal in content["outcomes.yaml"]["deals"].values():
+    for key, deal in content["outcomes.yaml"]["deals"].items():
+        mean, variance = first_week_log_odds(priors, key)
+        deal["baseline"] = {"dist": "Normal", "kwargs": {"mu": round(mean, 6), "sigma": round(float(np.sqrt(variance)), 6)},
+                            "rationale": "The obstacles_off baseline of a backtest: the model's prior log-odds of this deal "
+                                         "in the first week, at the obstacles' initial levels (mean and variance).",
+                            "source": "forecast backtest"}
         deal["effects"] = {factor: {"value": 0.0, "rationale": "The obstacles_off baseline of a backtest: no effect.",
                                     "source": "forecast backtest"} for factor in deal["effects"]}
     return parse_priors(content, priors.directory)
+
+
+def first_week_log_odds(priors: Priors, deal: str) -> tuple[float, float]:
+    """(mean, variance) of a_j + sum_k b_jk theta_k0 under the priors, the parameters independent:
+    Var(b theta) = Var b Var theta + Var b E[theta]^2 + Var theta E[b]^2."""
+    spec = priors.outcomes.deals[deal]
+    mean, variance = _moments(spec.baseline)
+    for factor, effect in spec.effects.items():
+        (b, vb), (t, vt) = _moments(effect), _moments(priors.factors[factor].initial)
+        mean += b * t
+        variance += vb * vt + vb * t * t + vt * b * b
+    return mean, variance
+
+
+def _moments(param: Param) -> tuple[float, float]:
+    if param.fixed:
+        return float(param.value), 0.0
+    dist = prior_distribution(param)
+    if hasattr(dist, "mean") and hasattr(dist, "var"):
+        return float(dist.mean()), float(dist.var())
+    draws = dist.rvs(size=200_000, random_state=np.random.default_rng(0))  # no closed form (a half Student-t)
+    return float(np.mean(draws)), float(np.var(draws))
 
 
 def without_signals(data: ModelData) -> ModelData:

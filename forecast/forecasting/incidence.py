@@ -30,6 +30,7 @@ import xarray as xr
 
 from forecast.conventions import FACTOR, HORIZON, INTERVAL, OUTCOME, SAMPLE_DIMS, WEEK
 from forecast.model.draws import Draws, weekly_log_probabilities
+from forecast.model.walk import draw_steps
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def simulate_forward(draws: Draws, weeks: int, rng: np.random.Generator,
     out = np.empty((n, weeks, n_deals + 1))
     once = np.empty((n, weeks, n_deals + 1))
     for h in range(weeks):
-        theta += draws.volatility * rng.standard_normal(theta.shape)
+        theta += draw_steps(draws.volatility, draws.step_nu, 1, rng)[..., 0]
         p = np.exp(weekly_log_probabilities(draws.baseline, draws.effect, theta, None if boost is None else boost[:, h]))
         cif += survival[:, None] * p[:, 1:]
         survival = survival * p[:, 0]

@@ -18,6 +18,7 @@ from forecast.forecasting.incidence import forecast_table, simulate_forward
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
 from forecast.model.draws import Draws
+from forecast.model.walk import draw_steps
 
 DEFAULT_DRAWS = 4000
 
@@ -50,7 +51,7 @@ def prior_predictive(priors: Priors, *, draws: int = DEFAULT_DRAWS, seed: int) -
     forward = simulate_forward(parameters, weeks, np.random.default_rng([seed, 1]))
     # The same forward walk, kept as paths for the factor chart.
     rng = np.random.default_rng([seed, 2])
-    steps = parameters.volatility[:, :, None] * rng.standard_normal((*parameters.volatility.shape, weeks))
+    steps = draw_steps(parameters.volatility, parameters.step_nu, weeks, rng)
     paths = np.concatenate([parameters.theta_last[:, :, None], parameters.theta_last[:, :, None] + np.cumsum(steps, axis=2)], axis=2)
     table = forecast_table(forward.incidence, priors.outcomes.keys, forward.happens_by)
     return PriorPredictive(prior, forward.incidence, table, paths)

@@ -31,6 +31,7 @@ from forecast.io.events import Event
 from forecast.model.dataset import ModelData, active_events, occasion_arrays, outcome_counts
 from forecast.model.draws import Draws, Signals, student_t_logpdf
 from forecast.model.kalman_path import kalman_path, t_reading_precision
+from forecast.model.walk import draw_step_precision, draw_steps, gaussian_step_logpdf, has_jumps
 
 STEP = "step"
 MIN_ESS_SHARE = 0.1  # below a tenth of the draws, a refit is cheaper than trusting the weights
@@ -104,8 +105,8 @@ def _extend(
 ) -> tuple[xr.Dataset, np.ndarray]:
     """Every draw's walk carried over `new_weeks`, guided by the `readings` in those weeks.
 
-    With no readings, the walk is simulated forward from its prior (theta[w] = theta[w-1] +
-    volatility * z). With readings, that proposal would be poor (precise news lands far from
+    With no readings, the walk is simulated forward from its prior (walk.py: a calm step, now
+    and then a jump). With readings, that proposal would be poor (precise news lands far from
     most simulated paths, and the weights collapse), so the new weeks are drawn instead from the
     linear-Gaussian posterior given the readings (`_guided_paths`): the sampler's own Kalman
     transform from each draw's last level. The log of each draw's exact weight correction is
@@ -120,12 +121,12 @@ def _extend(
     volatility = ds["volatility"].transpose("chain", "draw", FACTOR).values.reshape(n_draws, -1)  # (D, K)
     last = theta.values[..., -1].reshape(n_draws, -1)
     n_new = len(new_weeks)
+    draws = Draws.from_dataset(ds)
     if readings is None or len(readings) == 0:
-        z = rng.standard_normal((*volatility.shape, n_new))
-        path = last[..., None] + np.cumsum(volatility[..., None] * z, axis=-1)
+        path = last[..., None] + np.cumsum(draw_steps(volatility, draws.step_nu, n_new, rng), axis=-1)
     else:
-        path, correction = _guided_paths(Draws.from_dataset(ds), last, volatility, n_new, readings, rng)
-        z = np.diff(np.concatenate([last[..., None], path], axis=-1), axis=-1) / volatility[..., None]
+        path, correction = _guided_paths(draws, last, volatility, n_new, readings, rng)
+    z = np.diff(np.concatenate([last[..., None], path], axis=-1), axis=-1) / volatility[..., None]
     shape = (ds.sizes["chain"], ds.sizes["draw"])
     path = path.reshape(*shape, *path.shape[1:])
     z = z.reshape(*shape, *z.shape[1:])
@@ -151,7 +152,11 @@ def _guided_paths(draws: Draws, last: np.ndarray, volatility: np.ndarray, n_new:
     last observed week as a fixed state. The proposal density of a path is that of its standard
     normals less the transform's log Jacobian, so the exact weight needs no marginal likelihood:
 
-        log w = log p(path | last level, volatility) + sum_i log t(y_i | path) - log q(path).
+        log w = log p(path | last level, walk) + sum_i log t(y_i | path) - log q(path).
+
+    With Student-t steps (walk.py), each new week's step precision is first drawn from its
+    prior; given it, the walk is Gaussian and the stand-in is the walk's own, and the precision's
+    prior cancels from the weight.
     """
     n, k = last.shape
     scale = draws.noise[:, None] * draws.reliability[:, readings.reliability] * draws.credibility[:, readings.credibility]
@@ -162,12 +167,14 @@ def _guided_paths(draws: Draws, last: np.ndarray, volatility: np.ndarray, n_new:
         h[:, readings.factor[i], readings.week[i] + 1] += precision[:, i]
         g[:, readings.factor[i], readings.week[i] + 1] += precision[:, i] * readings.value[i]
     eps = rng.standard_normal((n * k, n_new + 1))
-    x, log_jacobian, _, _ = kalman_path(h.reshape(n * k, -1), g.reshape(n * k, -1), volatility.reshape(-1) ** 2,
+    step_variance = np.repeat(volatility.reshape(-1, 1) ** 2, n_new + 1, axis=1)  # column 0 unused
+    if has_jumps(draws.step_nu):
+        step_variance[:, 1:] /= draw_step_precision(draws.step_nu.reshape(-1), (n_new,), rng)
+    x, log_jacobian, _, _ = kalman_path(h.reshape(n * k, -1), g.reshape(n * k, -1), step_variance,
                                         last.reshape(-1), np.zeros(n * k), eps)
     x = x.reshape(n, k, n_new + 1)
     log_proposal = (-0.5 * (eps[:, 1:] ** 2 + np.log(2 * np.pi))).sum(axis=1) - log_jacobian
-    steps = np.diff(x, axis=2) / volatility[..., None]
-    log_walk = (-0.5 * (steps**2 + np.log(2 * np.pi)) - np.log(volatility)[..., None]).sum(axis=2)
+    log_walk = gaussian_step_logpdf(np.diff(x, axis=2), step_variance[:, 1:].reshape(n, k, n_new)).sum(axis=2)
     level = x[np.arange(n)[:, None], readings.factor[None, :], readings.week[None, :] + 1]
     log_t = student_t_logpdf(readings.value[None, :], draws.nu[:, None], level, scale).sum(axis=1)
     return x[..., 1:], (log_walk - log_proposal.reshape(n, k)).sum(axis=1) + log_t

@@ -41,8 +41,8 @@ def sample(
             # compile in every new process would cost more than sampling a typical log.
             step=step,
             initvals=starts,
-            # Everything but the standard normals behind the paths (the paths are stored as theta).
-            var_names=[v.name for v in model.unobserved_RVs if v.name not in STANDARDISED],
+            # Everything but the coordinates behind the paths (the paths are stored as theta).
+            var_names=[v.name for v in model.unobserved_RVs if v.name not in UNSTORED],
             random_seed=seed,
             progressbar=False,  # PyMC's table cuts its headers at 80 columns: one line of our own instead
             callback=progress_line,
@@ -60,6 +60,9 @@ def sample(
 # Coordinates that are standard normal by construction (the Kalman-guided paths' path_std,
 # the generative form's innovations): their posterior scale is close to 1 already.
 STANDARDISED = {"path_std", "innovation"}
+# Not stored either: each week's step precision (model/walk.py), one per factor-week, which
+# only shapes the paths; theta is stored and checked in their place.
+UNSTORED = STANDARDISED | {"step_precision", "step_precision_heavy"}
 
 
 def _nuts(model: pm.Model, chains: int, seed: int, target_accept: float = TARGET_ACCEPT) -> tuple[pm.NUTS, list[dict]]:
@@ -125,7 +128,7 @@ def _inverse_curvature(logp_dlogp: ValueGradFunction, x: np.ndarray, i: int, del
 
 def diagnose(trace: xr.DataTree, model: pm.Model, seconds: float, chains: int) -> Diagnostics:
     # The model's parameters: the paths themselves rather than the standard normals behind them.
-    names = [rv.name for rv in model.free_RVs if rv.name not in STANDARDISED] + ["theta"]
+    names = [rv.name for rv in model.free_RVs if rv.name not in UNSTORED] + ["theta"]
     r_hat, bulk, tail = convergence(stacked(trace.posterior, names))
     divergent = trace.sample_stats["diverging"].values
     return Diagnostics(

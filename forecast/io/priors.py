@@ -71,11 +71,26 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Jumps:
+    """How heavy a factor's weekly steps are (model/walk.py): Student-t with `nu` degrees of
+    freedom, scaled by the volatility. A fixed number, as for the readings' nu: the few jumps a
+    record holds cannot inform it. nu = infinity is the Gaussian walk."""
+
+    nu: float
+    rationale: str
+    source: str
+
+
+NO_JUMPS = Jumps(math.inf, "No jumps: Gaussian steps.", "The priors give no 'jumps' for this factor.")
+
+
+@dataclass(frozen=True)
 class Factor:
     key: str
     label: str
     initial: Param
     volatility: Param
+    jumps: Jumps = NO_JUMPS
 
 
 @dataclass(frozen=True)
@@ -418,14 +433,29 @@ def _parse_factors(doc: _Doc) -> dict[str, Factor]:
     factors = {}
     for key, entry in entries.items():
         key = _identifier(doc, ("factors", key), key)
-        entry = _check_keys(doc, ("factors", key), entry, {"label", "initial", "volatility"}, {"label", "initial", "volatility"})
+        entry = _check_keys(doc, ("factors", key), entry, {"label", "initial", "volatility", "jumps"}, {"label", "initial", "volatility"})
         factors[key] = Factor(
             key=key,
             label=_label(doc, ("factors", key, "label"), entry["label"]),
             initial=_param(doc, ("factors", key, "initial"), entry["initial"], positive=False),
             volatility=_param(doc, ("factors", key, "volatility"), entry["volatility"], positive=True),
+            jumps=_jumps(doc, ("factors", key, "jumps"), entry["jumps"]) if "jumps" in entry else NO_JUMPS,
         )
     return factors
+
+
+# Below nu = 1 (the Cauchy) a step has no mean, and the walk ahead scatters so widely that the
+# forecast no longer depends on where the obstacles stand.
+JUMPS_NU_MIN = 1.0
+
+
+def _jumps(doc: _Doc, keypath: tuple, entry: Any) -> Jumps:
+    """{nu, rationale, source}: the steps' degrees of freedom, a fixed number."""
+    entry = _check_keys(doc, keypath, entry, {"nu", "rationale", "source"}, {"nu", "rationale", "source"})
+    nu = _number(doc, (*keypath, "nu"), entry["nu"], positive=True)
+    if nu < JUMPS_NU_MIN:
+        raise doc.error((*keypath, "nu"), f"at least {JUMPS_NU_MIN:g} (the Cauchy), got {nu:g}")
+    return Jumps(nu, _text(doc, (*keypath, "rationale"), entry["rationale"]), _text(doc, (*keypath, "source"), entry["source"]))
 
 
 def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:

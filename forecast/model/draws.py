@@ -89,14 +89,16 @@ class Draws:
     reliability: np.ndarray | None = None  # (D, 6) multipliers
     credibility: np.ndarray | None = None  # (D, 6)
     occasion_effect: np.ndarray | None = None  # (D, J, O): scheduled occasions' effect on each deal's log-odds
+    step_nu: np.ndarray | None = None  # (D, K): the walk's steps' degrees of freedom (walk.py); None: Gaussian
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> Draws:
         """From a posterior (or prior) group of the model: every parameter it holds."""
         names = {"theta": "theta", "baseline": "baseline", "effect": "effect", "volatility": "volatility", "noise": "noise",
                  "nu": "nu", "reliability": "reliability_multiplier", "credibility": "credibility_multiplier",
-                 "occasion_effect": "occasion_effect"}
+                 "occasion_effect": "occasion_effect", "step_nu": "step_nu"}
         order = {"theta": (FACTOR, WEEK), "baseline": (DEAL,), "effect": (DEAL, FACTOR), "volatility": (FACTOR,),
+                 "step_nu": (FACTOR,),
                  "reliability": (GRADE_RELIABILITY,), "credibility": (GRADE_CREDIBILITY,), "occasion_effect": (DEAL, OCCASION)}
         present = {field: var for field, var in names.items() if var in ds}
         s = ds[list(present.values())].stack(sample=SAMPLE_DIMS)

@@ -1,7 +1,9 @@
 """The obstacle model as a PyMC model (docs/MODEL.md).
 
     theta[k, 0]  ~ initial[k]
-    theta[k, w]  = theta[k, w-1] + volatility[k] * z[k, w],  z ~ Normal(0, 1)   (non-centred)
+    theta[k, w]  = theta[k, w-1] + volatility[k] * z[k, w] / sqrt(tau[k, w])   (non-centred)
+    z ~ Normal(0, 1),  tau[k, w] ~ Gamma(nu_k / 2, nu_k / 2)      (Student-t steps: walk.py;
+                                                                   tau = 1 for Gaussian steps)
     signal_i     ~ StudentT(nu, theta[factor_i, week_i], noise * m[reliability_i] * c[credibility_i])
     counts[w, :] ~ Multinomial(n_w, softmax([0, baseline_j + sum_k effect_jk * theta[k, w]
                                                + sum_o occasion_effect_jo * occasions[w, o]]))
@@ -69,10 +71,12 @@ def build_model(data: ModelData, priors: Priors) -> pm.Model:
     with pm.Model(coords=coords(data, priors)) as model:
         initial = prior_array("initial", [f.initial for f in factors], (FACTOR,))
         volatility = prior_array("volatility", [f.volatility for f in factors], (FACTOR,))
+        step_nu = _step_nu(factors)
         theta = initial[:, None]
         if data.n_weeks > 1:
             z = pm.Normal("innovation", 0.0, 1.0, dims=(FACTOR, STEP))
-            theta = pt.concatenate([theta, theta + pt.cumsum(volatility[:, None] * z, axis=1)], axis=1)
+            scale = volatility[:, None] / pt.sqrt(_step_precision(step_nu))
+            theta = pt.concatenate([theta, theta + pt.cumsum(scale * z, axis=1)], axis=1)
         theta = pm.Deterministic("theta", theta, dims=(FACTOR, WEEK))
         _observe(data, priors, theta, _observation_parameters(priors), _data(data))
     return model
@@ -91,12 +95,18 @@ def build_fit_model(data: ModelData, priors: Priors) -> pm.Model:
         return build_model(data, priors)
     with pm.Model(coords=coords(data, priors)) as model:
         volatility = prior_array("volatility", [f.volatility for f in factors], (FACTOR,))
+        step_nu = _step_nu(factors)
+        precision = _step_precision(step_nu) if data.n_weeks > 1 else None
         parameters = _observation_parameters(priors)
         observed = _data(data)
         h, g = _stand_in_information(data, priors, parameters, observed)
         m0, p0 = np.array([_gaussian_stand_in(f.initial) for f in factors]).T
         path_std = pm.Flat("path_std", dims=(FACTOR, WEEK))
-        path, log_jacobian, _, _ = KalmanPath()(h, g, volatility**2, m0, p0, path_std)
+        # The variance of each week's step (the first column, a step into week 0, is unused).
+        step_variance = (volatility**2)[:, None] * pt.ones((len(factors), data.n_weeks))
+        if precision is not None:
+            step_variance = pt.concatenate([step_variance[:, :1], step_variance[:, 1:] / precision], axis=1)
+        path, log_jacobian, _, _ = KalmanPath()(h, g, step_variance, m0, p0, path_std)
         theta = pm.Deterministic("theta", path, dims=(FACTOR, WEEK))
         pm.Deterministic("initial", theta[:, 0], dims=FACTOR)
         pm.Potential("path_jacobian", log_jacobian.sum())
@@ -107,9 +117,32 @@ def build_fit_model(data: ModelData, priors: Priors) -> pm.Model:
             (pm.logp(getattr(pm, f.initial.dist).dist(**f.initial.kwargs), theta[k, 0])
              for k, f in enumerate(factors) if not f.initial.fixed), pt.constant(0.0)))
         if data.n_weeks > 1:
-            pm.Potential("walk", pm.logp(pm.Normal.dist(0.0, volatility[:, None]), pt.diff(theta, axis=1)).sum())
+            pm.Potential("walk", pm.logp(pm.Normal.dist(0.0, pt.sqrt(step_variance[:, 1:])), pt.diff(theta, axis=1)).sum())
         _observe(data, priors, theta, parameters, observed, fused=True)
     return model
+
+
+def _step_nu(factors: list) -> np.ndarray:
+    """Each factor's steps' degrees of freedom (infinity: Gaussian steps), kept in the posterior
+    as `step_nu` for the walk ahead, like every other prior parameter."""
+    nu = np.array([f.jumps.nu for f in factors], dtype=float)
+    pm.Deterministic("step_nu", pt.as_tensor(nu), dims=FACTOR)
+    return nu
+
+
+def _step_precision(nu: np.ndarray) -> TensorVariable:
+    """tau (factors, steps): each week's step precision, Gamma(nu / 2, nu / 2) for a factor with
+    Student-t steps and 1 for a Gaussian one."""
+    heavy = np.flatnonzero(np.isfinite(nu))
+    if len(heavy) == len(nu):
+        return pm.Gamma("step_precision", alpha=nu[:, None] / 2, beta=nu[:, None] / 2, dims=(FACTOR, STEP))
+    n_steps = len(pm.modelcontext(None).coords[STEP])
+    precision = pt.ones((len(nu), n_steps))
+    if len(heavy):
+        free = pm.Gamma("step_precision_heavy", alpha=nu[heavy, None] / 2, beta=nu[heavy, None] / 2,
+                        shape=(len(heavy), n_steps))
+        precision = pt.set_subtensor(precision[heavy], free)
+    return precision
 
 
 # Initial-level priors on the whole real line, which the Kalman-guided paths can serve.

@@ -6,11 +6,15 @@ through their cumulative sums and to the volatility, and NUTS needs hundreds of 
 per draw. Instead each factor's path is written as the draw of forward-filtering,
 backward-sampling (FFBS) in a linear-Gaussian stand-in of the model, driven by ε:
 
-    stand-in:  x[0] ~ N(m0, p0),  x[w] = x[w-1] + N(0, q),  week w's readings summed into
+    stand-in:  x[0] ~ N(m0, p0),  x[w] = x[w-1] + N(0, q[w]),  week w's readings summed into
                information h[w] (precision) and g[w] (precision × value)
     forward:   P[w], f[w] = the filtered variance and mean of x[w] given weeks 0..w
     backward:  x[n-1] = f[n-1] + sqrt(P[n-1]) ε[n-1]
-               x[w]   = f[w] + J[w] (x[w+1] - f[w]) + sqrt(J[w] q) ε[w],   J[w] = P[w] / (P[w] + q)
+               x[w]   = f[w] + J[w] (x[w+1] - f[w]) + sqrt(J[w] q[w+1]) ε[w],   J[w] = P[w] / (P[w] + q[w+1])
+
+Each week's step has its own variance q[w] (the step into week w; q[0] is unused): the walk's
+steps are a scale mixture of normals (walk.py), and given each week's scale the stand-in's walk
+is the model's own.
 
 The map ε -> x is triangular, so its log Jacobian is the sum of the log standard deviations.
 The model's density is then evaluated exactly at x (Student-t readings, outcomes, the prior of
@@ -47,7 +51,7 @@ if TYPE_CHECKING:
 
 @numba.njit(cache=True)
 def _filter(h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Filtered variances P and means f, (K, W)."""
+    """Filtered variances P and means f, (K, W). `q` (K, W): the variance of the step into each week."""
     n_factors, n_weeks = h.shape
     var = np.empty((n_factors, n_weeks))
     mean = np.empty((n_factors, n_weeks))
@@ -55,7 +59,7 @@ def _filter(h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.
         prior_var, prior_mean = p0[k], m0[k]
         for w in range(n_weeks):
             if w > 0:
-                prior_var, prior_mean = var[k, w - 1] + q[k], mean[k, w - 1]
+                prior_var, prior_mean = var[k, w - 1] + q[k, w], mean[k, w - 1]
             denominator = 1.0 + prior_var * h[k, w]
             var[k, w] = prior_var / denominator
             mean[k, w] = (prior_mean + prior_var * g[k, w]) / denominator
@@ -73,7 +77,8 @@ def kalman_path(
     h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray, eps: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(paths x (K, W), log Jacobian per factor (K,), filtered variances, filtered means) for
-    the standard normals `eps` (K, W). The filter's output is returned for the gradient.
+    the standard normals `eps` (K, W) and step variances `q` (K, W; q[:, 0] unused). The filter's
+    output is returned for the gradient.
 
     A state with zero variance (a fixed initial level) is set, not drawn: its ε has no effect
     and no Jacobian term.
@@ -89,8 +94,8 @@ def kalman_path(
         if sd > 0.0:
             log_jacobian[k] += math.log(sd)
         for w in range(last - 1, -1, -1):
-            gain = _gain(var[k, w], q[k])
-            sd = math.sqrt(gain * q[k])
+            gain = _gain(var[k, w], q[k, w + 1])
+            sd = math.sqrt(gain * q[k, w + 1])
             x[k, w] = mean[k, w] + gain * (x[k, w + 1] - mean[k, w]) + sd * eps[k, w]
             if sd > 0.0:
                 log_jacobian[k] += math.log(sd)
@@ -105,28 +110,29 @@ def kalman_path_vjp(
     """Reverse mode of `kalman_path`, from its outputs: the gradients with respect to (h, g, q,
     m0, p0, eps) of sum(x_bar * x) + sum(log_jacobian_bar * log_jacobian)."""
     n_factors, n_weeks = h.shape
-    h_bar, g_bar, eps_bar = np.zeros_like(h), np.zeros_like(g), np.zeros_like(eps)
-    q_bar, m0_bar, p0_bar = np.zeros(n_factors), np.zeros(n_factors), np.zeros(n_factors)
+    h_bar, g_bar, eps_bar, q_bar = np.zeros_like(h), np.zeros_like(g), np.zeros_like(eps), np.zeros_like(q)
+    m0_bar, p0_bar = np.zeros(n_factors), np.zeros(n_factors)
     for k in range(n_factors):
         xb = x_bar[k].copy()
         var_bar = np.zeros(n_weeks)
         mean_bar = np.zeros(n_weeks)
         # Backward sampling, undone in reverse order: week 0 first, since x[w] feeds x[w-1] only.
         for w in range(n_weeks - 1):
-            gain = _gain(var[k, w], q[k])
-            sd = math.sqrt(gain * q[k])
+            step_var = q[k, w + 1]
+            gain = _gain(var[k, w], step_var)
+            sd = math.sqrt(gain * step_var)
             xb[w + 1] += gain * xb[w]
             mean_bar[w] += (1.0 - gain) * xb[w]
             eps_bar[k, w] = sd * xb[w]
             gain_bar = xb[w] * (x[k, w + 1] - mean[k, w])
             if sd > 0.0:
                 sd_bar = xb[w] * eps[k, w] + log_jacobian_bar[k] / sd
-                gain_bar += sd_bar * q[k] / (2.0 * sd)
-                q_bar[k] += sd_bar * gain / (2.0 * sd)
-            total = var[k, w] + q[k]
+                gain_bar += sd_bar * step_var / (2.0 * sd)
+                q_bar[k, w + 1] += sd_bar * gain / (2.0 * sd)
+            total = var[k, w] + step_var
             if total > 0.0:
-                var_bar[w] += gain_bar * q[k] / total**2
-                q_bar[k] -= gain_bar * var[k, w] / total**2
+                var_bar[w] += gain_bar * step_var / total**2
+                q_bar[k, w + 1] -= gain_bar * var[k, w] / total**2
         last = n_weeks - 1
         sd = math.sqrt(var[k, last])
         mean_bar[last] += xb[last]
@@ -135,7 +141,7 @@ def kalman_path_vjp(
             var_bar[last] += xb[last] * eps[k, last] / (2.0 * sd) + log_jacobian_bar[k] / (2.0 * var[k, last])
         # The filter, in reverse.
         for w in range(last, -1, -1):
-            prior_var = p0[k] if w == 0 else var[k, w - 1] + q[k]
+            prior_var = p0[k] if w == 0 else var[k, w - 1] + q[k, w]
             denominator = 1.0 + prior_var * h[k, w]
             prior_var_bar = var_bar[w] / denominator**2 + mean_bar[w] * (g[k, w] - mean[k, w] * h[k, w]) / denominator
             h_bar[k, w] = -var_bar[w] * prior_var**2 / denominator**2 - mean_bar[w] * mean[k, w] * prior_var / denominator
@@ -146,7 +152,7 @@ def kalman_path_vjp(
                 m0_bar[k] = prior_mean_bar
             else:
                 var_bar[w - 1] += prior_var_bar
-                q_bar[k] += prior_var_bar
+                q_bar[k, w] += prior_var_bar
                 mean_bar[w - 1] += prior_mean_bar
     return h_bar, g_bar, q_bar, m0_bar, p0_bar, eps_bar
 
@@ -166,7 +172,7 @@ class KalmanPath(Op):
             out[0] = value
 
     def infer_shape(self, node: Apply, shapes: Sequence[tuple[TensorVariable, ...]]) -> list[tuple[TensorVariable, ...]]:
-        return [shapes[5], shapes[2], shapes[5], shapes[5]]
+        return [shapes[5], shapes[3], shapes[5], shapes[5]]
 
     def connection_pattern(self, node: Apply) -> list[list[bool]]:
         return [[True, True, False, False] for _ in node.inputs]
@@ -178,7 +184,7 @@ class KalmanPath(Op):
         if isinstance(x_bar.type, DisconnectedType):
             x_bar = pt.zeros_like(eps)
         if isinstance(log_jacobian_bar.type, DisconnectedType):
-            log_jacobian_bar = pt.zeros_like(q)
+            log_jacobian_bar = pt.zeros_like(p0)
         return KalmanPathVJP()(h, g, q, p0, eps, x, var, mean, x_bar, log_jacobian_bar)
 
 
@@ -193,14 +199,14 @@ class KalmanPathVJP(Op):
     ) -> Apply:
         inputs = [pt.as_tensor_variable(v).astype("float64") for v in (h, g, q, p0, eps, x, var, mean, x_bar, log_jacobian_bar)]
         h, g, q, p0, eps = inputs[:5]
-        return Apply(self, inputs, [h.type(), g.type(), q.type(), q.type(), p0.type(), eps.type()])
+        return Apply(self, inputs, [h.type(), g.type(), q.type(), p0.type(), p0.type(), eps.type()])
 
     def perform(self, node: Apply, inputs: Sequence[np.ndarray], outputs: list[list[np.ndarray | None]]) -> None:
         for out, value in zip(outputs, kalman_path_vjp(*inputs)):
             out[0] = value
 
     def infer_shape(self, node: Apply, shapes: Sequence[tuple[TensorVariable, ...]]) -> list[tuple[TensorVariable, ...]]:
-        return [shapes[0], shapes[1], shapes[2], shapes[2], shapes[3], shapes[4]]
+        return [shapes[0], shapes[1], shapes[2], shapes[3], shapes[3], shapes[4]]
 
 
 def t_reading_precision[T: (np.ndarray, TensorVariable)](nu: T, scale: T) -> T:

@@ -1,0 +1,56 @@
+"""Decisive news moves the forecast; a rumour does not (model/walk.py, docs/MODEL.md).
+
+From a settled level (twenty weekly C3 readings at +2.5 on territorial rigidity), one more
+reading 3 points away in the last week. The obstacles' steps are heavy-tailed, so the model
+weighs "the obstacle jumped" against "the reading is off", and a reading's grade sets how
+likely the second is. Fitted with real NUTS at the default priors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from forecast.inference.fit import FitSettings, fit_forecast
+from forecast.io.events import Event
+from forecast.model.dataset import build_dataset
+
+FACTOR = "territorial_rigidity"
+SETTLED, DISTANCE, WEEKS = 2.5, 3.0, 20
+
+
+def _reading(priors, i: int, week: int, value: float, grade: str) -> Event:
+    day = priors.outcomes.start + dt.timedelta(weeks=week)
+    return Event(event_id=f"r{i}", kind="signal", date=day, reported=day, factor=FACTOR, signal=value, outcome=None,
+                 retracts=None, source_reliability=grade[0], info_credibility=grade[1], actor="", description="", source="")
+
+
+def _share_of_the_way(priors, news: list[str]) -> tuple[float, object]:
+    settled = [_reading(priors, i, i, SETTLED, "C3") for i in range(WEEKS)]
+    fresh = [_reading(priors, 100 + i, WEEKS, SETTLED - DISTANCE, grade) for i, grade in enumerate(news)]
+    events = settled + fresh
+    data = build_dataset(events, priors, priors.outcomes.start + dt.timedelta(weeks=WEEKS, days=1))
+    trace, diagnostics, _ = fit_forecast(data, priors, FitSettings(draws=500, tune=500))
+    level = float(trace.posterior["theta"].sel(factor=FACTOR).isel(week=-1).mean())
+    return (SETTLED - level) / DISTANCE, diagnostics
+
+
+@pytest.mark.slow
+def test_one_a1_reading_moves_the_obstacle_at_least_half_way(priors):
+    moved, diagnostics = _share_of_the_way(priors, ["A1"])
+    assert moved >= 0.5, moved
+    assert diagnostics.passed, diagnostics.problems
+
+
+@pytest.mark.slow
+def test_one_e5_reading_moves_it_less_than_a_tenth_of_the_way(priors):
+    moved, _ = _share_of_the_way(priors, ["E5"])
+    assert -0.1 < moved < 0.1, moved
+
+
+@pytest.mark.slow
+def test_two_consistent_b2_readings_move_it_at_least_half_way(priors):
+    moved, diagnostics = _share_of_the_way(priors, ["B2", "B2"])
+    assert moved >= 0.5, moved
+    assert diagnostics.passed, diagnostics.problems

@@ -1,0 +1,68 @@
+"""The obstacles' walk (model/walk.py): Student-t steps from a Gamma scale mixture, the same in
+the PyMC model, the forward simulation and the priors; Gaussian steps without 'jumps'."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import stats
+
+from forecast.errors import InputError
+from forecast.io.priors import NO_JUMPS, Jumps, load_priors
+from forecast.model.walk import draw_steps
+
+NU = 1.75
+
+
+def test_steps_are_student_t_with_the_factors_nu_and_the_volatility_as_scale():
+    volatility = np.array([0.05, 0.2])
+    steps = draw_steps(volatility, np.array([NU, NU]), 20_000, np.random.default_rng(1))
+    for k, scale in enumerate(volatility):
+        assert stats.kstest(steps[k], stats.t(NU, scale=scale).cdf).pvalue > 0.01
+        # A Gamma with scale nu/2 where its rate is meant (steps far too wide or narrow) fails:
+        assert stats.kstest(steps[k], stats.t(NU, scale=scale * 1.5).cdf).pvalue < 1e-6
+
+
+def test_without_jumps_the_walk_is_gaussian_and_draws_what_it_always_did():
+    volatility = np.array([0.05, 0.2])
+    steps = draw_steps(volatility, np.array([np.inf, np.inf]), 6, np.random.default_rng(2))
+    np.testing.assert_array_equal(steps, volatility[:, None] * np.random.default_rng(2).standard_normal((2, 6)))
+    np.testing.assert_array_equal(draw_steps(volatility, None, 6, np.random.default_rng(2)), steps)
+
+
+def test_the_pymc_model_draws_the_same_steps(priors):
+    from forecast.model.design import design
+    from forecast.model.graph import build_model
+
+    data = dataclasses.replace(design(priors, n_signals=0, n_weeks=30, rng=np.random.default_rng(0)), outcomes_observed=False)
+    priors = dataclasses.replace(priors, factors={k: dataclasses.replace(f, jumps=Jumps(NU, "t", "t"))
+                                                  for k, f in priors.factors.items()})
+    model = build_model(data, priors)
+    prior = pm.sample_prior_predictive(draws=400, model=model, random_seed=3).prior
+    theta, volatility = prior["theta"].values, prior["volatility"].values  # (1, D, K, W), (1, D, K)
+    standardised = (np.diff(theta, axis=-1) / volatility[..., None]).ravel()
+    assert stats.kstest(standardised, stats.t(NU).cdf).pvalue > 0.01
+    assert float(prior["step_nu"].values[0, 0, 0]) == NU
+    gaussian = dataclasses.replace(priors, factors={k: dataclasses.replace(f, jumps=NO_JUMPS) for k, f in priors.factors.items()})
+    prior = pm.sample_prior_predictive(draws=400, model=build_model(data, gaussian), random_seed=3).prior
+    standardised = (np.diff(prior["theta"].values, axis=-1) / prior["volatility"].values[..., None]).ravel()
+    assert stats.kstest(standardised, stats.norm.cdf).pvalue > 0.01
+
+
+def test_a_jumps_nu_below_one_is_refused_with_its_line(tmp_path):
+    folder = tmp_path / "priors"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "priors", folder)
+    text = (folder / "factors.yaml").read_text(encoding="utf-8")
+    (folder / "factors.yaml").write_text(text.replace("nu: 1.75", "nu: 0.5", 1), encoding="utf-8")
+    line = text.splitlines().index("      nu: 1.75") + 1
+    with pytest.raises(InputError, match=rf"factors\.yaml, line {line}: .*jumps\.nu.*at least 1"):
+        load_priors(folder)
+
+
+def test_the_default_priors_give_every_factor_heavy_tailed_steps(priors):
+    assert {k: f.jumps.nu for k, f in priors.factors.items()} == dict.fromkeys(priors.factors, NU)

@@ -280,6 +280,35 @@ def test_without_effects_keeps_the_priors_valid_and_fixes_only_the_effects(prior
     assert any(not p.fixed for deal in priors.outcomes.deals.values() for p in deal.effects.values())  # untouched
 
 
+def horizon_chances(data, priors, horizon):
+    """As `fixed_chances`, but the chances grow with the horizon too."""
+    p, passed = fixed_chances(data, priors, horizon)
+    deals = {k: v * horizon / 2 for k, v in p.items() if k != "protracted_war"}
+    return {**deals, "protracted_war": 1 - sum(deals.values())}, passed
+
+
+def test_one_fit_per_origin_serves_every_horizon(priors):
+    """`run_backtests` at horizons 1 and 2 gives what two single-horizon backtests give; the
+    longer horizon has fewer origins (its windows must be complete), and each origin is fitted
+    once for both."""
+    from forecast.evaluation.backtest import run_backtests
+
+    calls = []
+
+    def counted(data, priors, horizon):
+        calls.append((data.as_of, horizon))
+        return horizon_chances(data, priors, horizon)
+
+    both = run_backtests(_tiny(), priors, TINY, FIT, [2, 1], forecast_at=counted)
+    assert list(both) == [1, 2]
+    for horizon in (1, 2):
+        alone = run_backtest(_tiny(), priors, dataclasses.replace(TINY, horizon=horizon), FIT, forecast_at=horizon_chances)
+        assert both[horizon] == alone
+    assert len(both[1]["origins"]) == len(both[2]["origins"]) + 1
+    # Each origin's data was fitted once for the model and once for obstacles_off, asked both horizons.
+    assert len(calls) == 2 * 2 * len(both[1]["origins"])
+
+
 def test_obstacles_off_starts_where_the_model_starts(priors):
     """Its baseline is the model's prior first-week log-odds a_j + sum_k b_jk theta_k0, by
     moments: checked against draws of the priors themselves."""

@@ -237,36 +237,64 @@ def run_backtest(
     `forecast_at` replaces the model's and obstacles_off's fits (no sampling, no reweighting),
     e.g. in tests; by default each is sampled or reweighted with `fit`'s settings.
     """
+    horizon = settings.horizon if settings.horizon is not None else priors.outcomes.horizon_weeks
+    return run_backtests(events, priors, settings, fit, [horizon], log=log, forecast_at=forecast_at)[horizon]
+
+
+def run_backtests(
+    events: Sequence[Event],
+    priors: Priors,
+    settings: BacktestSettings,
+    fit: FitSettings,
+    horizons: Sequence[int],
+    *,
+    log: Callable[[str], None] = lambda message: None,
+    forecast_at: ForecastAt | None = None,
+) -> dict[int, dict]:
+    """One backtest per horizon, from one fit per origin: a fit's forecast table holds every
+    horizon, and an origin whose window is complete for a long horizon is complete for a short
+    one, so the fits at the shortest horizon's origins serve them all. Segments (where fits start
+    afresh) are cut for the longest horizon. {horizon: what `run_backtest` returns}."""
     from forecast.forecasting.incidence import headline
     from forecast.forecasting.prior_predictive import prior_predictive
 
-    horizon = settings.horizon if settings.horizon is not None else priors.outcomes.horizon_weeks
-    if not 1 <= horizon <= priors.outcomes.forecast_weeks:
-        raise InputError(f"--horizon must be from 1 to {priors.outcomes.forecast_weeks} weeks (the priors' forecast_weeks), got {horizon}")
+    horizons = sorted(set(horizons))
+    for horizon in horizons:
+        if not 1 <= horizon <= priors.outcomes.forecast_weeks:
+            raise InputError(f"--horizon must be from 1 to {priors.outcomes.forecast_weeks} weeks "
+                             f"(the priors' forecast_weeks), got {horizon}")
     if settings.jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {settings.jobs}")
-    keys = priors.outcomes.keys
-    dates, known = origins(events, priors, settings, horizon)
+    dates, known = origins(events, priors, settings, horizons[-1])
     if not dates:
-        raise InputError(f"no origin has a complete {horizon}-week window: the ledger runs to {known}; "
+        raise InputError(f"no origin has a complete {horizons[-1]}-week window: the ledger runs to {known}; "
                          "use an earlier --from or a shorter --horizon")
-
+    all_dates, _ = origins(events, priors, settings, horizons[0])
     prior_table = prior_predictive(priors, draws=4000, seed=fit.seed).table
-    prior = {k: v["p"] for k, v in headline(prior_table, horizon, priors.outcomes.labels).items()}
+    fitted = list(_fitted_forecasts(tuple(events), priors, fit, tuple(horizons), all_dates,
+                                    block_length(horizons[-1], settings.every_weeks), settings.jobs, forecast_at, log))
+    results = {}
+    for horizon in horizons:
+        horizon_dates, _ = origins(events, priors, settings, horizon)
+        prior = {k: v["p"] for k, v in headline(prior_table, horizon, priors.outcomes.labels).items()}
+        at_origins = [{**f, **{m: {**f[m], "p": f[m]["p"][horizon]} for m in FITTED}} for f in fitted[: len(horizon_dates)]]
+        results[horizon] = _scored(events, priors, settings, fit, horizon, horizon_dates, known, at_origins, prior)
+    return results
+
+
+def _scored(events: Sequence[Event], priors: Priors, settings: BacktestSettings, fit: FitSettings, horizon: int,
+            dates: Sequence[dt.date], known: dt.date, fitted: Sequence[dict], prior: dict[str, float]) -> dict:
+    """The backtest at one horizon, from the fitted methods' forecasts at each origin."""
+    keys = priors.outcomes.keys
     uniform = uniform_forecast(keys)
     block = block_length(horizon, settings.every_weeks)
-
     forecasts = []
-    fitted = _fitted_forecasts(tuple(events), priors, fit, horizon, dates, block, settings.jobs, forecast_at)
-    for n, (origin, at_origin) in enumerate(zip(dates, fitted), start=1):
+    for origin, at_origin in zip(dates, fitted):
         observed = observed_path(events, known, origin, horizon, keys)
         formulas = {"climatology": climatology_forecast(events, priors, origin, horizon), "prior": prior, "uniform": uniform}
         for method in METHODS:
             extra = at_origin[method] if method in FITTED else {"p": formulas[method]}
             forecasts.append({"origin": origin.isoformat(), "method": method, "observed": observed, **extra})
-        model = at_origin["model"]
-        how = model["fit"] + (f", Pareto k {model['pareto_k']:.2f}" if model["fit"] == "reweighted" else "")
-        log(f"origin {n}/{len(dates)}: {origin}, observed {observed}, model {_fmt(model['p'])} ({how}; {at_origin['seconds']:.0f} s)")
 
     scores, diagrams, per_origin = {}, {}, {}
     for method in METHODS:
@@ -310,26 +338,40 @@ class _Segment:
     events: tuple[Event, ...]
     priors: Priors
     fit: FitSettings
-    horizon: int
+    horizons: tuple[int, ...]
     origins: tuple[dt.date, ...]
     forecast_at: ForecastAt | None
 
 
 def _fitted_forecasts(
-    events: tuple[Event, ...], priors: Priors, fit: FitSettings, horizon: int, dates: Sequence[dt.date], length: int, jobs: int,
-    forecast_at: ForecastAt | None,
+    events: tuple[Event, ...], priors: Priors, fit: FitSettings, horizons: tuple[int, ...], dates: Sequence[dt.date], length: int,
+    jobs: int, forecast_at: ForecastAt | None, log: Callable[[str], None],
 ) -> Iterator[dict]:
-    """Per origin, in order: {"model": ..., "obstacles_off": ..., "seconds"}, as each segment finishes."""
+    """Per origin, in order: {"model": ..., "obstacles_off": ..., "seconds"}, as each segment
+    finishes; each method's "p" is {horizon: chance of each path}."""
+    for n, (origin, at_origin) in enumerate(zip(dates, _segments_fitted(events, priors, fit, horizons, dates, length, jobs, forecast_at)),
+                                            start=1):
+        model = at_origin["model"]
+        how = model["fit"] + (f", Pareto k {model['pareto_k']:.2f}" if model["fit"] == "reweighted" else "")
+        log(f"origin {n}/{len(dates)}: {origin}, model at {horizons[-1]} weeks {_fmt(model['p'][horizons[-1]])} "
+            f"({how}; {at_origin['seconds']:.0f} s)")
+        yield at_origin
+
+
+def _segments_fitted(
+    events: tuple[Event, ...], priors: Priors, fit: FitSettings, horizons: tuple[int, ...], dates: Sequence[dt.date], length: int,
+    jobs: int, forecast_at: ForecastAt | None,
+) -> Iterator[dict]:
     cut = segments(len(dates), length)
     if jobs == 1 or len(cut) == 1:
-        yield from _flatten(_forecast_segment(_Segment(events, priors, fit, horizon, tuple(dates[i] for i in seg), forecast_at))
+        yield from _flatten(_forecast_segment(_Segment(events, priors, fit, horizons, tuple(dates[i] for i in seg), forecast_at))
                             for seg in cut)
         return
     from concurrent.futures import ProcessPoolExecutor
 
     # Several fits at once: each runs its chains in its own process rather than forking more.
     fit = dataclasses.replace(fit, cores=1)
-    work = [_Segment(events, priors, fit, horizon, tuple(dates[i] for i in seg), forecast_at) for seg in cut]
+    work = [_Segment(events, priors, fit, horizons, tuple(dates[i] for i in seg), forecast_at) for seg in cut]
 
     # Forked workers start with PyMC already imported, as the sampler's own chain processes do.
     with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=multiprocessing.get_context("fork")) as pool:
@@ -345,8 +387,8 @@ def _forecast_segment(segment: _Segment) -> list[dict]:
     """The model's and obstacles_off's forecasts at a segment's origins, in order."""
     priors_off = without_effects(segment.priors)
     signal_free = [e for e in segment.events if e.kind != "signal"]
-    model = _Track(segment.priors, segment.events, segment.fit, segment.horizon, segment.forecast_at)
-    off = _Track(priors_off, signal_free, segment.fit, segment.horizon, segment.forecast_at)
+    model = _Track(segment.priors, segment.events, segment.fit, segment.horizons, segment.forecast_at)
+    off = _Track(priors_off, signal_free, segment.fit, segment.horizons, segment.forecast_at)
     out = []
     for origin in segment.origins:
         started = time.perf_counter()
@@ -366,18 +408,19 @@ class _Track:
     priors: Priors
     events: Sequence[Event]
     fit: FitSettings
-    horizon: int
+    horizons: tuple[int, ...]
     forecast_at: ForecastAt | None
     base: tuple[xr.Dataset, dt.date, Diagnostics, int] | None = None  # posterior, as-of, diagnostics, draws
 
     def at(self, data: ModelData) -> dict:
-        """{"p", "fit": "sampled" | "reweighted", "pareto_k", "diagnostics_passed"} at `data`'s as-of date."""
+        """{"p": {horizon: chances}, "fit": "sampled" | "reweighted", "pareto_k", "diagnostics_passed"} at `data`'s as-of date."""
         from forecast.inference.fit import fit_checked, forecast_from_posterior
         from forecast.inference.incremental import Reweighted, reweight
 
         if self.forecast_at is not None:
-            p, passed = self.forecast_at(data, self.priors, self.horizon)
-            return {"p": p, "fit": "sampled", "pareto_k": None, "diagnostics_passed": passed}
+            answers = {h: self.forecast_at(data, self.priors, h) for h in self.horizons}
+            return {"p": {h: p for h, (p, _) in answers.items()}, "fit": "sampled", "pareto_k": None,
+                    "diagnostics_passed": all(passed for _, passed in answers.values())}
         if self.base is not None:
             posterior, as_of, diagnostics, n_draws = self.base
             result = reweight(posterior, data, self.events, as_of, self.events, seed=self.fit.seed)
@@ -400,10 +443,10 @@ class _Track:
         return {"p": self._chances(table), "fit": "sampled", "retried": "retry" in stored, "pareto_k": None,
                 "diagnostics_passed": diagnostics.passed}
 
-    def _chances(self, table: pd.DataFrame) -> dict[str, float]:
+    def _chances(self, table: pd.DataFrame) -> dict[int, dict[str, float]]:
         from forecast.forecasting.incidence import headline
 
-        return {k: v["p"] for k, v in headline(table, self.horizon, self.priors.outcomes.labels).items()}
+        return {h: {k: v["p"] for k, v in headline(table, h, self.priors.outcomes.labels).items()} for h in self.horizons}
 
 
 def _fmt(p: dict[str, float]) -> str:

@@ -4,9 +4,13 @@ The corpus: sparse logs drawn from the model (`simulate_sparse_log`: 1-4 years, 
 week in bursts, gaps of 1-3 months, 3-10 deals, mixed grades), the two examples, and the coded
 2022-2026 record. Each is fitted at the defaults, in this process (one compile per number of
 weeks), and the share that passes every diagnostic is printed with the worst R-hat, ESS and
-divergence count.
+divergence count. The last column gives each chain's divergent draws and final step size, so a
+single chain that collapses (issue 13) shows as one outlier.
 
-    .venv/bin/python benchmarks/robustness.py [--logs 20] [--draws 1000 --tune 500]
+`--obstacles-off` fits the backtest's obstacles-off baseline instead (every effect fixed at 0, no
+signals: `evaluation/backtest.py`); `--priors` another priors folder (`priors-2022` for the record).
+
+    .venv/bin/python benchmarks/robustness.py [--logs 20] [--draws 1000 --tune 500] [--obstacles-off] [--priors DIR]
 """
 
 from __future__ import annotations
@@ -28,33 +32,43 @@ def main() -> int:
     parser.add_argument("--draws", type=int, default=None)
     parser.add_argument("--tune", type=int, default=None)
     parser.add_argument("--no-examples", action="store_true")
+    parser.add_argument("--obstacles-off", action="store_true", help="fit the backtest's obstacles-off baseline")
+    parser.add_argument("--priors", type=Path, default=None, help="priors folder (default: priors/)")
     args = parser.parse_args()
 
+    from forecast.evaluation.backtest import without_effects, without_signals
     from forecast.evaluation.simulate import write_sparse_corpus
     from forecast.inference.fit import FitSettings, fit_forecast
     from forecast.io.events import read_events
     from forecast.io.priors import load_priors
     from forecast.model.dataset import build_dataset, default_as_of
 
-    priors = load_priors()
+    priors = load_priors(args.priors) if args.priors else load_priors()
+    fitted = without_effects(priors) if args.obstacles_off else priors
     settings = FitSettings(**{k: v for k, v in (("draws", args.draws), ("tune", args.tune)) if v is not None})
     with tempfile.TemporaryDirectory() as scratch:
         logs = write_sparse_corpus(Path(scratch), priors, range(args.first_seed, args.first_seed + args.logs))
         if not args.no_examples:
             logs += [ROOT / "examples" / name for name in EXAMPLES]
-        print(f"{'log':26s} {'weeks':>5s} {'sig':>4s} {'deals':>5s}  {'R-hat':>6s} {'bulk':>6s} {'tail':>6s} {'div':>4s} {'s':>5s}  result")
+        print(f"{'log':26s} {'weeks':>5s} {'sig':>4s} {'deals':>5s}  {'R-hat':>6s} {'bulk':>6s} {'tail':>6s} {'div':>4s} {'s':>5s}  "
+              f"{'chains: div/step':24s} result")
         passed, worst = 0, {"r_hat": 0.0, "bulk": float("inf"), "tail": float("inf"), "div": 0}
         for path in logs:
             events = read_events(path, priors).events
             data = build_dataset(events, priors, default_as_of(events))
+            if args.obstacles_off:
+                data = without_signals(data)
             started = time.perf_counter()
-            _, d, _ = fit_forecast(data, priors, settings)
+            trace, d, _ = fit_forecast(data, fitted, settings)
             seconds = time.perf_counter() - started
+            stats = trace.sample_stats  # each chain's divergent draws / adapted step size
+            chains = " ".join(f"{int(n)}/{s:.2f}" for n, s in zip(stats["diverging"].values.sum(axis=1),
+                                                                  stats["step_size"].values[:, 0]))
             passed += d.passed
             worst = {"r_hat": max(worst["r_hat"], d.r_hat_max), "bulk": min(worst["bulk"], d.ess_bulk_min),
                      "tail": min(worst["tail"], d.ess_tail_min), "div": max(worst["div"], d.divergences)}
             print(f"{path.name:26s} {data.n_weeks:5d} {data.counts['signals']:4d} {data.counts['outcomes']:5d}  "
-                  f"{d.r_hat_max:6.3f} {d.ess_bulk_min:6.0f} {d.ess_tail_min:6.0f} {d.divergences:4d} {seconds:5.1f}  "
+                  f"{d.r_hat_max:6.3f} {d.ess_bulk_min:6.0f} {d.ess_tail_min:6.0f} {d.divergences:4d} {seconds:5.1f}  {chains:24s} "
                   f"{'pass' if d.passed else 'FAIL: ' + '; '.join(p.split(':')[0] for p in d.problems)}", flush=True)
     print(f"\n{passed} of {len(logs)} pass every diagnostic ({100 * passed / len(logs):.0f} %); worst R-hat {worst['r_hat']:.3f}, "
           f"bulk ESS {worst['bulk']:.0f}, tail ESS {worst['tail']:.0f}, divergences {worst['div']}")

@@ -179,3 +179,26 @@ def test_stand_in_information_is_the_same_whether_grade_multipliers_are_fixed_or
     for fixed_route, sampled_route in zip(information(fixed_model, point), information(sampled_model, sampled_point)):
         assert np.any(fixed_route != 0)
         np.testing.assert_allclose(fixed_route, sampled_route, rtol=1e-12)
+
+
+def test_without_readings_the_paths_coordinates_are_standard_normal_whatever_the_volatility(data, priors):
+    """Issue 13: a chain of the obstacles-off fit (no readings, every effect 0) that diverges cannot
+    come from a funnel between the log volatilities and `path_std`. With no reading the Kalman
+    stand-in is the walk itself, so the fit's density is exactly N(0, 1) in every path_std,
+    times the volatilities' own prior: no cross-curvature, in gaps of any length."""
+    from forecast.evaluation.backtest import without_effects, without_signals
+
+    model = build_fit_model(without_signals(data), without_effects(priors))
+    logp, dlogp = model.compile_logp(), model.compile_dlogp([model["volatility"]])
+    rng = np.random.default_rng(13)
+    point = model.initial_point()
+    values = {}
+    for log_volatility in (np.log([0.02, 0.05, 0.1, 0.3]), np.log([0.3, 0.01, 0.5, 0.07])):
+        for draw in range(2):
+            point["volatility_log__"] = log_volatility
+            point["path_std"] = rng.normal(size=point["path_std"].shape) * (1 + 3 * draw)
+            standard_normal = -0.5 * (point["path_std"] ** 2).sum() - 0.5 * point["path_std"].size * np.log(2 * np.pi)
+            values.setdefault(tuple(log_volatility), []).append((logp(point) - standard_normal, dlogp(point)))
+    for (first, first_grad), (second, second_grad) in values.values():
+        assert first == pytest.approx(second, abs=1e-9)
+        np.testing.assert_allclose(first_grad, second_grad, atol=1e-9)

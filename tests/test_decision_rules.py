@@ -1,8 +1,10 @@
 """Decision rules with tests that fail when they break (issue 12, last part).
 
 Each test pins one rule that decides what the user is told, against an exact answer, and was
-seen to fail with the rule broken by a one-line edit (docs/MUTATION.md lists the edits). No test
-here samples: fits are replaced by draws built by hand.
+seen to fail with the rule broken by a one-line edit (docs/MUTATION.md lists the edits). The
+second part holds what `make mutation` found no fast test holding: each of those tests kills
+mutants that survived the rest of the fast tier. No test here samples: fits are replaced by
+draws built by hand.
 """
 
 from __future__ import annotations
@@ -10,13 +12,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import errno
+import os
+import signal
 
 import numpy as np
 import pytest
 import xarray as xr
 from conftest import EXAMPLE, write_csv
 from scipy import stats
-from scipy.special import expit
+from scipy.special import expit, log_softmax
 from test_ledger import _run
 
 from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
@@ -492,3 +496,640 @@ def test_signposts_weigh_the_draws_by_the_graded_reading_they_name():
         assert row.p_after == pytest.approx(w.mean(incidence[:, 11, 0]), abs=1e-12)
         assert row.pareto_k == pytest.approx(w.pareto_k) and row.reliable == w.reliable
     assert table.iloc[0].factor == "a"  # the mover ranks first
+
+
+# === Part two: what `make mutation` found no fast test holding ======================================
+
+
+# --- the incremental update's weights, term by term ---------------------------------------------
+
+
+def test_reweighting_weighs_each_draw_by_exactly_what_is_new(priors, monkeypatch):
+    """Against a base run of one week: a reading added and one retracted in that week, a reading
+    and a deal in a new week, and a scheduled occasion in each (the old one known before). With
+    Gaussian readings and no obstacle effect, each draw's log weight is, up to a constant,
+
+        log t(added) - log t(retracted) + log N(new reading; last level, vol^2 + sd^2)
+        + log p(the deal | baseline, the new week's occasion),
+
+    computed here with scipy, apart from the code."""
+    from forecast.inference import importance, incremental
+
+    seen = []
+
+    def spy(log_ratios):
+        seen.append(np.array(log_ratios))
+        return importance.importance_weights(log_ratios)
+
+    monkeypatch.setattr(incremental, "importance_weights", spy)
+    rng = np.random.default_rng(8)
+    old = dataclasses.replace(_event("sched-old", kind="scheduled", day=dt.date(2025, 2, 18), occasion="orthodox_easter"),
+                            reported=dt.date(2025, 2, 10))
+    base_events = [*read_events(EXAMPLE, priors).events, old]
+    seed07 = next(e for e in base_events if e.event_id == "seed-07")
+    added = _event("add-old", day=dt.date(2025, 2, 19), factor="territorial_rigidity", signal=1.2, source_reliability="C",
+                   info_credibility="3")
+    added = dataclasses.replace(added, reported=dt.date(2025, 2, 22))
+    new_reading = _event("new-week", day=dt.date(2025, 2, 25), factor="security_guarantee_gap", signal=2.0,
+                         source_reliability="B", info_credibility="2")
+    now_events = [*base_events, added, _event("ret", kind="retraction", day=dt.date(2025, 2, 22), retracts="seed-07"),
+                  new_reading, _event("deal", kind="outcome", day=dt.date(2025, 2, 26), outcome="local_ceasefire"),
+                  _event("sched-new", kind="scheduled", day=dt.date(2025, 2, 27), occasion="orthodox_christmas")]
+    data = build_dataset(now_events, priors, dt.date(2025, 2, 27))
+    assert [w.isoformat() for w in data.weeks] == ["2025-02-17", "2025-02-24"]
+
+    chains, draws = 2, 1000
+    n = chains * draws
+    base = _posterior(data.factors, data.weeks[:1], data.deals, chains=chains, draws=draws, seed=9, level=0.5, spread=0.4)
+    base["effect"].values[:] = 0.0
+    base["baseline"].values[:] = rng.normal(-3.0, 0.5, base["baseline"].shape)
+    base["nu"].values[:] = 1e7
+    base["noise"].values[:] = 2.0  # readings loose enough that the weights stay reliable
+    base["volatility"].values[:] = 0.3
+    base["reliability_multiplier"].values[:] = rng.uniform(0.8, 1.3, base["reliability_multiplier"].shape)
+    base["credibility_multiplier"].values[:] = rng.uniform(0.8, 1.3, base["credibility_multiplier"].shape)
+    occasions = list(priors.outcomes.occasions)
+    base["occasion_effect"] = (("chain", "draw", "deal", "occasion"), rng.normal(0.5, 0.5, (chains, draws, len(data.deals),
+                                                                                           len(occasions))))
+    base = base.assign_coords(occasion=occasions)
+
+    result = incremental.reweight(base, data, base_events, AS_OF, now_events, seed=3)
+
+    d = Draws.from_dataset(base)
+    factors = list(data.factors)
+
+    def reading(e, level):
+        scale = 2.0 * d.reliability[:, "ABCDEF".index(e.source_reliability)] * d.credibility[:, int(e.info_credibility) - 1]
+        return scale, stats.t.logpdf(e.signal, df=1e7, loc=level, scale=scale)
+
+    level0 = d.theta[:, :, 0]
+    expected = reading(added, level0[:, factors.index("territorial_rigidity")])[1]
+    expected -= reading(seed07, level0[:, factors.index("territorial_rigidity")])[1]
+    scale, _ = reading(new_reading, 0.0)
+    sd = scale * np.sqrt((1e7 + 3) / (1e7 + 1))
+    expected += stats.norm.logpdf(2.0, loc=level0[:, factors.index("security_guarantee_gap")], scale=np.sqrt(0.09 + sd**2))
+    eta = d.baseline + d.occasion_effect[:, :, occasions.index("orthodox_christmas")]
+    expected += log_softmax(np.concatenate([np.zeros((n, 1)), eta], axis=1), axis=1)[:, 1 + list(data.deals).index("local_ceasefire")]
+
+    assert len(seen) == 1
+    diff = seen[0] - expected
+    assert np.ptp(expected) > 1.0 and np.ptp(diff) < 1e-4
+    # The draws kept follow the weights: their mean baseline is the weighted one.
+    assert isinstance(result, incremental.Reweighted), result
+    w = np.exp(seen[0] - seen[0].max())
+    w /= w.sum()
+    weighted = w @ d.baseline
+    kept = result.posterior["baseline"].transpose("chain", "draw", "deal").values.reshape(n, -1).mean(axis=0)
+    np.testing.assert_allclose(kept, weighted, atol=0.02)
+    assert list(result.posterior["week"].values) == ["2025-02-17", "2025-02-24"]
+    assert result.posterior.sizes["chain"] == chains and result.posterior.sizes["draw"] == draws
+    assert result.posterior.attrs == base.attrs
+    assert result.ess == pytest.approx(1 / np.sum(importance.importance_weights(seen[0]).weights ** 2))
+
+
+def test_changed_factors_decline(priors):
+    from forecast.inference.incremental import Declined, reweight
+
+    events = read_events(EXAMPLE, priors).events
+    data = build_dataset(events, priors, AS_OF)
+    base = _posterior(["a", "b"], data.weeks, data.deals)
+    result = reweight(base, data, events, AS_OF, events, seed=1)
+    assert result == Declined("the factors changed")
+
+
+def test_changed_weeks_decline_with_the_reason(priors):
+    from forecast.inference.incremental import Declined, reweight
+
+    events = read_events(EXAMPLE, priors).events
+    data = build_dataset(events, priors, AS_OF)
+    base = _posterior(data.factors, [dt.date(2025, 2, 10), dt.date(2025, 2, 17)], data.deals)
+    assert reweight(base, data, events, AS_OF, events, seed=1) == Declined(
+        "the model's weeks changed (an event earlier than the first week, or an earlier as-of date)")
+
+
+def test_the_walk_carried_forward_keeps_coordinates_and_innovations():
+    from forecast.inference.incremental import _extend
+
+    weeks = [dt.date(2025, 2, 17), dt.date(2025, 2, 24)]
+    ds = _posterior(["a", "b"], weeks, ["x"], chains=2, draws=3, seed=1)
+    ds["innovation"] = (("chain", "draw", "factor", "step"), np.zeros((2, 3, 2, 1)))
+    ds = ds.assign_coords(step=["2025-02-24"])
+    out, correction = _extend(ds, [dt.date(2025, 3, 3)], np.random.default_rng(0))
+    assert list(out["chain"].values) == [0, 1] and list(out["draw"].values) == [0, 1, 2]
+    assert list(out["step"].values) == ["2025-02-24", "2025-03-03"] and not correction.any()
+    step = (out["theta"].isel(week=-1) - out["theta"].isel(week=-2)) / out["volatility"]
+    np.testing.assert_allclose(out["innovation"].isel(step=-1).values, step.transpose(*out["innovation"].isel(step=-1).dims).values)
+
+
+def test_systematic_resampling_never_indexes_past_the_last_draw():
+    from forecast.inference.incremental import _systematic_resample
+
+    weights = np.zeros(10)
+    weights[-1] = 1.0 - 1e-17  # the cumulative sum can fall short of one by a rounding error
+    chosen = _systematic_resample(weights, np.random.default_rng(0))
+    assert chosen.max() == 9 and (chosen == 9).all()
+
+
+# --- the diagnostics of a reweighted run, the settings a run asked for ----------------------------
+
+
+def test_a_reweighted_runs_diagnostics_are_stored_rounded_with_their_base():
+    from forecast.inference.diagnostics import reweighted_diagnostics
+
+    base = _run("base", chains=2, draws=1000, diagnostics={"r_hat_max": 1.004, "ess_bulk_min": 1500.0, "ess_tail_min": 900.0,
+                                                           "divergences": 0, "sampling_seconds": 10.0, "chains": 2})
+    d = reweighted_diagnostics(base, pareto_k=0.123456, ess=1234.5678, seconds=1.23456, pareto_k_max=0.66666)
+    assert d == {"r_hat_max": 1.004, "ess_bulk_min": pytest.approx(1500 * 1234.5678 / 2000),
+                 "ess_tail_min": pytest.approx(900 * 1234.5678 / 2000), "divergences": 0, "sampling_seconds": 1.23,
+                 "chains": 2, "passed": True, "problems": [], "method": "reweighted", "base_run": "base", "pareto_k": 0.123,
+                 "weights_ess": 1234.6, "pareto_k_max": 0.667}
+    assert "pareto_k_max" not in reweighted_diagnostics(base, pareto_k=0.1, ess=2000.0, seconds=1.0)
+
+
+@pytest.mark.parametrize(("diagnostics", "expected"), [
+    ({"target_accept": 0.95}, (7, 50, 60, 2, 0.95)),
+    ({}, (7, 50, 60, 2, 0.8)),  # a run stored before the target was: PyMC's old default
+    ({"target_accept": 0.97, "retry": {"requested": {"draws": 25, "tune": 30, "target_accept": 0.9}}}, (7, 25, 30, 2, 0.9)),
+])
+def test_the_settings_a_run_asked_for_are_those_before_any_retry(diagnostics, expected):
+    from forecast.updating.pipeline import requested_settings
+
+    assert requested_settings(_run(seed=7, draws=50, tune=60, chains=2, diagnostics=diagnostics)) == expected
+
+
+# --- what moved: the parts, their labels and weights -----------------------------------------------
+
+
+def _draws_with_occasions(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(0.0, 1.0, (n, 2, 3))
+    return Draws(theta=theta, noise=np.full(n, 1.5), nu=np.full(n, 1e7), reliability=np.ones((n, 6)),
+                 credibility=np.ones((n, 6)), baseline=rng.normal(-3.0, 0.4, (n, 1)), effect=np.zeros((n, 1, 2)),
+                 occasion_effect=rng.normal(0.5, 0.3, (n, 1, 1)))
+
+
+def test_what_moved_splits_new_information_into_labelled_parts_with_their_own_weights():
+    from forecast.explain.attribution import attribute
+    from forecast.inference.importance import importance_weights
+
+    weeks = [dt.date(2025, 2, 17) + dt.timedelta(weeks=i) for i in range(3)]
+    d = _draws_with_occasions()
+    rng = np.random.default_rng(1)
+    headline = np.stack([rng.uniform(0.1, 0.3, d.n_draws)] * 2, axis=1)
+    headline[:, 1] = 1 - headline[:, 0]
+    ahead = headline[:, ::-1].copy()  # what the previous run's occasions ahead would give
+    gone = _event("g1", day=weeks[0], factor="g", signal=0.5)
+    before = [gone]
+    plus = [_event("f1", day=weeks[1], factor="f", signal=1.0), _event("f2", day=weeks[2], factor="f", signal=-0.5)]
+    deal = _event("o1", kind="outcome", day=weeks[2], outcome="deal")
+    easter = _event("s1", kind="scheduled", day=weeks[1], occasion="easter")
+    now = [*plus, deal, easter, gone, _event("r1", kind="retraction", day=weeks[2], retracts="g1")]
+    result = attribute(d, headline, now={"deal": 0.2, "none": 0.8}, previous={"deal": 0.1, "none": 0.9}, previous_run="r0",
+                       outcome_keys=["deal", "none"], factor_keys=["f", "g"], factor_labels={"f": "F", "g": "G"}, weeks=weeks,
+                       events_now=now, as_of_now=weeks[2], events_before=before, as_of_before=weeks[0],
+                       mcse=np.array([0.01, 0.02]), occasions=["easter"], headline_before_occasions=ahead)
+    assert result.previous_run == "r0" and result.previous_as_of == weeks[0]
+    assert result.noise == {"deal": pytest.approx(0.02), "none": pytest.approx(0.04)}
+    assert result.total == {"deal": pytest.approx(0.1), "none": pytest.approx(-0.1)}
+    assert result.new_information.label == "All new information" and result.new_information.events == 5
+    assert [(p.label, p.events) for p in result.parts] == [("Signals on F", 2), ("Signals on G", 1), ("Outcome events", 1),
+                                                           ("Scheduled occasions", 1)]
+    assert [n.split(" ")[0] for n in result.notes] == ["1", "2"]  # one event no longer counted; two quiet weeks
+
+    def t(events, factor):
+        return sum(stats.norm.logpdf(e.signal, loc=d.theta[:, factor, (e.date - weeks[0]).days // 7], scale=1.5) for e in events)
+
+    def outcome_ll(deal_week: int | None, easter_week: int | None):
+        total = np.zeros(d.n_draws)
+        for w in range(3):
+            eta = d.baseline[:, 0] + (d.occasion_effect[:, 0, 0] if w == easter_week else 0.0)
+            logp = log_softmax(np.stack([np.zeros(d.n_draws), eta], axis=1), axis=1)
+            total += logp[:, 1] if w == deal_week else logp[:, 0]
+        return total
+
+    def change(log_ratio, per_draw):
+        w = importance_weights(log_ratio)
+        return 0.2 - w.mean(per_draw[:, 0]), w
+
+    whole, w = change(-t(plus, 0) + t([gone], 1) + outcome_ll(None, None) - outcome_ll(2, 1), ahead)
+    assert result.new_information.change["deal"] == pytest.approx(whole, abs=1e-6)  # nu 1e7 against the normal
+    assert result.new_information.pareto_k == pytest.approx(w.pareto_k, abs=1e-4)
+    assert result.new_information.pareto_k_max == w.limit
+    expected = [change(-t(plus, 0), headline)[0], change(t([gone], 1), headline)[0],
+                change(outcome_ll(None, 1) - outcome_ll(2, 1), headline)[0],
+                change(outcome_ll(2, None) - outcome_ll(2, 1), ahead)[0]]
+    assert [p.change["deal"] for p in result.parts] == pytest.approx(expected, abs=1e-6)
+    assert result.time_and_other["deal"] == pytest.approx(0.2 - whole - 0.1, abs=1e-6)
+
+
+def test_a_previous_run_on_factors_these_priors_lack_makes_what_moved_unavailable():
+    from forecast.explain.attribution import Unavailable, attribute
+
+    weeks = [dt.date(2025, 2, 17)]
+    d = _draws_with_occasions(n=10)
+    old = [_event("z1", day=weeks[0], factor="zeta", signal=1.0), _event("y1", day=weeks[0], factor="ypsilon", signal=1.0),
+           _event("o1", kind="outcome", day=weeks[0], outcome="deal")]
+    result = attribute(d, np.full((10, 2), 0.5), now={"deal": 0.5, "none": 0.5}, previous={"deal": 0.5, "none": 0.5},
+                       previous_run="r0", outcome_keys=["deal", "none"], factor_keys=["f", "g"], factor_labels={},
+                       weeks=weeks, events_now=[], as_of_now=weeks[0], events_before=old, as_of_before=weeks[0],
+                       mcse=np.zeros(2))
+    assert result == Unavailable("the previous run read factors these priors do not have (ypsilon, zeta)")
+
+
+def test_what_moved_reads_back_what_it_wrote(tmp_path):
+    from forecast.explain.attribution import Attribution, Part, Unavailable
+    from forecast.explain.what_moved import FILE, read_what_moved, write_what_moved
+
+    assert read_what_moved(tmp_path, "r9") == Unavailable(
+        "attribution not stored with this run; 'forecast explain --run r9' computes it")
+    write_what_moved(tmp_path / FILE, None)
+    assert (tmp_path / FILE).read_text(encoding="utf-8") == '{\n  "first_run": true\n}'
+    assert read_what_moved(tmp_path, "r9") is None
+    write_what_moved(tmp_path / FILE, Unavailable("the horizon changed ü"))
+    assert "ü" in (tmp_path / FILE).read_text(encoding="utf-8")
+    assert read_what_moved(tmp_path, "r9") == Unavailable("the horizon changed ü")
+    a = Attribution("r1", dt.date(2025, 3, 1), {"x": 0.1}, Part("All", 2, {"x": 0.05}, 0.31, 0.66), [Part("S", 1, {"x": 0.01}, 0.2)],
+                    {"x": 0.05}, {"x": 0.01}, ["n"], "refit")
+    write_what_moved(tmp_path / FILE, a)
+    assert read_what_moved(tmp_path, "r9") == a
+    b = Attribution("r1", dt.date(2025, 3, 1), {"x": 0.1}, None, [], {"x": 0.1}, {"x": 0.0})
+    write_what_moved(tmp_path / FILE, b)
+    assert read_what_moved(tmp_path, "r9") == b
+
+
+# --- the workspace lock in a forked child -----------------------------------------------------------
+
+
+def test_a_forked_child_lets_go_of_the_lock_and_asks_to_die_with_its_parent(tmp_path, monkeypatch):
+    from forecast.io import workspace
+
+    calls = []
+    monkeypatch.setattr(workspace, "_prctl", lambda: lambda *args: calls.append(args) or 0)
+    fd = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT)
+    monkeypatch.setattr(workspace, "_HELD", {fd})
+    monkeypatch.setattr(workspace, "_PARENT", [os.getppid()])
+    try:
+        workspace._after_fork_in_child()
+        assert calls == [(workspace.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)]
+        assert set() == workspace._HELD and os.readlink(f"/proc/self/fd/{fd}") == os.devnull
+        # The parent died before the request took effect: the child ends at once.
+        monkeypatch.setattr(workspace, "_PARENT", [-1])
+        exits = []
+        monkeypatch.setattr(workspace.os, "_exit", lambda code: exits.append(code))
+        workspace._after_fork_in_child()
+        assert exits == [1]
+    finally:
+        os.close(fd)
+
+
+def test_before_a_fork_the_parent_is_recorded(monkeypatch):
+    from forecast.io import workspace
+
+    monkeypatch.setattr(workspace, "_PARENT", [0])
+    workspace._before_fork()
+    assert [os.getpid()] == workspace._PARENT
+
+
+# --- what a user hands over ------------------------------------------------------------------------
+
+
+def test_inputs_that_are_not_regular_files_or_too_large_are_named(tmp_path, monkeypatch):
+    from forecast.io.textfiles import read_input
+
+    with pytest.raises(InputError, match=r"is a character device, not a regular file; expected an events file \(a device or a "
+                                         r"pipe may never end, so it is not read\)"):
+        read_input(__import__("pathlib").Path(os.devnull), "an events file")
+    with pytest.raises(InputError, match="is a folder, expected a crowd file"):
+        read_input(tmp_path, "a crowd file")
+    with pytest.raises(InputError, match="file not found"):
+        read_input(tmp_path / "nope.csv", "an events file")
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * 3000)
+    monkeypatch.setenv("FORECAST_MAX_INPUT_MB", "0.001")
+    with pytest.raises(InputError) as info:
+        read_input(big, "an events file")
+    assert str(info.value).endswith("is 2.9 KB, over the 0.001 MB limit for an events file (FORECAST_MAX_INPUT_MB sets "
+                                    "another); is it the right file? A long log can be given to update in several files")
+    with pytest.raises(InputError) as info:
+        read_input(big, "a crowd file")
+    assert str(info.value).endswith("over the 0.001 MB limit for a crowd file (FORECAST_MAX_INPUT_MB sets another); is it "
+                                    "the right file?")
+    assert read_input(big, "a priors file") == b"x" * 3000  # a priors file's limit is fixed
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"#" * (1024 * 1024 + 1))
+    with pytest.raises(InputError) as info:
+        read_input(huge, "a priors file")
+    assert str(info.value).endswith("is 1.0 MB, over the 1 MB limit for a priors file; is it the right file?")
+    for text in ("0", "-1", "inf", "lots"):
+        monkeypatch.setenv("FORECAST_MAX_INPUT_MB", text)
+        with pytest.raises(InputError, match=f"FORECAST_MAX_INPUT_MB='{text}': expected a size in MB greater than 0"):
+            read_input(big, "an events file")
+    monkeypatch.setenv("FORECAST_MAX_INPUT_MB", " ")
+    assert read_input(big, "an events file") == b"x" * 3000
+
+
+def test_an_unclosed_quote_is_found_where_it_opens_after_doubled_quotes_and_quoted_newlines():
+    from forecast.io.textfiles import _open_quote
+
+    text = 'a,b,c\n1,"x ""y"" z",3\n2,"multi\nline",4\n5,6,"never closed\n7,8,9\n'
+    assert _open_quote(text, 2) == (5, 3)
+    assert _open_quote(text, 5) == (5, 3)
+    assert _open_quote('a,b\n1,2\n', 2) is None
+    assert _open_quote('a,b\n', 9) is None  # past the end
+    assert _open_quote('a,"b\n', 1) == (1, 2)
+    assert _open_quote('a,b"c,"d\n', 1) == (1, 3)  # a quote inside a field does not open one
+
+
+# --- the ledger, the workspace: what the user is told, and what is read back ------------------------
+
+
+def test_every_field_of_an_event_survives_the_ledger(tmp_path):
+    from forecast.io.ledger import Ledger
+
+    events = [
+        dataclasses.replace(_event("o1", kind="outcome", day=dt.date(2025, 2, 18), outcome="local_ceasefire", actor="A",
+                                 description="D", source="S", source_reliability="B", info_credibility="3"),
+                          reported=dt.date(2025, 2, 19), extras={"url": "https://x"}, line=7),
+        _event("s1", kind="scheduled", day=dt.date(2025, 3, 18), occasion="summit"),
+        _event("r1", kind="retraction", retracts="o1"),
+        _event("g1", factor="territorial_rigidity", signal=-1.5),
+    ]
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.commit_update(file="f", file_sha256="s", new_events=events, known_count=0, run=None)
+    back = ledger.events()
+    assert back == events
+    assert [(e.extras, e.line) for e in back] == [(e.extras, e.line) for e in events]  # not part of equality
+
+
+@pytest.mark.parametrize(("name", "writing", "says"), [
+    ("SQLITE_CORRUPT", True, "not a readable forecast ledger (boom): the file is damaged or is not a ledger; restore it from "
+                             "a backup, or give --workspace another folder; nothing was changed"),
+    ("SQLITE_NOTADB", False, "not a readable forecast ledger (boom)"),
+    ("SQLITE_FULL", True, "the disk is full (boom); the ledger is as it was before this command: free some space and run it "
+                          "again"),
+    ("SQLITE_READONLY", True, "the ledger could not be written (boom); the ledger is as it was before this command"),
+    ("SQLITE_BUSY", False, "the ledger could not be read (boom); nothing was changed"),
+    (None, False, "the ledger could not be read (boom); nothing was changed"),
+])
+def test_sqlite_errors_are_said_for_what_they_mean(tmp_path, name, writing, says):
+    import sqlite3
+
+    from forecast.io.ledger import ledger_error
+
+    exc = sqlite3.OperationalError("boom")
+    if name is not None:
+        exc.sqlite_errorname = name
+    assert str(ledger_error(tmp_path / "l.sqlite", exc, writing=writing)).startswith(f"{tmp_path / 'l.sqlite'}: {says}")
+
+
+def test_set_report_names_a_run_the_ledger_lacks(tmp_path):
+    from forecast.errors import ForecastError
+    from forecast.io.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "l.sqlite")
+    ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=_run("r1"))
+    with pytest.raises(ForecastError, match=r"l.sqlite: no run r2$"):
+        ledger.set_report("r2", "reports/x.pdf")
+    ledger.set_report("r1", "reports/x.pdf")
+    assert ledger.latest_run().report == "reports/x.pdf"
+
+
+def test_write_atomically_makes_the_folder_and_leaves_no_temporary_file(tmp_path):
+    from forecast.io.workspace import WriteFailed, write_atomically
+
+    target = tmp_path / "a" / "b" / "brief.pdf"
+    seen = []
+
+    def write(tmp):
+        seen.append(tmp)
+        __import__("pathlib").Path(tmp).write_bytes(b"pdf")
+
+    write_atomically(target, write)
+    assert target.read_bytes() == b"pdf" and os.listdir(target.parent) == ["brief.pdf"]
+    tmp = __import__("pathlib").Path(seen[0])
+    assert tmp.parent == target.parent and tmp.name.startswith(".partial-") and tmp.suffix == ".pdf"
+
+    def full(tmp):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(WriteFailed) as info:
+        write_atomically(target, full)
+    assert str(info.value) == (f"{target}: could not be written (the disk is full: No space left on device); the file there "
+                               "is unchanged")
+    assert info.value.path == target and info.value.reason == "the disk is full: No space left on device"
+    assert os.listdir(target.parent) == ["brief.pdf"]
+
+    def removed_then_fails(tmp):
+        __import__("pathlib").Path(tmp).unlink()
+        raise OSError(13, "Permission denied")
+
+    with pytest.raises(WriteFailed, match=r"could not be written \(not writable: Permission denied\)"):
+        write_atomically(tmp_path / "new.pdf", removed_then_fails)
+    assert not (tmp_path / "new.pdf").exists()
+
+
+def test_an_output_path_that_is_not_a_file_is_refused_with_a_name_to_use(tmp_path):
+    from forecast.errors import ForecastError
+    from forecast.io.workspace import check_output_path
+
+    check_output_path(tmp_path / "new.pdf")
+    (tmp_path / "old.pdf").write_bytes(b"x")
+    check_output_path(tmp_path / "old.pdf")
+    with pytest.raises(ForecastError) as info:
+        check_output_path(tmp_path)
+    assert str(info.value) == (f"{tmp_path}: is a folder, not a regular file; give a file name such as brief.pdf (an existing "
+                               "regular file is replaced); nothing was written")
+    with pytest.raises(ForecastError) as info:
+        check_output_path(__import__("pathlib").Path(os.devnull))
+    assert "is a character device, not a regular file; give a file name such as out.pdf" in str(info.value)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(ForecastError, match=r"loop: cannot be written \(.*\); nothing was written"):
+        check_output_path(tmp_path / "loop")
+
+
+@pytest.mark.parametrize(("number", "text", "said"), [
+    (28, "No space left on device", "the disk is full: No space left on device"),
+    (30, "Read-only file system", "not writable: Read-only file system"),
+    (13, "Permission denied", "not writable: Permission denied"),
+    (1, "Operation not permitted", "not writable: Operation not permitted"),
+    (5, "Input/output error", "Input/output error"),
+    (5, None, "[Errno 5] bad"),
+])
+def test_operating_system_errors_in_words(number, text, said):
+    from forecast.io.workspace import _reason
+
+    exc = OSError(number, text) if text else OSError(number, "x")
+    if text is None:
+        exc.strerror = None
+        exc.args = (number, "bad")
+        exc = OSError(f"[Errno {number}] bad")
+        exc.errno = number
+    assert _reason(exc) == said
+
+
+def test_only_a_real_folder_with_our_mark_for_that_run_is_ours(tmp_path):
+    from forecast.io.workspace import UNCOMMITTED, _ours_uncommitted
+
+    ours = tmp_path / "r1"
+    ours.mkdir()
+    (ours / UNCOMMITTED).write_text("r1", encoding="utf-8")
+    assert _ours_uncommitted(ours, "r1")
+    assert not _ours_uncommitted(ours, "r2")  # another run's mark
+    link = tmp_path / "link"
+    link.symlink_to(ours)
+    assert not _ours_uncommitted(link, "r1")
+    assert not _ours_uncommitted(tmp_path / "none", "r1")
+    unmarked = tmp_path / "r3"
+    unmarked.mkdir()
+    assert not _ours_uncommitted(unmarked, "r3")
+    (unmarked / UNCOMMITTED).mkdir()  # a folder, not a mark
+    assert not _ours_uncommitted(unmarked, "r3")
+    linked_mark = tmp_path / "r4"
+    linked_mark.mkdir()
+    (linked_mark / UNCOMMITTED).symlink_to(ours / UNCOMMITTED)
+    assert not _ours_uncommitted(linked_mark, "r1")
+    binary = tmp_path / "r5"
+    binary.mkdir()
+    (binary / UNCOMMITTED).write_bytes(b"\xff\xfe")
+    assert not _ours_uncommitted(binary, "r5")
+
+
+# --- validation: a column the header lacks, CSV errors ----------------------------------------------
+
+
+def test_a_row_needing_a_column_the_header_lacks_says_so_and_suggests_the_near_miss(tmp_path, priors):
+    from conftest import write_csv
+
+    path = write_csv(tmp_path / "e.csv", "e1,2025-02-18,signal,territorial_rigidity,1.0", header="event_id,date,kind,factor,singal")
+    with pytest.raises(InputError) as info:
+        read_events(path, priors)
+    assert str(info.value).endswith("line 2, column 'signal': a signal row needs a value in 'signal'; the header has no 'signal' "
+                                    "column (did you mean 'singal'?)")
+    path = write_csv(tmp_path / "f.csv", "e1,2025-02-18,signal,territorial_rigidity,x", header="event_id,date,kind,factor,zzz")
+    with pytest.raises(InputError) as info:
+        read_events(path, priors)
+    assert str(info.value).endswith("a signal row needs a value in 'signal'; the header has no 'signal' column")
+    path = write_csv(tmp_path / "g.csv", "e1,2025-02-18,signal,territorial_rigidity", header="event_id,date,kind,factor")
+    with pytest.raises(InputError) as info:
+        read_events(path, priors)
+    assert str(info.value).endswith("a signal row needs a value in 'signal'; the header has no 'signal' column")
+
+
+def test_csv_errors_name_the_line_the_column_and_the_fix(tmp_path):
+    from forecast.io.textfiles import csv_rows
+
+    path = tmp_path / "x.csv"
+    _, rows = csv_rows(path, 'a,b,c\n1,2,3\n4,"open,6\n7,8,9\n')
+    with pytest.raises(InputError) as info:
+        list(rows)
+    assert str(info.value) == (f'{path}, line 3, column 2 (\'b\'): a quoted field opens here (") and is never closed, so every '
+                               'row after it would be read as its text; close the quote, or write a quote inside a field as '
+                               'two ("")')
+    _, rows = csv_rows(path, 'a\n1,2,"open\n')
+    with pytest.raises(InputError) as info:
+        list(rows)
+    assert str(info.value).startswith(f"{path}, line 2, column 3: a quoted field opens here")
+    _, rows = csv_rows(path, 'a,b\n1,"x"y\n')
+    with pytest.raises(InputError) as info:
+        list(rows)
+    assert str(info.value) == (f"{path}, line 2: not valid CSV: ',' expected after '\"': a quote (\") inside a quoted field "
+                               'must be written as two ("")')
+
+
+def test_psis_rejects_too_few_draws_and_a_flat_tail_and_reads_integers_as_numbers():
+    from forecast.inference.psis import psis_log_weights
+
+    with pytest.raises(ValueError, match=r"^PSIS needs at least 25 draws$"):
+        psis_log_weights(np.zeros(24))
+    psis_log_weights(np.arange(25.0))  # 25 draws: a tail of 5
+    flat_tail = np.r_[np.arange(200.0), np.full(50, 300.0)]  # 250 draws: a tail of 47, all equal
+    with pytest.raises(ValueError, match=r"^all tail values are the same$"):
+        psis_log_weights(flat_tail)
+    integers = np.random.default_rng(0).integers(0, 60, 300)
+    ours, k = psis_log_weights(integers)
+    floats, k_floats = psis_log_weights(integers.astype(float))
+    np.testing.assert_array_equal(ours, floats)
+    assert k == k_floats
+
+
+@pytest.mark.parametrize("n", [224, 225, 226])
+def test_psis_tail_length_switches_above_225_draws(n):
+    from forecast.inference.psis import psis_log_weights
+
+    log_ratios = np.random.default_rng(n).normal(0, 1, n)
+    ours, _ = psis_log_weights(log_ratios)
+    tail = int(np.floor(3 * np.sqrt(n))) if n > 225 else n // 5
+    shift = ours - log_ratios  # one constant (the normalisation) outside the smoothed tail
+    order = np.argsort(log_ratios)
+    body = shift[order[: n - tail]]
+    assert np.ptp(body) < 1e-9
+    assert abs(shift[order[n - tail]] - body[0]) > 1e-9  # the smallest of the tail is smoothed
+
+
+def test_gpd_quantiles_at_the_edges():
+    from forecast.inference.psis import _gpd_quantile
+
+    p = np.array([0.1, 0.5])
+    assert np.isnan(_gpd_quantile(p, 0.3, 0.0, 1.0)).all() and np.isnan(_gpd_quantile(p, 0.3, -1.0, 1.0)).all()
+    np.testing.assert_allclose(_gpd_quantile(p, 0.0, 2.0, 1.0), 1 - 2 * np.log1p(-p))
+    np.testing.assert_allclose(_gpd_quantile(p, 1.0, 2.0, 1.0), 1 + 2 * np.expm1(-np.log1p(-p)))
+    np.testing.assert_allclose(_gpd_quantile(p, 0.0, 2.0, 1.0), stats.genpareto.ppf(p, 0.0, loc=1.0, scale=2.0))
+
+
+def test_importance_weights_of_few_draws_and_of_no_information():
+    from forecast.inference.importance import importance_weights
+
+    w = importance_weights([0.0, 1.0, 2.0])  # a list, fewer than 100 draws: plain weights
+    expected = np.exp([0.0, 1.0, 2.0]) / np.exp([0.0, 1.0, 2.0]).sum()
+    np.testing.assert_allclose(w.weights, expected)
+    assert w.ess == pytest.approx(1 / np.sum(expected**2)) and w.pareto_k == np.inf
+    big = importance_weights(np.array([1000.0, 1001.0, 999.0]))  # no overflow: taken from the largest
+    np.testing.assert_allclose(big.weights, np.exp([0.0, 1.0, -1.0]) / np.exp([0.0, 1.0, -1.0]).sum())
+    flat = importance_weights(np.r_[np.full(199, 5.0), 5.0 + 1e-12])
+    assert flat.pareto_k == 0.0 and flat.ess == 200.0
+    w = importance_weights(np.random.default_rng(0).normal(0, 1, 1000) + 700.0)
+    assert np.isfinite(w.weights).all() and w.weights.sum() == pytest.approx(1.0)
+
+
+def test_the_diagnostics_of_a_sampled_run_say_so():
+    from forecast.inference.diagnostics import Diagnostics
+
+    d = Diagnostics(1.0, 500.0, 500.0, 0, 1.0, 2).to_dict()
+    assert d["method"] == "sampled" and d["passed"] is True and d["problems"] == []
+
+
+def test_signposts_rank_by_the_largest_change_then_factor_signal_and_outcome():
+    from forecast.explain.signposts import signposts
+
+    draws = Draws(theta=np.zeros((200, 3, 1)), baseline=np.full((200, 1), -2.0), effect=np.zeros((200, 1, 3)),
+                  noise=np.full(200, 0.5), nu=np.full(200, 4.0), reliability=np.ones((200, 6)), credibility=np.ones((200, 6)))
+    incidence = np.full((200, 1, 2), 0.5)
+    table = signposts(draws, incidence, ["b", "a", "c"], ["x", "none"], 1)
+    # Nothing moves (flat weights): ties broken by factor, then the positive reading first, then outcome.
+    assert list(table.index) == list(range(12))
+    assert list(zip(table.factor, table.signal, table.outcome))[:6] == [("a", 2.0, "none"), ("a", 2.0, "x"), ("a", -2.0, "none"),
+                                                                      ("a", -2.0, "x"), ("b", 2.0, "none"), ("b", 2.0, "x")]
+    assert "size" not in table.columns
+
+
+def test_a_refitted_split_keeps_the_part_and_its_limit():
+    from forecast.explain.attribution import Attribution, Part
+
+    a = Attribution("r1", dt.date(2025, 3, 1), {"x": 0.1}, Part("All new information", 3, {"x": 0.02}, 0.9, 0.66), [],
+                    {"x": 0.08}, {"x": 0.01})
+    r = a.refitted({"x": 0.25}, {"x": 0.2}, "refit note")
+    assert r.new_information == Part("All new information", 3, {"x": pytest.approx(0.05)}, 0.9, 0.66)
+    assert r.method == "refit" and r.notes == ["refit note"] and r.time_and_other == {"x": pytest.approx(0.05)}
+    assert a.to_dict()["previous_as_of"] == "2025-03-01"
+
+
+def test_take_keeps_the_coordinates_and_attributes():
+    from forecast.inference.incremental import _take
+
+    ds = _posterior(["a", "b"], [dt.date(2025, 2, 17)], ["x"], chains=2, draws=3)
+    ds.attrs = {"run": "r1"}
+    ds = ds.transpose("factor", "chain", "week", "draw", ...)
+    out = _take(ds, np.array([5, 0, 1, 2, 3, 4]))
+    assert out.attrs == {"run": "r1"} and list(out["factor"].values) == ["a", "b"] and list(out["chain"].values) == [0, 1]
+    flat = ds["theta"].transpose("chain", "draw", ...).values.reshape(6, 2, 1)
+    np.testing.assert_array_equal(out["theta"].transpose("chain", "draw", ...).values.reshape(6, 2, 1), flat[[5, 0, 1, 2, 3, 4]])

@@ -63,7 +63,7 @@ def _posterior(factors, weeks, deals, *, chains=2, draws=50, seed=0, level=0.0, 
     )
 
 
-def _fake_fits(monkeypatch) -> list:
+def _fake_fits(monkeypatch, passed: bool = True) -> list:
     """Replace the sampler in `update` by draws built by hand; returns the datasets it was asked to fit."""
     from forecast.inference.fit import forecast_from_posterior
     from forecast.updating import pipeline
@@ -75,7 +75,7 @@ def _fake_fits(monkeypatch) -> list:
         posterior = _posterior(data.factors, data.weeks, data.deals, chains=settings.chains, draws=settings.draws)
         table = forecast_from_posterior(posterior, priors, settings.seed, data.occasions_ahead)
         diagnostics = {"r_hat_max": 1.0, "ess_bulk_min": 400.0, "ess_tail_min": 400.0, "divergences": 0,
-                       "sampling_seconds": 0.0, "chains": settings.chains, "passed": True, "problems": [],
+                       "sampling_seconds": 0.0, "chains": settings.chains, "passed": passed, "problems": [],
                        "method": "sampled", "target_accept": settings.target_accept}
         return xr.DataTree.from_dict({"posterior": posterior}), diagnostics, table, settings
 
@@ -1133,3 +1133,178 @@ def test_take_keeps_the_coordinates_and_attributes():
     assert out.attrs == {"run": "r1"} and list(out["factor"].values) == ["a", "b"] and list(out["chain"].values) == [0, 1]
     flat = ds["theta"].transpose("chain", "draw", ...).values.reshape(6, 2, 1)
     np.testing.assert_array_equal(out["theta"].transpose("chain", "draw", ...).values.reshape(6, 2, 1), flat[[5, 0, 1, 2, 3, 4]])
+
+
+# --- storing a run and explaining it -----------------------------------------------------------------
+
+
+def test_a_stored_run_carries_its_provenance_status_and_what_moved(tmp_path, priors, monkeypatch):
+    import json
+    import re
+
+    from forecast.explain.attribution import Attribution
+    from forecast.explain.what_moved import read_what_moved
+    from forecast.updating import pipeline
+
+    _fake_fits(monkeypatch, passed=False)
+    stops = []
+    monkeypatch.setattr(pipeline, "checkpoint", stops.append)
+    workspace = Workspace(tmp_path / "ws")
+    first = _update(EXAMPLE, workspace).run
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", first.run_id) and first.created_at.endswith("+00:00")
+    assert first.status == "flagged" and first.priors_dir == str(priors.directory) and stops == ["store"]
+    assert list(first.factors) == list(priors.factors)
+    assert first.factors["territorial_rigidity"]["label"] == priors.factors["territorial_rigidity"].label
+    tree = xr.open_datatree(workspace.root / first.posterior, engine="h5netcdf")
+    assert json.loads(tree.attrs["priors_json"]) == json.loads(json.dumps(priors.content, default=str))
+    more = write_csv(tmp_path / "m.csv", "m1,2025-02-21,signal,domestic_hawkishness,1.0,,,B,2,one more")
+    second = _update(more, workspace, refit=True).run
+    stored = read_what_moved((workspace.root / second.posterior).parent, second.run_id)
+    assert isinstance(stored, Attribution) and stored.previous_run == first.run_id
+    assert stored.new_information is not None and stored.new_information.events == 1  # the previous run's view of the log
+
+
+def test_a_failed_commit_removes_the_folder_it_published(tmp_path, monkeypatch):
+    from forecast.errors import ForecastError
+
+    _fake_fits(monkeypatch)
+    workspace = Workspace(tmp_path / "ws")
+
+    def commit_update(self, **kwargs):
+        raise ForecastError("the ledger could not be written")
+
+    monkeypatch.setattr(Ledger, "commit_update", commit_update)
+    with pytest.raises(ForecastError, match="could not be written"):
+        _update(EXAMPLE, workspace)
+    assert [p.name for p in workspace.runs_dir.iterdir()] == []
+
+
+def _explained(priors, monkeypatch, *, previous_changes=None, run_changes=None, new=(), old_extra=()):
+    """What explain_run hands to `attribute`, with attribute replaced by a spy."""
+    from forecast.explain import what_moved
+    from forecast.explain.attribution import Attribution
+    from forecast.io.version import code_version
+
+    seen = {}
+
+    def spy(draws, headline, **kwargs):
+        seen.update(kwargs, draws=draws, headline=headline)
+        return Attribution("r1", AS_OF, {}, None, [], {}, {}, notes=["first"])
+
+    monkeypatch.setattr(what_moved, "attribute", spy)
+    before = [*read_events(EXAMPLE, priors).events, *old_extra]
+    now = [*before, *new]
+    data = build_dataset(now, priors, dt.date(2025, 2, 24))
+    posterior = _posterior(data.factors, data.weeks, data.deals, draws=100, seed=5)
+    rng = np.random.default_rng(6)
+    occasions = list(priors.outcomes.occasions)
+    posterior["occasion_effect"] = (("chain", "draw", "deal", "occasion"), rng.normal(1.0, 0.5, (2, 100, len(data.deals),
+                                                                                              len(occasions))))
+    posterior = posterior.assign_coords(occasion=occasions)
+    common = dict(priors_hash=priors.hash, code_version=code_version(), seed=7, draws=100, tune=50, chains=2,
+                  horizon_weeks=priors.outcomes.horizon_weeks)
+    keys = priors.outcomes.keys
+    previous = _run("r1", **{"as_of": AS_OF, "headline": {k: {"p": 0.1} for k in keys}, **common, **(previous_changes or {})})
+    run = _run("r2", **{"as_of": dt.date(2025, 2, 24), "headline": {k: {"p": 0.2} for k in keys}, **common, **(run_changes or {})})
+    result = what_moved.explain_run(run, previous, posterior, priors, data, now, before)
+    return result, seen, posterior, data, run
+
+
+def test_what_moved_reads_each_draws_headline_from_the_runs_own_stream(priors, monkeypatch):
+    from forecast.forecasting.incidence import cumulative_incidence
+
+    result, seen, posterior, data, run = _explained(priors, monkeypatch)
+    assert result.notes == ["first"]  # nothing else changed
+    draws = Draws.from_dataset(posterior)
+    incidence = cumulative_incidence(draws, priors.outcomes.forecast_weeks, np.random.default_rng([7, 1]), data.occasions_ahead)
+    np.testing.assert_array_equal(seen["headline"], incidence[:, run.horizon_weeks - 1, :])
+    assert seen["headline_before_occasions"] is None and seen["previous_run"] == "r1"
+    assert seen["occasions"] == data.occasions and seen["mcse"].shape == (len(priors.outcomes.keys),)
+
+
+def test_what_moved_takes_out_an_occasion_ahead_the_previous_run_did_not_know(priors, monkeypatch):
+    from forecast.forecasting.incidence import cumulative_incidence
+
+    summit = _event("s1", kind="scheduled", day=dt.date(2025, 3, 5), occasion="summit")
+    summit = dataclasses.replace(summit, reported=dt.date(2025, 2, 23))
+    _, seen, posterior, data, run = _explained(priors, monkeypatch, new=[summit])
+    draws = Draws.from_dataset(posterior)
+    ahead_before = np.zeros_like(data.occasions_ahead)
+    expected = cumulative_incidence(draws, run.horizon_weeks, np.random.default_rng([7, 1]), ahead_before)[:, run.horizon_weeks - 1]
+    np.testing.assert_array_equal(seen["headline_before_occasions"], expected)
+    assert not np.array_equal(expected, seen["headline"])
+    # Known before: nothing to take out.
+    _, seen, *_ = _explained(priors, monkeypatch, old_extra=[dataclasses.replace(summit, reported=AS_OF)])
+    assert seen["headline_before_occasions"] is None
+
+
+def test_what_moved_is_unavailable_across_a_changed_horizon_or_an_earlier_as_of(priors, monkeypatch):
+    from forecast.explain.attribution import Unavailable
+
+    result, *_ = _explained(priors, monkeypatch, previous_changes={"horizon_weeks": 8})
+    assert result == Unavailable(f"the headline horizon changed (8 to {priors.outcomes.horizon_weeks} weeks)")
+    result, *_ = _explained(priors, monkeypatch, previous_changes={"as_of": dt.date(2025, 2, 28)})
+    assert result == Unavailable("this run's as-of date (2025-02-24) is earlier than the previous run's (2025-02-28)")
+    result, *_ = _explained(priors, monkeypatch, previous_changes={"as_of": dt.date(2025, 2, 24)})
+    assert result.notes == ["first"]  # the same as-of date is fine
+
+
+def test_what_moved_names_what_else_changed_between_the_runs(priors, monkeypatch):
+    from forecast.explain.what_moved import explain_run
+
+    assert explain_run(_run("r2"), None, None, priors, None, [], []) is None
+    for changes, says in [
+        ({"priors_hash": "other"}, "the priors changed."),
+        ({"code_version": "abc"}, "the code changed (abc to "),
+        ({"seed": 8}, "the sampler settings changed."), ({"draws": 99}, "the sampler settings changed."),
+        ({"tune": 49}, "the sampler settings changed."), ({"chains": 4}, "the sampler settings changed."),
+    ]:
+        result, *_ = _explained(priors, monkeypatch, previous_changes=changes)
+        assert result.notes[0] == "first" and result.notes[-1].startswith("Also in the rest: " + says), result.notes
+    result, *_ = _explained(priors, monkeypatch, previous_changes={"priors_hash": "x", "seed": 1})
+    assert result.notes[-1] == "Also in the rest: the priors changed; the sampler settings changed."
+
+
+def test_summary_closes_only_rounding_gaps_between_the_mean_and_its_interval():
+    from forecast.forecasting.incidence import _summary
+
+    per_draw = np.zeros((100, 2, 2))
+    per_draw[:, 0, 0] = 0.1  # the mean of a hundred 0.1 is a rounding error off 0.1
+    per_draw[-1, 1, 1] = 100.0  # one huge draw: the mean (1.0) is truly above the 95 % quantile (0)
+    mean, lo, hi = _summary(per_draw)
+    assert mean.shape == lo.shape == hi.shape == (2, 2)
+    assert lo[0, 0] <= mean[0, 0] <= hi[0, 0]
+    assert mean[1, 1] == pytest.approx(1.0) and hi[1, 1] == 0.0 and lo[1, 1] == 0.0
+    per_draw[:, 0, 1] = np.linspace(0, 1, 100)
+    _, lo, hi = _summary(per_draw)
+    assert lo[0, 1] == pytest.approx(0.05) and hi[0, 1] == pytest.approx(0.95)
+
+
+def test_the_headline_is_the_table_at_the_headline_horizon_with_labels():
+    import pandas as pd
+
+    from forecast.forecasting.incidence import headline
+
+    table = pd.DataFrame([{"horizon": h, "outcome": o, "p": 0.1 * h, "lo": 0.0, "hi": 0.5, "happens_by": 0.2 * h,
+                           "happens_by_lo": 0.1, "happens_by_hi": 0.9} for h in (1, 2) for o in ("x", "none")])
+    assert headline(table, 2, {"x": "X", "none": "None"}) == {
+        "x": {"label": "X", "p": 0.2, "lo": 0.0, "hi": 0.5, "happens_by": {"p": 0.4, "lo": 0.1, "hi": 0.9}},
+        "none": {"label": "None", "p": 0.2, "lo": 0.0, "hi": 0.5, "happens_by": {"p": 0.4, "lo": 0.1, "hi": 0.9}}}
+    old = table.drop(columns=["happens_by", "happens_by_lo", "happens_by_hi"])
+    assert headline(old, 1, {"x": "X", "none": "None"})["x"] == {"label": "X", "p": 0.1, "lo": 0.0, "hi": 0.5}
+
+
+def test_an_empty_ledger_has_no_as_of_date():
+    from forecast.model.dataset import default_as_of
+
+    with pytest.raises(InputError, match=r"^the ledger has no events; give an events file first$"):
+        default_as_of([])
+    assert default_as_of([_event("a", day=dt.date(2025, 2, 3)), _event("b", day=dt.date(2025, 2, 1))]) == dt.date(2025, 2, 3)
+
+
+def test_the_pareto_k_limit_at_ten_draws_and_above():
+    from forecast.inference.importance import pareto_k_limit
+
+    assert pareto_k_limit(5) == 0.0 and pareto_k_limit(10) == 0.0
+    assert pareto_k_limit(11) == pytest.approx(1 - 1 / np.log10(11)) and pareto_k_limit(11) > 0.03
+    assert pareto_k_limit(10**6) == 0.7

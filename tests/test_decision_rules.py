@@ -313,6 +313,7 @@ def test_the_first_forecast_week_is_one_step_of_the_walk_after_the_last_observed
     np.testing.assert_allclose(simulation.incidence[0, :, 1], survival, rtol=1e-12)
     np.testing.assert_allclose(simulation.happens_by[0, :, 0], 1 - np.cumprod(1 - p), rtol=1e-12)
     np.testing.assert_allclose(simulation.happens_by[0, :, 1], survival, rtol=1e-12)
+    assert simulation.incidence.shape == simulation.happens_by.shape == (1, 3, 2)
 
 
 # --- the data hash and "nothing new" --------------------------------------------------------------
@@ -1308,3 +1309,208 @@ def test_the_pareto_k_limit_at_ten_draws_and_above():
     assert pareto_k_limit(5) == 0.0 and pareto_k_limit(10) == 0.0
     assert pareto_k_limit(11) == pytest.approx(1 - 1 / np.log10(11)) and pareto_k_limit(11) > 0.03
     assert pareto_k_limit(10**6) == 0.7
+
+
+# --- the incremental path as update takes it -----------------------------------------------------------
+
+
+def _incremental_case(tmp_path, priors, monkeypatch, outcome, status="ok", priors_hash=None):
+    """_try_incremental over one stored sampled run (2 chains x 50 draws), its file and reweighting faked."""
+    from forecast.inference import incremental
+    from forecast.io import runfiles
+    from forecast.io.version import code_version
+    from forecast.updating.pipeline import _try_incremental
+
+    settings = _settings()
+    version = code_version()
+    events = read_events(EXAMPLE, priors).events
+    data = build_dataset(events, priors, AS_OF)
+    base = _run("r1", status=status, priors_hash=priors_hash or priors.hash, code_version=version, seed=7, draws=50, tune=50,
+                chains=2, diagnostics={"method": "sampled", "target_accept": 0.9, "r_hat_max": 1.0, "ess_bulk_min": 500.0,
+                                       "ess_tail_min": 400.0, "divergences": 0, "chains": 2})
+    workspace = Workspace(tmp_path / "ws")
+    workspace.ledger.commit_update(file="f", file_sha256="s", new_events=events, known_count=0, run=base)
+    posterior = _posterior(data.factors, data.weeks, data.deals, chains=2, draws=50)
+    monkeypatch.setattr(runfiles, "load_posterior", lambda path, run: xr.DataTree.from_dict({"posterior": posterior}))
+    asked = []
+
+    def reweight(base_posterior, data_, events_base, as_of_base, events_now, *, seed):
+        asked.append((events_base, as_of_base, events_now, seed))
+        return outcome(posterior) if callable(outcome) else outcome
+
+    monkeypatch.setattr(incremental, "reweight", reweight)
+    messages = []
+    result = _try_incremental(workspace, data, priors, settings, version, events, messages.append)
+    return result, messages, asked, events, data
+
+
+def test_the_incremental_path_reweights_a_passing_run_and_forecasts_from_its_draws(tmp_path, priors, monkeypatch):
+    from forecast.inference.fit import forecast_from_posterior
+    from forecast.inference.incremental import Reweighted
+
+    result, messages, asked, events, data = _incremental_case(tmp_path, priors, monkeypatch, lambda p: Reweighted(p, 0.31, 80.0))
+    trace, diagnostics, table = result
+    assert asked == [(events, AS_OF, events, 7)]
+    assert diagnostics["method"] == "reweighted" and diagnostics["base_run"] == "r1" and diagnostics["pareto_k"] == 0.31
+    assert diagnostics["pareto_k_max"] == round(1 - 1 / np.log10(100), 3) and diagnostics["passed"]
+    assert diagnostics["ess_bulk_min"] == pytest.approx(400.0) and diagnostics["ess_tail_min"] == pytest.approx(320.0)
+    expected = forecast_from_posterior(trace.posterior.to_dataset(), priors, 7, data.occasions_ahead)
+    assert table.equals(expected)
+    assert messages == ["reweighted run r1's draws by the new events (Pareto k 0.31, 400 effective draws); --refit samples "
+                        "afresh"]
+
+
+def test_the_incremental_path_says_why_it_refits(tmp_path, priors, monkeypatch):
+    from forecast.inference.incremental import Declined, Reweighted
+
+    result, messages, *_ = _incremental_case(tmp_path / "a", priors, monkeypatch, lambda p: Reweighted(p, 0.31, 20.0))
+    assert result is None and messages == ["refitting: reweighting run r1's draws leaves 100 effective draws (bulk; tail 80), "
+                                           "under the limit of 200"]
+    result, messages, *_ = _incremental_case(tmp_path / "b", priors, monkeypatch, Declined("the factors changed"))
+    assert result is None and messages == ["refitting: the factors changed"]
+    result, messages, asked, *_ = _incremental_case(tmp_path / "c", priors, monkeypatch, None, status="flagged")
+    assert result is None and asked == [] and messages == [
+        "refitting: the last sampled run (r1) failed its diagnostics, so its draws cannot be reweighted"]
+    result, messages, asked, *_ = _incremental_case(tmp_path / "d", priors, monkeypatch, None, priors_hash="other")
+    assert result is None and asked == [] and messages == [
+        "refitting: the last sampled run (r1) used other priors, code or sampler settings"]
+
+
+def test_the_incremental_path_has_nothing_to_reweight_without_a_run(tmp_path, priors):
+    from forecast.updating.pipeline import _try_incremental
+
+    events = read_events(EXAMPLE, priors).events
+    messages = []
+    assert _try_incremental(Workspace(tmp_path / "ws"), build_dataset(events, priors, AS_OF), priors, _settings(), "v", events,
+                            messages.append) is None
+    assert messages == []
+
+
+# --- the dataset: its hash, its encoding, ledger rows the priors do not know ----------------------------
+
+
+def test_the_data_hash_is_the_documented_digest_and_never_changes_for_the_same_data(priors):
+    import hashlib
+
+    from forecast.io.priors import canonical_json
+
+    events = read_events(EXAMPLE, priors).events
+    used = sorted((e.event_id, e.content_hash) for e in events)
+    expected = hashlib.sha256(canonical_json({"as_of": "2025-02-21", "events": used}).encode()).hexdigest()
+    assert build_dataset(events, priors, AS_OF).data_hash == expected
+    assert build_dataset(list(reversed(events)), priors, AS_OF).data_hash == expected  # order does not matter
+
+
+def test_no_signals_still_encode_as_integer_indices():
+    from forecast.model.dataset import signal_arrays
+
+    arrays = signal_arrays([], ["a"], dt.date(2025, 2, 17))
+    assert {k: v.dtype for k, v in arrays.items()} == {"factor": np.int64, "week": np.int64, "value": np.float64,
+                                                      "reliability": np.int64, "credibility": np.int64}
+
+
+@pytest.mark.parametrize(("event", "says"), [
+    (_event("x1", kind="outcome", day=dt.date(2025, 2, 18), outcome="armistice"),
+     "event 'x1' in the ledger is an outcome 'armistice', which these priors do not define; add it to outcomes.yaml or "
+     "retract the event"),
+    (_event("x2", kind="scheduled", day=dt.date(2025, 2, 18), occasion="eclipse"),
+     "event 'x2' in the ledger is a scheduled 'eclipse', which these priors do not define; add it to the occasions of "
+     "outcomes.yaml or retract the event"),
+    (_event("x3", day=dt.date(2025, 2, 18), factor="weather", signal=1.0),
+     "event 'x3' in the ledger reads factor 'weather', which these priors do not define; add it to factors.yaml or retract the "
+     "event"),
+])
+def test_ledger_rows_the_priors_do_not_know_are_named(priors, event, says):
+    with pytest.raises(InputError) as info:
+        build_dataset([event], priors, AS_OF)
+    assert str(info.value) == says
+    build_dataset([event, _event("r", kind="retraction", retracts=event.event_id)], priors, AS_OF)  # retracted: fine
+
+
+def test_a_full_dataset_is_marked_as_observed(priors):
+    assert build_dataset(read_events(EXAMPLE, priors).events, priors, AS_OF).outcomes_observed is True
+
+
+def test_the_ledger_returns_every_event_however_many(tmp_path):
+    from forecast.io.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "l.sqlite")
+    events = [_event(f"e{i:03d}", factor="f", signal=0.1) for i in range(130)]
+    ledger.commit_update(file="f", file_sha256="s", new_events=events, known_count=0, run=None)
+    assert len(ledger.events()) == 130 and len(ledger.events(up_to_seq=5)) == 5
+
+
+# --- the workspace: writability, leftovers, who holds the lock ----------------------------------------
+
+
+def test_a_workspace_that_cannot_take_a_file_is_refused_naming_the_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    from forecast.errors import ForecastError
+
+    workspace = Workspace(tmp_path / "ws")
+    workspace.runs_dir.mkdir(parents=True)
+    probes = []
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        probes.append(kwargs)
+        if kwargs.get("dir") == workspace.runs_dir:
+            raise OSError(30, "Read-only file system")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    with pytest.raises(ForecastError) as info:
+        workspace.check_writable()
+    assert str(info.value) == (f"{workspace.runs_dir}: not writable (Read-only file system); nothing was done, since the "
+                               "results could not be stored: make it writable (a read-only mount? chattr +i?), or give "
+                               "--workspace another folder")
+    assert probes[0] == {"dir": workspace.root, "prefix": ".partial-"} and os.listdir(workspace.root) == ["runs"]
+
+
+def test_an_unwritable_ledger_is_refused_naming_it(tmp_path):
+    from forecast.errors import ForecastError
+
+    workspace = Workspace(tmp_path / "ws")
+    workspace.ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=None)
+    os.chmod(workspace.ledger.path, 0o444)
+    if os.access(workspace.ledger.path, os.W_OK):
+        pytest.skip("root writes read-only files")
+    with pytest.raises(ForecastError, match=f"^{workspace.ledger.path}: not writable"):
+        workspace.check_writable()
+
+
+def test_leftovers_go_but_what_is_not_ours_stays(tmp_path):
+    from forecast.io.workspace import UNCOMMITTED
+
+    workspace = Workspace(tmp_path / "ws")
+    workspace.reports_dir.mkdir(parents=True)
+    (workspace.reports_dir / ".partial-x.pdf").write_bytes(b"half")
+    (tmp_path / "elsewhere.pdf").write_bytes(b"keep")
+    (workspace.reports_dir / ".partial-link.pdf").symlink_to(tmp_path / "elsewhere.pdf")
+    (workspace.reports_dir / ".partial-dir").mkdir()
+    committed = workspace.runs_dir / "r1"
+    committed.mkdir(parents=True)
+    (committed / UNCOMMITTED).write_text("r1", encoding="utf-8")
+    workspace.ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=_run("r1"))
+    crashed = workspace.runs_dir / ".partial-r2"
+    crashed.mkdir()
+    (crashed / UNCOMMITTED).write_text("r2", encoding="utf-8")
+    with workspace.locked():
+        pass
+    assert sorted(p.name for p in workspace.reports_dir.iterdir()) == [".partial-dir", ".partial-link.pdf"]
+    assert (tmp_path / "elsewhere.pdf").read_bytes() == b"keep"
+    assert [p.name for p in workspace.runs_dir.iterdir()] == ["r1"] and not (committed / UNCOMMITTED).exists()
+    workspace.mark_committed("r1")  # again: nothing to remove, no error
+
+
+@pytest.mark.parametrize(("argv", "shown"), [
+    (["forecast", "update", "--quiet", "events.csv", "--workspace", "ws"], "forecast update events.csv"),
+    (["forecast", "status"], "forecast status"),
+    (["python", "-m", "x", "a", "b", "c"], "forecast x a"),
+])
+def test_the_lock_holder_is_shown_as_the_command_a_user_typed(monkeypatch, argv, shown):
+    from forecast.io.workspace import _command_line
+
+    monkeypatch.setattr("sys.argv", argv)
+    assert _command_line() == shown

@@ -1560,3 +1560,195 @@ def test_the_lock_holder_is_shown_as_the_command_a_user_typed(monkeypatch, argv,
 
     monkeypatch.setattr("sys.argv", argv)
     assert _command_line() == shown
+
+
+
+# --- words and edges the second mutation run found unheld ----------------------------------------------
+
+
+def test_special_files_are_named_for_what_they_are():
+    import stat
+
+    from forecast.io import textfiles, workspace
+
+    for kind in (textfiles._kind, workspace._kind):
+        assert kind(stat.S_IFCHR) == "a character device" and kind(stat.S_IFBLK) == "a block device"
+        assert kind(stat.S_IFIFO) == "a named pipe (FIFO)" and kind(stat.S_IFSOCK) == "a socket"
+        assert kind(0) == "a special file"
+    assert workspace._kind(stat.S_IFDIR) == "a folder"
+
+
+def test_other_csv_errors_are_said_with_their_line(tmp_path):
+    from forecast.io.textfiles import csv_rows
+
+    path = tmp_path / "x.csv"
+    _, rows = csv_rows(path, "a,b\n1,2\n3," + "x" * 200_000 + "\n")
+    with pytest.raises(InputError) as info:
+        list(rows)
+    assert str(info.value) == f"{path}, line 3: not valid CSV: field larger than field limit (131072)"
+
+
+@pytest.mark.parametrize(("text", "start", "expected"), [
+    ('"a,b\n', 1, (1, 1)),  # a quote at the very start
+    ('a,b\n1,2\n"x\n', 3, (3, 1)),
+    ('a,b\n1,"x "",y\n', 2, (2, 2)),  # a doubled quote does not close the field
+    ('a,b\n1,"x """,y\n', 2, None),
+    ('a,b\nX"y\n', 2, None),  # a quote inside a field opens nothing
+    ('"a\n', 5, None),  # a start past the end
+])
+def test_the_open_quote_is_found_where_it_opens(text, start, expected):
+    from forecast.io.textfiles import _open_quote
+
+    assert _open_quote(text, start) == expected
+
+
+def test_a_large_input_is_shown_in_the_unit_that_reads_best(tmp_path, monkeypatch):
+    from forecast.io.textfiles import read_input
+
+    monkeypatch.setenv("FORECAST_MAX_INPUT_MB", "0.01")
+    for size, shown in ((102_000, "99.6 KB"), (100_000, "97.7 KB"), (104_858, "0.1 MB")):
+        path = tmp_path / f"{size}.csv"
+        path.write_bytes(b"x" * size)
+        with pytest.raises(InputError) as info:
+            read_input(path, "a crowd file")
+        assert str(info.value).startswith(f"{path}: is {shown}, over the 0.01 MB limit"), str(info.value)
+
+
+def test_a_run_folder_is_never_published_twice(tmp_path):
+    from forecast.errors import ForecastError
+
+    workspace = Workspace(tmp_path / "ws")
+    workspace.publish_run_files("r1", lambda folder: (folder / "posterior.nc").write_bytes(b"x"))
+    with pytest.raises(ForecastError, match="r1 already exists"):
+        workspace.publish_run_files("r1", lambda folder: None)
+    (workspace.runs_dir / ".partial-r2").mkdir()
+    with pytest.raises(ForecastError, match="r2 already exists"):
+        workspace.publish_run_files("r2", lambda folder: None)
+    assert workspace.posterior_path("r1") == workspace.root / "runs" / "r1" / "posterior.nc"
+
+    def full(folder):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(ForecastError) as info:
+        workspace.publish_run_files("r3", full)
+    assert str(info.value) == (f"{workspace.runs_dir / 'r3'}: the run could not be stored (the disk is full: No space left on "
+                               "device); nothing was stored, and the ledger is as it was before this update")
+    assert not (workspace.runs_dir / ".partial-r3").exists()
+
+
+def test_a_file_whose_folder_cannot_be_made_is_a_write_failure(tmp_path, monkeypatch):
+    import pathlib
+
+    from forecast.io.workspace import WriteFailed, write_atomically
+
+    def mkdir(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
+    with pytest.raises(WriteFailed) as info:
+        write_atomically(tmp_path / "new" / "brief.pdf", lambda tmp: None)
+    assert str(info.value).endswith("(the disk is full: No space left on device); nothing was written")
+
+
+def test_the_lock_waiting_message_goes_to_stderr_escaped(capsys):
+    from forecast.io.workspace import _stderr
+
+    _stderr("held by pid 1: forecast update \x1b[31mred")
+    err = capsys.readouterr().err
+    assert err.startswith("held by pid 1: forecast update ") and "\x1b" not in err and err.endswith("red\n")
+
+
+def test_update_writes_the_brief_and_keeps_the_run_when_it_fails(tmp_path, monkeypatch):
+    from forecast.brief import publish
+    from forecast.errors import ForecastError
+    from forecast.updating.pipeline import update
+
+    _fake_fits(monkeypatch)
+    briefs = []
+
+    def write_report(workspace, run):
+        briefs.append((workspace, run.run_id))
+        return tmp_path / "brief.pdf"
+
+    monkeypatch.setattr(publish, "write_report", write_report)
+    workspace = Workspace(tmp_path / "ws")
+    messages = []
+    result = update(EXAMPLE, workspace, settings=_settings(), progress=False, log=messages.append)
+    assert briefs == [(workspace, result.run.run_id)] and result.report == tmp_path / "brief.pdf"
+    assert "writing the brief" in messages and result.report_error is None and result.run.status == "ok"
+
+    def fails(workspace, run):
+        raise ForecastError("no fonts")
+
+    monkeypatch.setattr(publish, "write_report", fails)
+    more = write_csv(tmp_path / "m.csv", "m1,2025-02-21,signal,domestic_hawkishness,1.0,,,B,2,one more")
+    result = update(more, workspace, settings=_settings(), progress=False, log=messages.append, refit=True)
+    assert str(result.report_error) == "no fonts" and result.report is None
+    assert workspace.ledger.latest_run().run_id == result.run.run_id
+
+
+def test_writability_is_checked_in_every_folder_that_exists_and_the_ledger(tmp_path, monkeypatch):
+    import tempfile
+
+    from forecast.errors import ForecastError
+
+    workspace = Workspace(tmp_path / "ws")
+    workspace.reports_dir.mkdir(parents=True)  # runs/ does not exist yet: reports/ is checked all the same
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        if kwargs.get("dir") == workspace.reports_dir:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    with pytest.raises(ForecastError, match=f"^{workspace.reports_dir}: not writable"):
+        workspace.check_writable()
+    monkeypatch.setattr(tempfile, "mkstemp", real)
+    workspace.ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=None)
+    opened = os.open
+
+    def refuse(path, flags, *args):
+        if str(path) == str(workspace.ledger.path) and flags & os.O_RDWR:
+            raise PermissionError(1, "Operation not permitted")
+        return opened(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(ForecastError) as info:
+        workspace.check_writable()
+    assert str(info.value).startswith(f"{workspace.ledger.path}: not writable (Operation not permitted); nothing was done")
+
+
+def test_occasions_and_outcomes_are_counted_by_week_including_the_first_and_twice_in_one_week():
+    from forecast.model.dataset import occasion_arrays, outcome_counts
+
+    weeks = [dt.date(2025, 2, 17), dt.date(2025, 2, 24)]
+    sched = [_event(f"s{i}", kind="scheduled", day=day, occasion="summit") for i, day in enumerate(
+        [dt.date(2025, 2, 17), dt.date(2025, 2, 18), dt.date(2025, 2, 25), dt.date(2025, 3, 3), dt.date(2025, 3, 4),
+         dt.date(2025, 3, 10), dt.date(2025, 3, 17), dt.date(2025, 2, 10)])]
+    arrays = occasion_arrays(sched, ["x", "summit"], weeks, 2)
+    np.testing.assert_array_equal(arrays["occasion_counts"], [[0, 2], [0, 1]])
+    np.testing.assert_array_equal(arrays["occasions_ahead"], [[0, 2], [0, 1]])  # weeks 1 and 2 ahead; week 3 and earlier ignored
+    deals = [_event(f"d{i}", kind="outcome", day=day, outcome="b") for i, day in enumerate([dt.date(2025, 2, 17), dt.date(2025, 2, 19)])]
+    counts = outcome_counts(deals, weeks, ["a", "b"])
+    np.testing.assert_array_equal(counts, [[0, 0, 2], [1, 0, 0]])
+    assert counts.dtype == np.int64
+
+
+def test_what_moved_with_two_deal_types_and_an_occasion_ahead_withdrawn():
+    from forecast.explain.attribution import Attribution, attribute
+
+    weeks = [dt.date(2025, 2, 17)]
+    n = 200
+    rng = np.random.default_rng(3)
+    d = Draws(theta=rng.normal(0, 1, (n, 1, 1)), noise=np.full(n, 1.0), nu=np.full(n, 4.0), reliability=np.ones((n, 6)),
+              credibility=np.ones((n, 6)), baseline=rng.normal(-3, 0.3, (n, 2)), effect=np.zeros((n, 2, 1)))
+    ahead = dataclasses.replace(_event("s9", kind="scheduled", day=dt.date(2025, 3, 20), occasion="summit"),
+                                reported=weeks[0])  # outside the weeks, known before, withdrawn since
+    deal_b = _event("o1", kind="outcome", day=weeks[0], outcome="b")
+    result = attribute(d, np.full((n, 3), 1 / 3), now=dict.fromkeys(["a", "b", "none"], 1 / 3), previous=dict.fromkeys(["a", "b", "none"], 0.3),
+                       previous_run="r0", outcome_keys=["a", "b", "none"], factor_keys=["f"], factor_labels={"f": "F"},
+                       weeks=weeks, events_now=[deal_b], as_of_now=weeks[0], events_before=[ahead], as_of_before=weeks[0],
+                       mcse=np.zeros(3), occasions=["summit"])
+    assert isinstance(result, Attribution)
+    assert [p.label for p in result.parts] == ["Outcome events", "Scheduled occasions"]

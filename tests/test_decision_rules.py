@@ -63,7 +63,7 @@ def _posterior(factors, weeks, deals, *, chains=2, draws=50, seed=0, level=0.0, 
     )
 
 
-def _fake_fits(monkeypatch, passed: bool = True) -> list:
+def _fake_fits(monkeypatch, passed: bool = True, nu: float = 4.0) -> list:
     """Replace the sampler in `update` by draws built by hand; returns the datasets it was asked to fit."""
     from forecast.inference.fit import forecast_from_posterior
     from forecast.updating import pipeline
@@ -73,6 +73,7 @@ def _fake_fits(monkeypatch, passed: bool = True) -> list:
     def fit_checked(data, priors, settings, *, progress=False, log=lambda message: None):
         fitted.append(data)
         posterior = _posterior(data.factors, data.weeks, data.deals, chains=settings.chains, draws=settings.draws)
+        posterior["nu"].values[:] = nu
         table = forecast_from_posterior(posterior, priors, settings.seed, data.occasions_ahead)
         diagnostics = {"r_hat_max": 1.0, "ess_bulk_min": 400.0, "ess_tail_min": 400.0, "divergences": 0,
                        "sampling_seconds": 0.0, "chains": settings.chains, "passed": passed, "problems": [],
@@ -243,14 +244,18 @@ def _explain(priors, monkeypatch, new_readings: list[Event]):
         return Counterfactual(without, passed=False, seconds=12.0)
 
     monkeypatch.setattr(what_moved, "forecast_without_new_events", refit)
-    result = what_moved.explain_run(run, previous, posterior, priors, data, now, before)
+    messages = []
+    result = what_moved.explain_run(run, previous, posterior, priors, data, now, before, log=messages.append)
+    refits.extend(messages)  # the log line, after the call (if any)
     return result, refits, run, previous, without, before
 
 
 def test_what_moved_refits_without_the_new_events_when_reweighting_is_unreliable(priors, monkeypatch):
     surprising = [_event(f"x{i}", day=dt.date(2025, 2, 24), factor="territorial_rigidity", signal=-2.5) for i in range(6)]
     result, refits, run, previous, without, before = _explain(priors, monkeypatch, surprising)
-    assert len(refits) == 1, "unreliable weights must be replaced by a refit"
+    assert len(refits) == 2, "unreliable weights must be replaced by a refit"
+    assert refits[1] == (f"what moved: the new events moved the posterior too far to reweight (Pareto k "
+                         f"{result.new_information.pareto_k:.2f}); refitting without them")
     events, as_of, settings, horizon = refits[0]
     assert events == before and as_of == run.as_of and horizon == run.horizon_weeks
     assert (settings.draws, settings.tune, settings.chains, settings.seed) == (500, 50, 2, 7)
@@ -1228,6 +1233,7 @@ def _explained(priors, monkeypatch, *, previous_changes=None, run_changes=None, 
     occasions = list(priors.outcomes.occasions)
     posterior["occasion_effect"] = (("chain", "draw", "deal", "occasion"), rng.normal(1.0, 0.5, (2, 100, len(data.deals),
                                                                                               len(occasions))))
+    posterior["effect"].values[:] = rng.normal(-0.3, 0.5, posterior["effect"].shape)  # each factor moves the deals its own way
     posterior = posterior.assign_coords(occasion=occasions).isel(factor=[3, 2, 1, 0])  # stored in another order
     common = dict(priors_hash=priors.hash, code_version=code_version(), seed=7, draws=100, tune=50, chains=2,
                   horizon_weeks=priors.outcomes.horizon_weeks)
@@ -1359,7 +1365,8 @@ def _incremental_case(tmp_path, priors, monkeypatch, outcome, status="ok", prior
 
     settings = _settings()
     version = code_version()
-    events = read_events(EXAMPLE, priors).events
+    summit = dataclasses.replace(_event("s1", kind="scheduled", day=dt.date(2025, 3, 5), occasion="summit"), reported=AS_OF)
+    events = [*read_events(EXAMPLE, priors).events, summit]  # an occasion ahead moves the forecast
     data = build_dataset(events, priors, AS_OF)
     base = _run("r1", status=status, priors_hash=priors_hash or priors.hash, code_version=version, seed=7, draws=50, tune=50,
                 chains=2, diagnostics={"target_accept": 0.9, "r_hat_max": 1.0, "ess_bulk_min": 500.0,  # no "method": an older run
@@ -1369,6 +1376,8 @@ def _incremental_case(tmp_path, priors, monkeypatch, outcome, status="ok", prior
     later = _event("later", factor="territorial_rigidity", signal=0.5)
     workspace.ledger.commit_update(file="g", file_sha256="t", new_events=[later], known_count=0, run=None)
     posterior = _posterior(data.factors, data.weeks, data.deals, chains=2, draws=50)
+    posterior["occasion_effect"] = (("chain", "draw", "deal", "occasion"), np.full((2, 50, len(data.deals), len(data.occasions)), 1.5))
+    posterior = posterior.assign_coords(occasion=list(data.occasions))
 
     def load_posterior(path, run):
         assert path == workspace.root / "runs/r1/posterior.nc" and run.run_id == "r1"
@@ -1401,6 +1410,7 @@ def test_the_incremental_path_reweights_a_passing_run_and_forecasts_from_its_dra
     assert diagnostics["ess_bulk_min"] == pytest.approx(400.0) and diagnostics["ess_tail_min"] == pytest.approx(320.0)
     expected = forecast_from_posterior(trace.posterior.to_dataset(), priors, 7, data.occasions_ahead)
     assert table.equals(expected)
+    assert not table.equals(forecast_from_posterior(trace.posterior.to_dataset(), priors, 7, None))  # the occasion counts
     assert messages == ["reweighted run r1's draws by the new events (Pareto k 0.31, 400 effective draws); --refit samples "
                         "afresh"]
     assert 0 <= diagnostics["sampling_seconds"] < 60
@@ -1752,3 +1762,72 @@ def test_what_moved_with_two_deal_types_and_an_occasion_ahead_withdrawn():
                        mcse=np.zeros(3), occasions=["summit"])
     assert isinstance(result, Attribution)
     assert [p.label for p in result.parts] == ["Outcome events", "Scheduled occasions"]
+
+
+
+def test_a_lock_timeout_that_is_not_a_number_is_refused(monkeypatch):
+    from forecast.io.workspace import lock_timeout
+
+    for text in ("lots", "-1", "inf", "nan"):
+        monkeypatch.setenv("FORECAST_LOCK_TIMEOUT", text)
+        with pytest.raises(InputError, match=f"FORECAST_LOCK_TIMEOUT='{text}': expected a number of seconds"):
+            lock_timeout(None)
+    monkeypatch.setenv("FORECAST_LOCK_TIMEOUT", "2.5")
+    assert lock_timeout(None) == 2.5 and lock_timeout(0.0) == 0.0
+    monkeypatch.setenv("FORECAST_LOCK_TIMEOUT", " ")
+    assert lock_timeout(None) is None
+
+
+def test_a_foreign_folder_listed_first_does_not_stop_the_cleanup(tmp_path, monkeypatch):
+    import pathlib
+
+    from forecast.io.workspace import UNCOMMITTED
+
+    workspace = Workspace(tmp_path / "ws")
+    workspace.runs_dir.mkdir(parents=True)
+    (workspace.runs_dir / "notes").mkdir()  # another tool's
+    crashed = workspace.runs_dir / "r2"
+    crashed.mkdir()
+    (crashed / UNCOMMITTED).write_text("r2", encoding="utf-8")
+    listing = pathlib.Path.iterdir
+
+    def foreign_first(self):
+        return iter(sorted(listing(self), key=lambda p: p.name != "notes"))
+
+    monkeypatch.setattr(pathlib.Path, "iterdir", foreign_first)
+    with workspace.locked():
+        pass
+    assert sorted(p.name for p in listing(workspace.runs_dir)) == ["notes"]
+
+
+def test_run_ids_and_times_are_utc_whatever_the_local_zone(tmp_path, monkeypatch):
+    import time
+
+    _fake_fits(monkeypatch)
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: a local date is a day ahead of UTC
+    time.tzset()
+    try:
+        before = dt.datetime.now(dt.UTC)
+        run = _update(EXAMPLE, Workspace(tmp_path / "ws")).run
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    stamp = dt.datetime.strptime(run.run_id.split("-")[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    assert abs((stamp - before).total_seconds()) < 120
+    assert abs((dt.datetime.fromisoformat(run.created_at) - before).total_seconds()) < 120
+
+
+def test_the_refit_of_what_moved_is_said_during_update(tmp_path, monkeypatch):
+    from forecast.explain import what_moved
+    from forecast.explain.counterfactual import Counterfactual
+
+    _fake_fits(monkeypatch, nu=1e7)
+    monkeypatch.setattr(what_moved, "forecast_without_new_events",
+                        lambda events, priors, as_of, settings, horizon: Counterfactual(
+                            dict.fromkeys(priors.outcomes.keys, 0.25), True, 1.0))
+    workspace = Workspace(tmp_path / "ws")
+    _update(EXAMPLE, workspace)
+    rows = [f"x{i},2025-02-21,signal,territorial_rigidity,-2.5,,,A,1,collapse {i}" for i in range(6)]
+    messages = []
+    _update(write_csv(tmp_path / "x.csv", *rows), workspace, messages, refit=True)
+    assert any(m.startswith("what moved: the new events moved the posterior too far to reweight") for m in messages), messages

@@ -1831,3 +1831,13 @@ def test_the_refit_of_what_moved_is_said_during_update(tmp_path, monkeypatch):
     messages = []
     _update(write_csv(tmp_path / "x.csv", *rows), workspace, messages, refit=True)
     assert any(m.startswith("what moved: the new events moved the posterior too far to reweight") for m in messages), messages
+
+
+def test_psis_is_the_same_for_log_ratios_shifted_far_from_zero():
+    from forecast.inference.psis import psis_log_weights
+
+    log_ratios = np.random.default_rng(5).normal(0, 1, 400)
+    ours, k = psis_log_weights(log_ratios)
+    shifted, k_shifted = psis_log_weights(log_ratios + 600.0)  # exp(1200) would overflow
+    np.testing.assert_allclose(shifted, ours, rtol=0, atol=1e-9)
+    assert k_shifted == pytest.approx(k)

@@ -1841,3 +1841,38 @@ def test_psis_is_the_same_for_log_ratios_shifted_far_from_zero():
     shifted, k_shifted = psis_log_weights(log_ratios + 600.0)  # exp(1200) would overflow
     np.testing.assert_allclose(shifted, ours, rtol=0, atol=1e-9)
     assert k_shifted == pytest.approx(k)
+
+
+def test_the_workspace_option_then_the_environment_then_here(monkeypatch):
+    from pathlib import Path
+
+    from forecast.io.workspace import lock_timeout, resolve_workspace
+
+    monkeypatch.delenv("FORECAST_WORKSPACE", raising=False)
+    assert resolve_workspace(None) == Path(".") and resolve_workspace("w") == Path("w")
+    monkeypatch.setenv("FORECAST_WORKSPACE", "/srv/ws")
+    assert resolve_workspace(None) == Path("/srv/ws") and resolve_workspace("w") == Path("w")
+    monkeypatch.setenv("FORECAST_LOCK_TIMEOUT", "0")  # do not wait at all
+    assert lock_timeout(None) == 0.0
+
+
+def test_the_lock_holder_is_named_only_when_the_lock_file_says_who(tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    workspace.root.mkdir()
+    assert workspace._holder() == "another forecast process"  # no file
+    (workspace.root / ".lock").write_bytes(b"\xff\xfe garbage")
+    assert workspace._holder() == "another forecast process"
+    (workspace.root / ".lock").write_text("pid 42: forecast update e.csv, since 10:00:00\n", encoding="utf-8")
+    assert workspace._holder() == "pid 42: forecast update e.csv, since 10:00:00"
+
+
+def test_writing_to_a_ledger_from_a_newer_forecast_names_the_file(tmp_path):
+    import sqlite3
+
+    from forecast.errors import ForecastError
+
+    path = tmp_path / "l.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(ForecastError, match=f"^{path}: ledger schema 99 is newer"):
+        Ledger(path).commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=None)

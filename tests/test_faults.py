@@ -343,7 +343,8 @@ with Workspace(sys.argv[1]).locked():
 
 
 def _hold_lock(workspace: Path, mode: str) -> tuple[subprocess.Popen, list[str]]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    path = [str(Path(__file__).resolve().parents[1]), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}  # this checkout first, then the caller's path
     process = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(workspace), mode], stdout=subprocess.PIPE, text=True, env=env)
     lines = []
     while not lines or lines[-1] != "locked":

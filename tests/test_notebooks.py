@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 from conftest import ROOT
@@ -11,7 +13,10 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 def execute(name: str, tmp_path, monkeypatch, **env) -> nbformat.NotebookNode:
-    for key, value in {"NOTEBOOK_OUT": str(tmp_path / "out"), **env}.items():
+    # The kernel starts in tmp_path: a relative PYTHONPATH (such as '.') would no longer name this
+    # checkout, and the kernel would import whatever `forecast` the environment has installed.
+    path = os.pathsep.join([str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+    for key, value in {"NOTEBOOK_OUT": str(tmp_path / "out"), "PYTHONPATH": path, **env}.items():
         monkeypatch.setenv(key, value)  # the kernel inherits the environment
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()

@@ -3,7 +3,9 @@
 From a settled level (twenty weekly C3 readings at +2.5 on territorial rigidity), one more
 reading 3 points away in the last week. The obstacles' steps are heavy-tailed, so the model
 weighs "the obstacle jumped" against "the reading is off", and a reading's grade sets how
-likely the second is. Fitted with real NUTS at the default priors.
+likely the second is. Fitted with real NUTS at the default priors and settings, as `update`
+fits: retried once with safer settings if the first fit fails its diagnostics (a jump is the
+sharpest move a path makes, where a divergence or two can appear); the fit kept must pass.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import datetime as dt
 
 import pytest
 
-from forecast.inference.fit import FitSettings, fit_forecast
+from forecast.inference.fit import FitSettings, fit_checked
 from forecast.io.events import Event
 from forecast.model.dataset import build_dataset
 
@@ -31,7 +33,7 @@ def _share_of_the_way(priors, news: list[str]) -> tuple[float, object]:
     fresh = [_reading(priors, 100 + i, WEEKS, SETTLED - DISTANCE, grade) for i, grade in enumerate(news)]
     events = settled + fresh
     data = build_dataset(events, priors, priors.outcomes.start + dt.timedelta(weeks=WEEKS, days=1))
-    trace, diagnostics, _ = fit_forecast(data, priors, FitSettings(draws=500, tune=500))
+    trace, diagnostics, _, _ = fit_checked(data, priors, FitSettings())
     level = float(trace.posterior["theta"].sel(factor=FACTOR).isel(week=-1).mean())
     return (SETTLED - level) / DISTANCE, diagnostics
 
@@ -40,7 +42,7 @@ def _share_of_the_way(priors, news: list[str]) -> tuple[float, object]:
 def test_one_a1_reading_moves_the_obstacle_at_least_half_way(priors):
     moved, diagnostics = _share_of_the_way(priors, ["A1"])
     assert moved >= 0.5, moved
-    assert diagnostics.passed, diagnostics.problems
+    assert diagnostics["passed"], diagnostics
 
 
 @pytest.mark.slow
@@ -53,4 +55,4 @@ def test_one_e5_reading_moves_it_less_than_a_tenth_of_the_way(priors):
 def test_two_consistent_b2_readings_move_it_at_least_half_way(priors):
     moved, diagnostics = _share_of_the_way(priors, ["B2", "B2"])
     assert moved >= 0.5, moved
-    assert diagnostics.passed, diagnostics.problems
+    assert diagnostics["passed"], diagnostics

@@ -10,7 +10,7 @@ import pymc as pm
 import pytest
 from test_dataset import ev
 
-from forecast.io.priors import Param
+from forecast.io.priors import Jumps, Param
 from forecast.model.dataset import build_dataset
 from forecast.model.graph import build_fit_model, build_model, prior_array
 from forecast.model.kalman_path import KalmanPath
@@ -39,9 +39,11 @@ def test_initial_point_logp_and_gradient_are_finite(data, priors):
 def test_variables_and_dims(data, priors):
     model = build_model(data, priors)
     free = {rv.name for rv in model.free_RVs}
-    assert free == {"initial", "volatility", "innovation", "step_precision", "noise", "baseline", "effect", "occasion_effect"}
+    assert free == {"initial", "volatility", "innovation", "noise", "baseline", "effect", "occasion_effect"}
     assert model.named_vars_to_dims["theta"] == ("factor", "week")
-    assert model.named_vars_to_dims["step_precision"] == ("factor", "step")
+    jumpy = dataclasses.replace(priors, factors={k: dataclasses.replace(f, jumps=Jumps(1.75, "t", "t")) for k, f in priors.factors.items()})
+    assert {rv.name for rv in build_model(data, jumpy).free_RVs} == free | {"step_precision"}
+    assert build_model(data, jumpy).named_vars_to_dims["step_precision"] == ("factor", "step")
     assert model.named_vars_to_dims["effect"] == ("deal", "factor")
     assert model.named_vars_to_dims["occasion_effect"] == ("deal", "occasion")
     assert {rv.name for rv in model.observed_RVs} == {"signal", "outcome_counts"}

@@ -54,15 +54,25 @@ def test_the_pymc_model_draws_the_same_steps(priors):
     assert stats.kstest(standardised, stats.norm.cdf).pvalue > 0.01
 
 
-def test_a_jumps_nu_below_one_is_refused_with_its_line(tmp_path):
+def _with_jumps(tmp_path: Path, nu: str) -> tuple[Path, str]:
+    """The default priors with their commented-out `jumps` blocks switched on, nu as given."""
     folder = tmp_path / "priors"
     shutil.copytree(Path(__file__).resolve().parents[1] / "priors", folder)
-    text = (folder / "factors.yaml").read_text(encoding="utf-8")
-    (folder / "factors.yaml").write_text(text.replace("nu: 1.75", "nu: 0.5", 1), encoding="utf-8")
-    line = text.splitlines().index("      nu: 1.75") + 1
+    text = (folder / "factors.yaml").read_text(encoding="utf-8").replace("    # jumps:", "    jumps:")
+    text = "\n".join(line.replace("    #   ", "      ", 1) if line.startswith("    #   ") else line for line in text.splitlines()) + "\n"
+    text = text.replace("nu: 1.75", f"nu: {nu}")
+    (folder / "factors.yaml").write_text(text, encoding="utf-8")
+    return folder, text
+
+
+def test_the_default_priors_ship_jumps_switched_off_and_they_parse_when_on(priors, tmp_path):
+    assert {k: f.jumps.nu for k, f in priors.factors.items()} == dict.fromkeys(priors.factors, np.inf)
+    folder, _ = _with_jumps(tmp_path, "1.75")
+    assert {k: f.jumps.nu for k, f in load_priors(folder).factors.items()} == dict.fromkeys(priors.factors, NU)
+
+
+def test_a_jumps_nu_below_one_is_refused_with_its_line(tmp_path):
+    folder, text = _with_jumps(tmp_path, "0.5")
+    line = text.splitlines().index("      nu: 0.5") + 1
     with pytest.raises(InputError, match=rf"factors\.yaml, line {line}: .*jumps\.nu.*at least 1"):
         load_priors(folder)
-
-
-def test_the_default_priors_give_every_factor_heavy_tailed_steps(priors):
-    assert {k: f.jumps.nu for k, f in priors.factors.items()} == dict.fromkeys(priors.factors, NU)

@@ -76,3 +76,19 @@ def test_a_jumps_nu_below_one_is_refused_with_its_line(tmp_path):
     line = text.splitlines().index("      nu: 0.5") + 1
     with pytest.raises(InputError, match=rf"factors\.yaml, line {line}: .*jumps\.nu.*at least 1"):
         load_priors(folder)
+
+
+def test_jumps_on_some_factors_only(priors):
+    """Heavy-tailed steps for one factor, Gaussian for the rest: only that factor's weeks get a
+    precision to sample, and both forms of the model have a finite density."""
+    from forecast.model.design import design
+    from forecast.model.graph import build_fit_model, build_model
+
+    first = next(iter(priors.factors))
+    priors = dataclasses.replace(priors, factors={k: dataclasses.replace(f, jumps=Jumps(NU, "t", "t")) if k == first else f
+                                                  for k, f in priors.factors.items()})
+    data = design(priors, n_signals=30, n_weeks=12, rng=np.random.default_rng(0))
+    for build in (build_fit_model, build_model):
+        model = build(data, priors)
+        assert model.initial_point()["step_precision_heavy_log__"].shape == (1, 11)
+        assert np.isfinite(model.compile_logp()(model.initial_point()))

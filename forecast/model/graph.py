@@ -75,7 +75,8 @@ def build_model(data: ModelData, priors: Priors) -> pm.Model:
         theta = initial[:, None]
         if data.n_weeks > 1:
             z = pm.Normal("innovation", 0.0, 1.0, dims=(FACTOR, STEP))
-            scale = volatility[:, None] / pt.sqrt(_step_precision(step_nu))
+            precision = _step_precision(step_nu)
+            scale = volatility[:, None] if precision is None else volatility[:, None] / pt.sqrt(precision)
             theta = pt.concatenate([theta, theta + pt.cumsum(scale * z, axis=1)], axis=1)
         theta = pm.Deterministic("theta", theta, dims=(FACTOR, WEEK))
         _observe(data, priors, theta, _observation_parameters(priors), _data(data))
@@ -130,19 +131,18 @@ def _step_nu(factors: list) -> np.ndarray:
     return nu
 
 
-def _step_precision(nu: np.ndarray) -> TensorVariable:
+def _step_precision(nu: np.ndarray) -> TensorVariable | None:
     """tau (factors, steps): each week's step precision, Gamma(nu / 2, nu / 2) for a factor with
-    Student-t steps and 1 for a Gaussian one."""
+    Student-t steps and 1 for a Gaussian one; None when every factor's steps are Gaussian (the
+    graph then has no precision at all)."""
     heavy = np.flatnonzero(np.isfinite(nu))
+    if not len(heavy):
+        return None
     if len(heavy) == len(nu):
         return pm.Gamma("step_precision", alpha=nu[:, None] / 2, beta=nu[:, None] / 2, dims=(FACTOR, STEP))
     n_steps = len(pm.modelcontext(None).coords[STEP])
-    precision = pt.ones((len(nu), n_steps))
-    if len(heavy):
-        free = pm.Gamma("step_precision_heavy", alpha=nu[heavy, None] / 2, beta=nu[heavy, None] / 2,
-                        shape=(len(heavy), n_steps))
-        precision = pt.set_subtensor(precision[heavy], free)
-    return precision
+    free = pm.Gamma("step_precision_heavy", alpha=nu[heavy, None] / 2, beta=nu[heavy, None] / 2, shape=(len(heavy), n_steps))
+    return pt.set_subtensor(pt.ones((len(nu), n_steps))[heavy], free)
 
 
 # Initial-level priors on the whole real line, which the Kalman-guided paths can serve.

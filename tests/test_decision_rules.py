@@ -1060,15 +1060,18 @@ def test_csv_errors_name_the_line_the_column_and_the_fix(tmp_path):
                                'must be written as two ("")')
 
 
-def test_psis_rejects_too_few_draws_and_a_flat_tail_and_reads_integers_as_numbers():
+def test_psis_rejects_too_few_draws_leaves_a_flat_tail_unsmoothed_and_reads_integers_as_numbers():
+    from scipy.special import logsumexp
+
     from forecast.inference.psis import psis_log_weights
 
     with pytest.raises(ValueError, match=r"^PSIS needs at least 25 draws$"):
         psis_log_weights(np.zeros(24))
     psis_log_weights(np.arange(25.0))  # 25 draws: a tail of 5
     flat_tail = np.r_[np.arange(200.0), np.full(50, 300.0)]  # 250 draws: a tail of 47, all equal
-    with pytest.raises(ValueError, match=r"^all tail values are the same$"):
-        psis_log_weights(flat_tail)
+    log_weights, k = psis_log_weights(flat_tail)
+    assert k == np.inf  # nothing to fit: unreliable
+    np.testing.assert_allclose(log_weights, flat_tail - logsumexp(flat_tail))
     integers = np.random.default_rng(0).integers(0, 60, 300)
     ours, k = psis_log_weights(integers)
     floats, k_floats = psis_log_weights(integers.astype(float))
@@ -1876,3 +1879,55 @@ def test_writing_to_a_ledger_from_a_newer_forecast_names_the_file(tmp_path):
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(ForecastError, match=f"^{path}: ledger schema 99 is newer"):
         Ledger(path).commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=None)
+    # Recording where a run's brief is meets the same refusal, with the same file named.
+    with pytest.raises(ForecastError, match=f"^{path}: ledger schema 99 is newer"):
+        Ledger(path).set_report("r1", "reports/r1.pdf")
+
+
+def test_weights_whose_largest_ratios_are_all_equal_are_declined_not_a_crash():
+    """A tail with nothing to fit (the top 3√S log ratios tied) gives the raw weights marked
+    unreliable, so the update refits; it used to raise 'all tail values are the same'."""
+    from forecast.inference.importance import importance_weights
+
+    log_ratios = np.r_[np.zeros(900), np.full(100, -1.0)]
+    w = importance_weights(log_ratios)
+    assert not w.reliable and w.pareto_k == np.inf
+    np.testing.assert_allclose(w.weights, np.exp(log_ratios) / np.exp(log_ratios).sum())
+
+
+def test_nothing_new_for_the_model_records_the_new_rows_and_returns_the_previous_run(tmp_path, monkeypatch):
+    """Rows reported after --as-of change nothing the model sees: no fit, the previous run
+    returned as both run and previous, the rows recorded with the file they came from."""
+    import shutil
+    import sqlite3
+
+    fitted = _fake_fits(monkeypatch)
+    workspace = Workspace(tmp_path / "ws")
+    priors_dir = tmp_path / "my-priors"
+    shutil.copytree(EXAMPLE.parent.parent / "priors", priors_dir)
+    first = _update(EXAMPLE, workspace, as_of=AS_OF, priors_dir=priors_dir)
+    assert first.run.priors_dir == str(priors_dir) and (first.run.draws, first.run.chains) == (50, 2)
+    rows = EXAMPLE.read_text(encoding="utf-8").rstrip("\n").splitlines()
+    later = tmp_path / "later.csv"
+    later.write_text("\n".join([*rows, f"late-1,{AS_OF},{AS_OF + dt.timedelta(days=3)},signal,territorial_rigidity,"
+                                       "1.0,B,2,Kremlin,reported later,a source"]) + "\n", encoding="utf-8")
+    messages = []
+    second = _update(later, workspace, messages, as_of=AS_OF, priors_dir=priors_dir)
+    assert len(fitted) == 1 and not second.refitted
+    stored = workspace.ledger.latest_run()
+    assert stored.run_id == first.run.run_id and second.run == stored and second.previous == stored
+    assert [e.event_id for e in second.new_events] == ["late-1"] and second.known_events == len(rows) - 1
+    assert second.warnings == []
+    assert messages[0] == f"{later}: {len(rows)} event(s), 1 new, {len(rows) - 1} already in the ledger"
+    assert messages[-1] == f"nothing new for the model since run {first.run.run_id}; not refitting"
+    with sqlite3.connect(workspace.ledger.path) as conn:
+        ingests = conn.execute("SELECT file, rows_new, rows_known FROM ingests ORDER BY ingest_id").fetchall()
+    assert ingests[-1] == (str(later), 1, len(rows) - 1)
+    assert "late-1" in workspace.ledger.known_events() and workspace.ledger.latest_run() == stored
+
+
+def test_an_update_as_of_today_is_not_in_the_future(tmp_path, monkeypatch):
+    _fake_fits(monkeypatch)
+    assert _update(EXAMPLE, Workspace(tmp_path / "ws"), as_of=dt.date.today()).run.as_of == dt.date.today()
+    with pytest.raises(InputError, match=r"^--as-of \S+ is in the future; the log can only be complete up to today$"):
+        _update(EXAMPLE, Workspace(tmp_path / "ws"), as_of=dt.date.today() + dt.timedelta(days=1))

@@ -159,3 +159,19 @@ def test_a_negative_zero_reading_keeps_its_hash_through_the_ledger(tmp_path, pri
     ledger = Ledger(tmp_path / "forecast.sqlite")
     ledger.commit_update(file="f", file_sha256="s", new_events=events, known_count=0, run=None)
     assert [e.content_hash for e in ledger.events()] == [e.content_hash for e in events]
+
+
+def test_writes_to_a_current_ledger_leave_its_schema_alone(tmp_path):
+    """Only an older ledger is migrated: a current one is written without rebuilding a table."""
+    path = tmp_path / "l.sqlite"
+    ledger = Ledger(path)
+    ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=_run("r1"))
+
+    def schema_version() -> int:
+        with sqlite3.connect(path) as conn:
+            return conn.execute("PRAGMA schema_version").fetchone()[0]
+
+    before = schema_version()
+    ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=_run("r2"))
+    ledger.set_report("r2", "reports/r2.pdf")
+    assert schema_version() == before

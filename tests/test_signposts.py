@@ -91,7 +91,7 @@ def test_signposts_direction_size_and_ranking():
     assert table["reliable"].all()
 
 
-@pytest.mark.parametrize("case", ["normal", "heavy", "wide", "small"])
+@pytest.mark.parametrize("case", ["normal", "heavy", "wide", "small", "tiny"])
 def test_our_psis_equals_arviz(case):
     """forecast.inference.psis is ArviZ's psislw (r_eff = 1) written out to avoid its import cost."""
     from arviz_stats.base.array import array_stats
@@ -100,7 +100,8 @@ def test_our_psis_equals_arviz(case):
 
     rng = np.random.default_rng(4)
     log_ratios = {"normal": rng.normal(0, 1, 4000), "heavy": 3 * rng.standard_t(2, 4000),
-                  "wide": rng.normal(0, 5, 1000), "small": -np.abs(rng.normal(0, 1, 200))}[case]
+                  "wide": rng.normal(0, 5, 1000), "small": -np.abs(rng.normal(0, 1, 200)),
+                  "tiny": rng.normal(0, 1, 40)}[case]  # a tail of 8: its first quartile is its second value
     # ArviZ takes a log-likelihood and weights by its inverse (the LOO convention): negate.
     theirs, their_k = array_stats.psislw(-log_ratios, r_eff=1.0)
     ours, our_k = psis_log_weights(log_ratios)

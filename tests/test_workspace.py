@@ -102,3 +102,57 @@ def test_a_crashed_briefs_partial_file_is_removed_by_the_next_lock(workspace):
     with ws.locked():
         pass
     assert [p.name for p in ws.reports_dir.iterdir()] == ["latest.pdf"]
+
+
+def _published(ws: Workspace, run_id: str) -> None:
+    ws.publish_run_files(run_id, lambda folder: (folder / "posterior.nc").write_bytes(b"draws"))
+    ws.mark_committed(run_id)
+
+
+def test_runs_without_a_ledger_are_counted_and_named_in_the_refusal(workspace):
+    from forecast.errors import ForecastError
+
+    ws = Workspace(workspace)
+    _published(ws, "r1")
+    # A hidden folder with draws in it is not a run (a partial or foreign folder), whatever follows the dot.
+    (ws.runs_dir / ".r0").mkdir()
+    (ws.runs_dir / ".r0" / "posterior.nc").write_bytes(b"draws")
+    assert ws.stored_run_folders() == ["r1"]
+    advice = (f"but no ledger (forecast.sqlite); restore {ws.ledger.path} from where it was moved or from a backup, "
+              "or give --workspace another folder to start afresh; nothing was changed")
+    with pytest.raises(ForecastError) as refused:
+        ws.check_ledger()
+    assert str(refused.value) == f"{workspace}: 1 stored run in runs/ (r1) {advice}"
+    for run_id in ("r2", "r3", "r4"):
+        _published(ws, run_id)
+    with pytest.raises(ForecastError) as refused:
+        ws.check_ledger()
+    assert str(refused.value) == f"{workspace}: 4 stored runs in runs/ (r1, r2, r3, ...) {advice}"
+
+
+def test_a_waiting_command_says_how_long_it_will_wait_and_waits_that_long(workspace, monkeypatch):
+    ws = Workspace(workspace, lock_timeout=0.5)
+    workspace.mkdir(parents=True)
+    (workspace / ".lock").write_text("pid 42: forecast update e.csv, since 10:00:00\n", encoding="utf-8")
+    holder = "pid 42: forecast update e.csv, since 10:00:00"
+    with open(workspace / ".lock", "a+") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another process's update, as far as the lock can tell
+        messages = []
+        started = time.monotonic()
+        with pytest.raises(WorkspaceBusy) as gave_up, ws.locked(announce=messages.append):
+            pass
+        waited = time.monotonic() - started
+        assert waited >= 0.5  # it gives up only once the limit has passed, not before
+        assert messages == [f"{workspace}: another forecast command holds the workspace lock ({holder}); "
+                            "waiting for it to finish, for at most 0.5 s"]
+        assert str(gave_up.value) == (
+            f"{workspace}: gave up after 0.5 s waiting for the workspace lock, held by {holder}; nothing was changed. "
+            "Try again when it has finished, or wait longer with --wait SECONDS (FORECAST_LOCK_TIMEOUT)")
+        # Without a limit it says how to set one (and waits until the holder lets go).
+        monkeypatch.delenv("FORECAST_LOCK_TIMEOUT", raising=False)
+        messages.clear()
+        threading.Timer(0.3, fcntl.flock, (other, fcntl.LOCK_UN)).start()
+        with Workspace(workspace).locked(announce=messages.append):
+            pass
+    assert messages == [f"{workspace}: another forecast command holds the workspace lock ({holder}); "
+                        "waiting for it to finish (--wait SECONDS or FORECAST_LOCK_TIMEOUT limits the wait)"]

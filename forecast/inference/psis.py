@@ -29,7 +29,9 @@ def psis_log_weights(log_ratios: np.ndarray) -> tuple[np.ndarray, float]:
     cutoff = np.exp(lw[order[n - tail - 1]])
     tail_lw = lw[tail_ids]
     if tail_lw.max() - tail_lw.min() < np.finfo(float).tiny:
-        raise ValueError("all tail values are the same")
+        # A flat tail has no Pareto shape to fit: the raw weights, with k-hat infinite, so the
+        # caller treats them as unreliable and refits rather than trusting an unfitted tail.
+        return lw - logsumexp(lw), float("inf")
     khat, sigma = _gpd_fit(np.exp(tail_lw) - cutoff)
     if np.isfinite(khat):
         p = np.arange(0.5, tail) / tail

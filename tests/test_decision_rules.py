@@ -1931,3 +1931,19 @@ def test_an_update_as_of_today_is_not_in_the_future(tmp_path, monkeypatch):
     assert _update(EXAMPLE, Workspace(tmp_path / "ws"), as_of=dt.date.today()).run.as_of == dt.date.today()
     with pytest.raises(InputError, match=r"^--as-of \S+ is in the future; the log can only be complete up to today$"):
         _update(EXAMPLE, Workspace(tmp_path / "ws"), as_of=dt.date.today() + dt.timedelta(days=1))
+
+
+def test_the_forward_walk_takes_student_t_steps_where_the_walk_has_jumps():
+    """Each draw's first-week chance expit(a + b theta) gives back its step exactly; with jumps
+    the steps are volatility times a Student-t with the factor's nu, as in the fitted walk."""
+    from scipy.special import logit
+
+    from forecast.forecasting.incidence import simulate_forward
+
+    n = 20_000
+    draws = Draws(theta=np.zeros((n, 1, 2)), baseline=np.full((n, 1), -2.0), effect=np.full((n, 1, 1), 0.5),
+                  volatility=np.full((n, 1), 0.4), step_nu=np.full((n, 1), 1.5))
+    p = simulate_forward(draws, 1, np.random.default_rng(8)).incidence[:, 0, 0]
+    steps = (logit(p) + 2.0) / 0.5 / 0.4
+    assert stats.kstest(steps, stats.t(df=1.5).cdf).pvalue > 1e-3
+    assert stats.kstest(steps, stats.norm.cdf).pvalue < 1e-6

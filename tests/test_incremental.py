@@ -144,3 +144,22 @@ def test_guided_extension_is_the_exact_posterior_in_the_gaussian_limit():
     assert float(other.std()) == pytest.approx(0.3, rel=0.05)
     step = out["innovation"].isel(step=-1) * out["volatility"]
     np.testing.assert_allclose(step.values, (out["theta"].isel(week=-1) - out["theta"].isel(week=-2)).values, atol=1e-12)
+
+
+def test_guided_extension_draws_student_t_steps_where_the_walk_has_jumps():
+    """With jumps (walk.py) a factor no new reading touches steps as volatility times a Student-t
+    with the factor's nu in every new week, as the model's walk does; Gaussian steps fail."""
+    from scipy import stats
+
+    from forecast.model.draws import Signals
+
+    ds = _posterior(chains=2, draws=10_000)
+    ds["step_nu"] = (("chain", "draw", "factor"), np.full((2, 10_000, 2), 2.0))
+    readings = Signals(np.array([0, 0]), np.array([0, 1]), np.array([0.5, 0.7]), np.array([0, 0]), np.array([0, 0]))
+    for guide in (readings, None):  # readings in the new weeks guide the walk; without, it is the prior walk
+        out, _ = _extend(ds, [dt.date(2025, 3, 10), dt.date(2025, 3, 17)], np.random.default_rng(6), guide)
+        theta_b = out["theta"].sel(factor="b")
+        for week in (-2, -1):
+            step = ((theta_b.isel(week=week) - theta_b.isel(week=week - 1)) / 0.3).values.ravel()
+            assert stats.kstest(step, stats.t(df=2.0).cdf).pvalue > 1e-3, (guide, week)
+            assert stats.kstest(step, stats.norm.cdf).pvalue < 1e-6, (guide, week)

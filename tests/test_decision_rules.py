@@ -520,7 +520,9 @@ def test_reweighting_weighs_each_draw_by_exactly_what_is_new(priors, monkeypatch
     Gaussian readings and no obstacle effect, each draw's log weight is, up to a constant,
 
         log t(added) - log t(retracted) + log N(new reading; last level, vol^2 + sd^2)
-        + log p(the deal | baseline, the new week's occasion),
+        + log p(the deal | baseline, the new week's occasions),
+
+    the occasions being the two scheduled ones and the weeks after the base run's deal,
 
     computed here with scipy, apart from the code."""
     from forecast.inference import importance, incremental
@@ -581,8 +583,9 @@ def test_reweighting_weighs_each_draw_by_exactly_what_is_new(priors, monkeypatch
     scale, _ = reading(new_reading, 0.0)
     sd = scale * np.sqrt((1e7 + 3) / (1e7 + 1))
     expected += stats.norm.logpdf(2.0, loc=level0[:, factors.index("security_guarantee_gap")], scale=np.sqrt(0.09 + sd**2))
-    eta = d.baseline + d.occasion_effect[:, :, occasions.index("orthodox_christmas")] + d.occasion_effect[:, :, occasions.index(
-        "orthodox_easter")]
+    # The new week's occasions: the two scheduled, and the weeks after the base run's energy deal.
+    eta = d.baseline + sum(d.occasion_effect[:, :, occasions.index(o)]
+                           for o in ("orthodox_christmas", "orthodox_easter", "after_energy_food_deal"))
     expected += log_softmax(np.concatenate([np.zeros((n, 1)), eta], axis=1), axis=1)[:, 1 + list(data.deals).index("local_ceasefire")]
 
     assert len(seen) == 1

@@ -86,21 +86,23 @@ def test_scheduled_occasions_move_the_outcome_likelihood_as_in_the_model(fitted_
     """Occasions in the deal weeks: the numpy likelihood with them equals the PyMC model's."""
     import dataclasses
 
-    from forecast.model.graph import build_model as build
-
-    data, _, _ = fitted_shape
-    occasions = np.zeros((data.n_weeks, 6))
-    occasions[3, 1] = 1  # an Easter in the week of the first deal
-    occasions[6, 3] = 2  # two expiries in the week with both deals
-    data = dataclasses.replace(data, occasion_counts=occasions)
     from conftest import PRIORS
 
     from forecast.io.priors import load_priors
+    from forecast.model.graph import build_model as build
 
-    model = build(data, load_priors(PRIORS))
+    priors = load_priors(PRIORS)
+    data, _, _ = fitted_shape
+    types = list(priors.outcomes.occasions)
+    occasions = np.zeros((data.n_weeks, len(types)))
+    occasions[3, types.index("orthodox_easter")] = 1  # an Easter in the week of the first deal
+    occasions[6, types.index("deal_expiry")] = 2  # two expiries in the week with both deals
+    occasions[7:9, types.index("after_local_ceasefire")] = 1  # weeks after a deal
+    data = dataclasses.replace(data, occasion_counts=occasions)
+    model = build(data, priors)
     prior = pm.sample_prior_predictive(draws=3, model=model, random_seed=2).prior
     draws = Draws.from_dataset(prior.to_dataset())
-    assert draws.occasion_effect.shape == (3, len(data.deals), 6)
+    assert draws.occasion_effect.shape == (3, len(data.deals), len(types))
     ours = draws.outcome_log_likelihood(data.outcome_counts, occasions)
     outcome_logp = model.compile_logp(vars=[model["outcome_counts"]], jacobian=False)
     for d in range(3):

@@ -3,6 +3,7 @@ the fit, the forecast and every reweighting."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -100,3 +101,96 @@ def test_a_changed_occasion_is_weighed_by_the_whole_change_of_likelihood():
     expected = draws.outcome_log_likelihood(counts, with_occasion) - draws.outcome_log_likelihood(counts, None)
     np.testing.assert_allclose(change, expected, rtol=1e-12)
     assert change[2] > change[1] > change[0]  # the deal fell in the occasion's week: larger effects explain it better
+
+
+# --- the weeks after a deal: occasion types that follow from the outcomes -----------------------
+
+
+def test_the_weeks_after_a_deal_are_an_occasion_found_from_the_outcomes(tmp_path, priors):
+    """`after_local_ceasefire` (8 weeks in the default priors) is 1 in each of the 8 weeks after a
+    week with a local ceasefire, once that deal is known; a second deal extends the run rather
+    than doubling it; ahead of the as-of week it continues into the forecast window."""
+    events = _read(
+        tmp_path, priors,
+        "a1,2025-01-07,signal,territorial_rigidity,2.0,,,B,2,x,,",
+        "d1,2025-01-15,outcome,,,local_ceasefire,,A,1,a truce,,",
+        "d2,2025-01-22,outcome,,,local_ceasefire,,A,1,another a week later,,",
+        "d3,2025-02-26,outcome,,,energy_food_deal,,A,1,reported after the as-of date,2025-03-20,",
+    )
+    data = build_dataset(events, priors, D(2025, 3, 5))
+    o = list(data.occasions)
+    after_local, after_energy = o.index("after_local_ceasefire"), o.index("after_energy_food_deal")
+    weeks = [w.isoformat() for w in data.weeks]
+    on = [weeks[i] for i in np.flatnonzero(data.occasion_counts[:, after_local])]
+    # Deals in the weeks of 13 and 20 January: the 8 weeks after each, as one run of 9 weeks.
+    assert on == [w.isoformat() for w in (D(2025, 1, 20) + dt.timedelta(weeks=i) for i in range(9)) if w <= D(2025, 3, 3)]
+    assert data.occasion_counts[:, after_local].max() == 1
+    ahead = np.flatnonzero(data.occasions_ahead[:, after_local]) + 1
+    assert list(ahead) == list(range(1, 9 - len(on) + 1))  # the rest of the run, from the week after the as-of week
+    assert not data.occasion_counts[:, after_energy].any() and not data.occasions_ahead[:, after_energy].any()
+    assert data.occasion_follows[after_local].deal == "local_ceasefire"
+    # Known on 20 March, the energy deal starts its run then.
+    later = build_dataset(events, priors, D(2025, 3, 20))
+    assert later.occasion_counts[:, after_energy].sum() == 3 and later.occasions_ahead[:, after_energy].sum() == 5
+    # A retracted deal takes its weeks with it.
+    retraction = dataclasses.replace(events[0], event_id="r1", kind="retraction", factor=None, signal=None,
+                                     retracts="d2", date=D(2025, 3, 1), reported=D(2025, 3, 1))
+    retracted = [*events, retraction]
+    without_d2 = build_dataset(retracted, priors, D(2025, 3, 5))
+    assert np.array_equal(without_d2.occasion_counts[:, after_local], data.occasion_counts[:, after_local])
+    assert without_d2.occasions_ahead[:, after_local].sum() == len(ahead) - 1  # the run ends a week earlier
+
+
+def test_the_weeks_after_a_deal_are_not_logged_by_hand(tmp_path, priors):
+    with pytest.raises(InputError, match=r"e\.csv, line 2, column 12 \('occasion'\): occasion type 'after_local_ceasefire' is not logged: "
+                                         r"it is the 8 weeks after each 'local_ceasefire' outcome"):
+        _read(tmp_path, priors, "s1,2025-04-20,scheduled,,,,,,,x,,after_local_ceasefire")
+
+
+@pytest.mark.parametrize(("follows", "message"), [
+    ({"deal": "local_ceasfire", "weeks": 8}, "'local_ceasfire' is not a deal type; did you mean 'local_ceasefire'?"),
+    ({"deal": "local_ceasefire", "weeks": 0}, "expected a whole number of weeks from 1 to 52, got 0"),
+    ({"deal": "local_ceasefire", "weeks": 8.5}, "expected a whole number of weeks from 1 to 52, got 8.5"),
+])
+def test_a_bad_follows_rule_is_named_in_the_priors(priors, follows, message):
+    import copy
+
+    from forecast.io.priors import parse_priors
+
+    content = copy.deepcopy(priors.content)
+    rule = content["outcomes.yaml"]["occasions"]["after_local_ceasefire"]["follows"]
+    rule.update(follows)
+    with pytest.raises(InputError, match=rf"outcomes\.yaml.*occasions.*after_local_ceasefire.*follows.*{message}"):
+        parse_priors(content, priors.directory)
+
+
+def test_simulated_deals_come_in_runs_where_the_priors_say_so(priors):
+    """The prior predictive draws outcomes week by week so that a deal raises the odds in the weeks
+    after it, as the fitted model reads them: here local ceasefires, rare (e^-5 a week) except
+    within 8 weeks of one (+5 on the log-odds)."""
+    import xarray as xr
+
+    from forecast.evaluation.simulate import _outcomes_in_runs
+
+    n, weeks = 400, 60
+    deals, occasions = list(priors.outcomes.deals), list(priors.outcomes.occasions)
+    effect = np.zeros((n, len(deals), len(occasions)))
+    effect[:, deals.index("local_ceasefire"), occasions.index("after_local_ceasefire")] = 5.0
+    baseline = np.full((n, len(deals)), -12.0)
+    baseline[:, deals.index("local_ceasefire")] = -5.0
+    prior = xr.Dataset({
+        "theta": (("draw", "factor", "week"), np.zeros((n, len(priors.factors), weeks))),
+        "baseline": (("draw", "deal"), baseline),
+        "effect": (("draw", "deal", "factor"), np.zeros((n, len(deals), len(priors.factors)))),
+        "occasion_effect": (("draw", "deal", "occasion"), effect),
+    })
+    drawn = _outcomes_in_runs(prior, priors, np.random.default_rng(1))
+    assert drawn.shape == (n, weeks, 1 + len(deals)) and (drawn.sum(axis=2) == 1).all()
+    local = drawn[:, :, 1 + deals.index("local_ceasefire")]
+    lag = np.full(local.shape, 10**6)  # weeks since the draw's latest local ceasefire before each week
+    for w in range(1, weeks):
+        lag[:, w] = np.where(local[:, w - 1] == 1, 1, lag[:, w - 1] + 1)
+    # Up to 8 weeks after a deal the weekly chance is expit(0) = 1/2, from the 9th e^-5 / (1 + e^-5).
+    for weeks_since in (1, 8):
+        assert local[lag == weeks_since].mean() == pytest.approx(0.5, abs=0.1), weeks_since
+    assert local[lag > 8].mean() == pytest.approx(np.exp(-5) / (1 + np.exp(-5)), abs=0.003)

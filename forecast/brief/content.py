@@ -9,6 +9,7 @@ to the run's data hash, or the brief refuses to claim it describes that run.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -163,12 +164,28 @@ def _occasions_ahead(active: list[Event], data: ModelData, draws: Draws, priors:
         week = (e.date - e.date.weekday() * dt.timedelta(days=1) - last).days // 7
         if not 1 <= week <= priors.outcomes.forecast_weeks:
             continue
-        effect = draws.occasion_effect[:, :, list(data.occasions).index(e.occasion)]  # (D, J)
-        multiplier = np.exp(effect)
-        lo, hi = np.quantile(multiplier, INTERVAL, axis=0)
-        out.append(OccasionAhead(e, week, {d: (float(multiplier[:, j].mean()), float(lo[j]), float(hi[j]))
-                                           for j, d in enumerate(data.deals)}))
-    return out
+        out.append(OccasionAhead(e, week, _odds(draws, data, e.occasion)))
+    # The weeks after a deal, where an occasion type is that: one row for the run of them ahead.
+    for o, rule in enumerate(data.occasion_follows):
+        ahead = np.flatnonzero(data.occasions_ahead[:, o]) + 1 if rule is not None else []
+        if not len(ahead):
+            continue
+        deal = max((e for e in active if e.kind == "outcome" and e.outcome == rule.deal), key=lambda e: e.date)
+        first, last_week = int(ahead[0]), int(ahead[-1])
+        when = f"week {first}" if first == last_week else f"weeks {first}-{last_week}"
+        row = dataclasses.replace(deal, event_id=f"{deal.event_id}-after", kind="scheduled", outcome=None,
+                                  occasion=data.occasions[o], date=last + dt.timedelta(weeks=first),
+                                  description=f"{when} of the window, after the {priors.outcomes.deals[rule.deal].label.lower()} "
+                                              f"of {deal.date} ({deal.event_id})")
+        out.append(OccasionAhead(row, first, _odds(draws, data, data.occasions[o])))
+    return sorted(out, key=lambda o: (o.week, o.event.date))
+
+
+def _odds(draws: Draws, data: ModelData, occasion: str) -> dict[str, tuple[float, float, float]]:
+    """An occasion's multiplier of each deal's weekly odds: posterior mean, 5 % and 95 %."""
+    multiplier = np.exp(draws.occasion_effect[:, :, list(data.occasions).index(occasion)])  # (D, J)
+    lo, hi = np.quantile(multiplier, INTERVAL, axis=0)
+    return {d: (float(multiplier[:, j].mean()), float(lo[j]), float(hi[j])) for j, d in enumerate(data.deals)}
 
 
 def _latest_backtest(workspace: Workspace) -> dict | None:

@@ -336,9 +336,10 @@ class _Writer(Layout):
         widths = [20, 12, 180 - 32 - 34 * len(deals), *[34] * len(deals)]
         return [
             Spacer(1, 6),
-            self.rich("<b>Scheduled occasions ahead.</b> Dates known in advance inside the forecast window, and what "
-                      "each does to the weekly odds of each deal in its week (posterior mean multiplier, 5–95 % in "
-                      "brackets; ×1.0 is no effect). The chances above already include them."),
+            self.rich("<b>Scheduled occasions ahead.</b> Dates known in advance inside the forecast window (and the "
+                      "weeks after a recent deal, where the priors say deals come in runs), and what each does to the "
+                      "weekly odds of each deal in its week (posterior mean multiplier, 5–95 % in brackets; ×1.0 is no "
+                      "effect). The chances above already include them."),
             self.table(rows, widths),
         ]
 

@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pymc as pm
+import xarray as xr
 
 from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
 from forecast.io.events import SIGNAL_RANGE
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
 from forecast.model.design import design
+from forecast.model.draws import weekly_log_probabilities
 from forecast.model.graph import build_model
 
 
@@ -103,9 +105,12 @@ def _draw(
         model = pm.do(model, {name: np.asarray(value, dtype=float) for name, value in fixed.items()})
     draws = 1 if outcomes is None else candidates
     sampled = pm.sample_prior_predictive(draws=draws, model=model, random_seed=rng)
+    drawn = sampled.prior_predictive["outcome_counts"].values[0]
+    if any(o.follows is not None for o in priors.outcomes.occasions.values()):
+        drawn = _outcomes_in_runs(sampled.prior.to_dataset().isel(chain=0), priors, rng)
     pick = 0
     if outcomes is not None:
-        totals = sampled.prior_predictive["outcome_counts"].values[0, :, :, 1:].sum(axis=(1, 2))
+        totals = drawn[:, :, 1:].sum(axis=(1, 2))
         fits = np.flatnonzero((totals >= outcomes[0]) & (totals <= outcomes[1]))
         if len(fits) == 0:
             raise ValueError(f"no draw of {candidates} has {outcomes[0]}-{outcomes[1]} deals; the priors make deals too rare or common")
@@ -124,7 +129,7 @@ def _draw(
             "outcome": "", "source_reliability": RELIABILITY_GRADES[skeleton.signal_reliability[i]],
             "info_credibility": CREDIBILITY_GRADES[skeleton.signal_credibility[i]],
         })
-    counts = predictive["outcome_counts"].values
+    counts = drawn[pick]
     for w in range(n_weeks):
         for j, deal in enumerate(deals):
             for n in range(int(counts[w, 1 + j])):
@@ -137,6 +142,32 @@ def _draw(
     parameters = {name: prior[name].values for name in prior.data_vars if name != "theta"}
     parameters.update({name: np.asarray(value, dtype=float) for name, value in (fixed or {}).items()})
     return SyntheticLog(events=events, theta=prior["theta"].values, parameters=parameters, weeks=weeks)
+
+
+def _outcomes_in_runs(prior: xr.Dataset, priors: Priors, rng: np.random.Generator) -> np.ndarray:
+    """(draws, weeks, 1 + J) one-hot weekly outcomes drawn week by week, for priors with occasion
+    types that are the weeks after a deal: such a week's odds depend on the deals drawn before
+    it, which the model's graph (where the outcomes are data) cannot draw itself."""
+    deals = list(priors.outcomes.deals)
+    theta = prior["theta"].transpose("draw", "week", "factor").values  # (D, W, K)
+    baseline = prior["baseline"].transpose("draw", "deal").values
+    effect = prior["effect"].transpose("draw", "deal", "factor").values
+    occasion_effect = prior["occasion_effect"].transpose("draw", "deal", "occasion").values  # (D, J, O)
+    rules = [(o, deals.index(occ.follows.deal), occ.follows.weeks)
+             for o, occ in enumerate(priors.outcomes.occasions.values()) if occ.follows is not None]
+    n, n_weeks, _ = theta.shape
+    last_deal = np.full((n, len(deals)), -np.inf)  # the week of each draw's latest deal of each type
+    out = np.zeros((n, n_weeks, 1 + len(deals)), dtype=np.int64)
+    for w in range(n_weeks):
+        boost = np.zeros((n, len(deals)))
+        for o, j, weeks in rules:
+            boost += (w - last_deal[:, j] <= weeks)[:, None] * occasion_effect[:, :, o]
+        p = np.exp(weekly_log_probabilities(baseline, effect, theta[:, w], boost))
+        pick = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1).clip(max=len(deals))
+        out[np.arange(n), w, pick] = 1
+        hit = pick > 0
+        last_deal[hit, pick[hit] - 1] = w
+    return out
 
 
 SPARSE_CORPUS_START = dt.date(2022, 2, 21)  # the week of the full-scale invasion, as the real record

@@ -34,6 +34,7 @@ import numpy as np
 
 from forecast.inference.importance import importance_weights
 from forecast.io.events import Event
+from forecast.io.priors import Follows
 from forecast.model.dataset import active_events, monday, occasion_arrays, outcome_counts
 from forecast.model.draws import Draws
 
@@ -118,15 +119,17 @@ def attribute(
     as_of_before: dt.date,
     mcse: np.ndarray,
     occasions: Sequence[str] = (),
+    occasion_follows: Sequence[Follows | None] = (),
     headline_before_occasions: np.ndarray | None = None,
 ) -> Attribution | Unavailable:
     """Split P_now - P_prev (per outcome) into new information and the rest.
 
     `headline` is (draws, outcomes): each draw's chance at the headline horizon, in `draws`' order.
     `events_now` / `events_before` are the ledger as each run saw it; `weeks` this run's weeks.
-    Scheduled occasions (types `occasions`) new since then change the weeks' likelihood and the
-    forecast itself: `headline_before_occasions` is each draw's headline with only the occasions
-    ahead that the previous run knew of.
+    Scheduled occasions (types `occasions`; those with `occasion_follows` are the weeks after a
+    deal) new since then change the weeks' likelihood and the forecast itself:
+    `headline_before_occasions` is each draw's headline with only the occasions ahead that the
+    previous run knew of.
     """
     active_now = {e.event_id: e for e in active_events(events_now, as_of_now)[0]}
     active_before = {e.event_id: e for e in active_events(events_before, as_of_before)[0]}
@@ -144,9 +147,16 @@ def attribute(
     deals = [k for k in outcome_keys[:-1]]
     counts_now = outcome_counts([e for e in active_now.values() if e.kind == "outcome"], weeks, deals)
     counts_without = outcome_counts([e for e in active_before.values() if e.kind == "outcome"], weeks, deals)
-    occasions_now = occasion_arrays([e for e in active_now.values() if e.kind == "scheduled"], occasions, weeks, 1)["occasion_counts"]
-    occasions_without = occasion_arrays([e for e in active_before.values() if e.kind == "scheduled"], occasions, weeks, 1)[
-        "occasion_counts"]
+
+    def occasion_counts(scheduled_from: dict[str, Event], outcomes_from: dict[str, Event]) -> np.ndarray:
+        """The weeks' occasions with the scheduled rows of one run and the deals (whose following
+        weeks an occasion type may be) of another."""
+        events = [e for e in scheduled_from.values() if e.kind == "scheduled"]
+        events += [e for e in outcomes_from.values() if e.kind == "outcome"]
+        return occasion_arrays(events, occasions, weeks, 1, occasion_follows)["occasion_counts"]
+
+    occasions_now = occasion_counts(active_now, active_now)
+    occasions_without = occasion_counts(active_before, active_before)
     ahead_headline = headline if headline_before_occasions is None else headline_before_occasions
 
     def log_ratio(signals_added: list[Event], signals_removed: list[Event], counts: np.ndarray, occasions_b: np.ndarray) -> np.ndarray:
@@ -180,10 +190,11 @@ def attribute(
             parts.append(part(f"Signals on {factor_labels[k]}", len(plus) + len(minus),
                               log_ratio(plus, minus, counts_now, occasions_now))[0])
     if n_outcome_changes:
-        parts.append(part("Outcome events", n_outcome_changes, log_ratio([], [], counts_without, occasions_now))[0])
+        parts.append(part("Outcome events", n_outcome_changes,
+                          log_ratio([], [], counts_without, occasion_counts(active_now, active_before)))[0])
     if n_scheduled_changes:
-        parts.append(part("Scheduled occasions", n_scheduled_changes, log_ratio([], [], counts_now, occasions_without),
-                          ahead_headline)[0])
+        parts.append(part("Scheduled occasions", n_scheduled_changes,
+                          log_ratio([], [], counts_now, occasion_counts(active_before, active_now)), ahead_headline)[0])
     if removed:
         notes.append(f"{len(removed)} event(s) the previous run used are no longer counted (retracted, or a later as-of "
                      "moved them); their share is the change from taking them out.")

@@ -59,8 +59,8 @@ def explain_run(
     mcse = headline_mcse(incidence, horizon, run.chains)
     # The occasions ahead that the previous run knew of: new ones move the forecast directly.
     known_before = active_events(events_before, previous.as_of)[0]
-    ahead_before = occasion_arrays([e for e in known_before if e.kind == "scheduled"], data.occasions, data.weeks,
-                                   priors.outcomes.forecast_weeks)["occasions_ahead"]
+    ahead_before = occasion_arrays(known_before, data.occasions, data.weeks, priors.outcomes.forecast_weeks,
+                                   data.occasion_follows)["occasions_ahead"]
     headline_before_occasions = None
     if data.occasions_ahead is not None and not np.array_equal(ahead_before, data.occasions_ahead):
         headline_before_occasions = cumulative_incidence(draws, horizon, np.random.default_rng([run.seed, 1]),
@@ -77,6 +77,7 @@ def explain_run(
         events_before=events_before, as_of_before=previous.as_of,
         mcse=mcse,
         occasions=data.occasions,
+        occasion_follows=data.occasion_follows,
         headline_before_occasions=headline_before_occasions,
     )
     if isinstance(result, Unavailable):

@@ -80,8 +80,8 @@ def reweight(
     counts_before[: len(old_weeks)] = outcome_counts([e for e in before.values() if e.kind == "outcome"], old_weeks, data.deals)
 
     # New weeks carry their whole outcome row: they were not observed at all before.
-    occasions_before = occasion_arrays([e for e in before.values() if e.kind == "scheduled"], data.occasions,
-                                       data.weeks, 1)["occasion_counts"] if data.occasions else None
+    occasions_before = occasion_arrays(list(before.values()), data.occasions, data.weeks, 1,
+                                       data.occasion_follows)["occasion_counts"] if data.occasions else None
     if occasions_before is not None:
         occasions_before[len(old_weeks):] = 0  # weeks the base run never saw carry their whole likelihood below
     log_w += draws.change_log_likelihood(added, removed, data.factors, data.weeks[0],

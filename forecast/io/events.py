@@ -240,6 +240,10 @@ def _parse_row(row: _Row, priors: Priors, bounds: tuple[dt.date, dt.date], extra
             known = priors.outcomes.occasions
             hint = did_you_mean(occasion, known) if known else "these priors define no occasions (outcomes.yaml, 'occasions')"
             raise row.error("occasion", f"unknown occasion type '{occasion}'; {hint}")
+        if priors.outcomes.occasions[occasion].follows is not None:
+            rule = priors.outcomes.occasions[occasion].follows
+            raise row.error("occasion", f"occasion type '{occasion}' is not logged: it is the {rule.weeks} weeks after each "
+                                        f"'{rule.deal}' outcome, which the model finds itself; log the outcome instead")
     else:
         retracts = row.get("retracts")
 

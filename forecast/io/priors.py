@@ -102,13 +102,24 @@ class DealType:
 
 
 @dataclass(frozen=True)
+class Follows:
+    """An occasion that no one schedules: the `weeks` weeks after a week in which a deal of type
+    `deal` was reached (deals come in runs once a channel works)."""
+
+    deal: str
+    weeks: int
+
+
+@dataclass(frozen=True)
 class Occasion:
     """A kind of date known in advance (a holiday, a deal's expiry, an announced summit) on which
-    deals are more (or less) likely: its week's log-odds of each deal type move by `effects`."""
+    deals are more (or less) likely: its week's log-odds of each deal type move by `effects`.
+    With `follows`, its weeks are not logged but follow from the outcomes (`model/dataset.py`)."""
 
     key: str
     label: str
     effects: dict[str, Param]  # deal key -> the change in that deal's weekly log-odds
+    follows: Follows | None = None
 
 
 @dataclass(frozen=True)
@@ -515,14 +526,29 @@ def _parse_occasions(doc: _Doc, deals: dict[str, DealType]) -> dict[str, Occasio
         key = _identifier(doc, ("occasions", key), key)
         if key in deals:
             raise doc.error(("occasions", key), "an occasion type cannot share its key with a deal type")
-        entry = _check_keys(doc, ("occasions", key), entry, {"label", "effects"}, {"label", "effects"})
+        entry = _check_keys(doc, ("occasions", key), entry, {"label", "effects", "follows"}, {"label", "effects"})
         effects = _check_keys(doc, ("occasions", key, "effects"), entry["effects"], set(deals), set(deals))
         out[key] = Occasion(
             key=key,
             label=_text(doc, ("occasions", key, "label"), entry["label"]),
             effects={d: _param(doc, ("occasions", key, "effects", d), effects[d], positive=False) for d in deals},
+            follows=_parse_follows(doc, ("occasions", key, "follows"), entry["follows"], deals) if "follows" in entry else None,
         )
     return out
+
+
+def _parse_follows(doc: _Doc, keypath: tuple, entry: Any, deals: dict[str, DealType]) -> Follows:
+    """`follows: {deal, weeks, rationale, source}`: the occasion is the weeks after a deal."""
+    keys = {"deal", "weeks", "rationale", "source"}
+    entry = _check_keys(doc, keypath, entry, keys, keys)
+    if entry["deal"] not in deals:
+        raise doc.error((*keypath, "deal"), f"'{entry['deal']}' is not a deal type; {did_you_mean(str(entry['deal']), deals)}")
+    weeks = entry["weeks"]
+    if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= 52:
+        raise doc.error((*keypath, "weeks"), f"expected a whole number of weeks from 1 to 52, got {_shown(weeks)}")
+    _text(doc, (*keypath, "rationale"), entry["rationale"])
+    _text(doc, (*keypath, "source"), entry["source"])
+    return Follows(deal=entry["deal"], weeks=weeks)
 
 
 def _parse_observation(doc: _Doc) -> Observation:

@@ -17,7 +17,7 @@ import numpy as np
 from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
 from forecast.errors import InputError
 from forecast.io.events import Event
-from forecast.io.priors import Priors, canonical_json
+from forecast.io.priors import Follows, Priors, canonical_json
 
 
 def monday(day: dt.date) -> dt.date:
@@ -42,10 +42,12 @@ class ModelData:
     data_hash: str
     counts: dict[str, int]
     # Scheduled occasions known by the as-of date, counted by week and occasion type: in the
-    # observed weeks, and in the forecast weeks after the as-of week (1..forecast_weeks).
+    # observed weeks, and in the forecast weeks after the as-of week (1..forecast_weeks). An
+    # occasion type that follows a deal type (`occasion_follows`) is 1 in the weeks after a deal.
     occasions: tuple[str, ...] = ()
     occasion_counts: np.ndarray | None = None  # (weeks, occasions)
     occasions_ahead: np.ndarray | None = None  # (forecast_weeks, occasions)
+    occasion_follows: tuple[Follows | None, ...] = ()  # aligned with occasions
 
     @property
     def n_weeks(self) -> int:
@@ -84,6 +86,9 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
         if e.occasion not in priors.outcomes.occasions:
             raise InputError(f"event '{e.event_id}' in the ledger is a scheduled '{e.occasion}', which these priors do not "
                              "define; add it to the occasions of outcomes.yaml or retract the event")
+        if priors.outcomes.occasions[e.occasion].follows is not None:
+            raise InputError(f"event '{e.event_id}' in the ledger is a scheduled '{e.occasion}', which these priors derive "
+                             "from the outcomes (the weeks after a deal); retract the event")
 
     first = monday(min([priors.outcomes.start, *(e.date for e in active)]))
     last = monday(as_of)
@@ -112,23 +117,40 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
             "retracted": len(retracted),
             **({"scheduled": len(scheduled)} if scheduled else {}),
         },
-        **occasion_arrays(scheduled, list(priors.outcomes.occasions), weeks, priors.outcomes.forecast_weeks),
+        **occasion_arrays([*scheduled, *outcomes], list(priors.outcomes.occasions), weeks, priors.outcomes.forecast_weeks,
+                          [o.follows for o in priors.outcomes.occasions.values()]),
     )
 
 
-def occasion_arrays(scheduled: Sequence[Event], occasions: Sequence[str], weeks: Sequence[dt.date],
-                    forecast_weeks: int) -> dict:
+def occasion_arrays(events: Sequence[Event], occasions: Sequence[str], weeks: Sequence[dt.date],
+                    forecast_weeks: int, follows: Sequence[Follows | None] = ()) -> dict:
     """Each occasion type's count by observed week and by forecast week (1..forecast_weeks after
-    the last observed week); occasions outside both are ignored."""
+    the last observed week); occasions outside both are ignored. `events` are those in force:
+    their scheduled rows count where they fall, and an occasion type that follows a deal type
+    (`follows`, aligned with `occasions`) is 1 in each of its weeks after a week with such a deal.
+    Ahead of the last observed week that is exact for the first deal, which is what the forecast
+    asks: until it comes, no other deal starts a new run of such weeks."""
+    follows = tuple(follows) or (None,) * len(occasions)
     observed = np.zeros((len(weeks), len(occasions)))
     ahead = np.zeros((forecast_weeks, len(occasions)))
-    for e in scheduled:
-        w, o = week_index(e.date, weeks[0]), list(occasions).index(e.occasion)
+
+    def add(w: int, o: int, count: float) -> None:
         if 0 <= w < len(weeks):
-            observed[w, o] += 1
+            observed[w, o] += count
         elif 1 <= w - (len(weeks) - 1) <= forecast_weeks:
-            ahead[w - len(weeks), o] += 1
-    return {"occasions": tuple(occasions), "occasion_counts": observed, "occasions_ahead": ahead}
+            ahead[w - len(weeks), o] += count
+
+    for e in events:
+        if e.kind == "scheduled":
+            add(week_index(e.date, weeks[0]), list(occasions).index(e.occasion), 1)
+    for o, rule in enumerate(follows):
+        if rule is None:
+            continue
+        deal_weeks = {week_index(e.date, weeks[0]) for e in events if e.kind == "outcome" and e.outcome == rule.deal}
+        for w in sorted({w + i for w in deal_weeks for i in range(1, rule.weeks + 1)}):
+            add(w, o, 1)
+    return {"occasions": tuple(occasions), "occasion_counts": observed, "occasions_ahead": ahead,
+            "occasion_follows": follows}
 
 
 def week_index(day: dt.date, first_week: dt.date) -> int:

@@ -136,6 +136,12 @@ def test_the_weeks_after_a_deal_are_an_occasion_found_from_the_outcomes(tmp_path
     retraction = dataclasses.replace(events[0], event_id="r1", kind="retraction", factor=None, signal=None,
                                      retracts="d2", date=D(2025, 3, 1), reported=D(2025, 3, 1))
     retracted = [*events, retraction]
+    # The same runs from the weekly counts, as simulation-based calibration finds them.
+    from forecast.model.dataset import deal_run_counts
+
+    from_counts = deal_run_counts(data.outcome_counts, data.deals, data.occasion_follows)
+    assert np.array_equal(from_counts[:, after_local], data.occasion_counts[:, after_local])
+    assert not from_counts[:, [i for i, f in enumerate(data.occasion_follows) if f is None]].any()
     without_d2 = build_dataset(retracted, priors, D(2025, 3, 5))
     assert np.array_equal(without_d2.occasion_counts[:, after_local], data.occasion_counts[:, after_local])
     assert without_d2.occasions_ahead[:, after_local].sum() == len(ahead) - 1  # the run ends a week earlier
@@ -170,7 +176,7 @@ def test_simulated_deals_come_in_runs_where_the_priors_say_so(priors):
     within 8 weeks of one (+5 on the log-odds)."""
     import xarray as xr
 
-    from forecast.evaluation.simulate import _outcomes_in_runs
+    from forecast.evaluation.simulate import outcomes_in_runs
 
     n, weeks = 400, 60
     deals, occasions = list(priors.outcomes.deals), list(priors.outcomes.occasions)
@@ -184,7 +190,7 @@ def test_simulated_deals_come_in_runs_where_the_priors_say_so(priors):
         "effect": (("draw", "deal", "factor"), np.zeros((n, len(deals), len(priors.factors)))),
         "occasion_effect": (("draw", "deal", "occasion"), effect),
     })
-    drawn = _outcomes_in_runs(prior, priors, np.random.default_rng(1))
+    drawn = outcomes_in_runs(prior, priors, np.random.default_rng(1))
     assert drawn.shape == (n, weeks, 1 + len(deals)) and (drawn.sum(axis=2) == 1).all()
     local = drawn[:, :, 1 + deals.index("local_ceasefire")]
     lag = np.full(local.shape, 10**6)  # weeks since the draw's latest local ceasefire before each week

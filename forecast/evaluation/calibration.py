@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from forecast.evaluation.simulate import outcomes_in_runs
 from forecast.inference.sampler import sample
 from forecast.io.priors import Priors
+from forecast.model.dataset import deal_run_counts
 from forecast.model.design import design
 from forecast.model.graph import build_fit_model, build_model
 
@@ -50,6 +52,11 @@ def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int]
     truth = pm.sample_prior_predictive(draws=settings.replications, model=build_model(skeleton, priors), random_seed=rng)
     prior = truth.prior.to_dataset().isel(chain=0)
     predictive = truth.prior_predictive.to_dataset().isel(chain=0)
+    outcomes = predictive["outcome_counts"].values.astype(np.int64)
+    follows = [o.follows for o in priors.outcomes.occasions.values()]
+    if any(follows):
+        # Deals come in runs: outcomes drawn week by week, and the fit reads the runs they make.
+        outcomes = outcomes_in_runs(prior, priors, rng)
     checked = [name for name in CHECKED if name in {rv.name for rv in build_model(skeleton, priors).free_RVs}]
 
     rows = []
@@ -57,7 +64,8 @@ def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int]
         data = dataclasses.replace(
             skeleton,
             signal_value=predictive["signal"].isel(draw=r).values,
-            outcome_counts=predictive["outcome_counts"].isel(draw=r).values.astype(np.int64),
+            outcome_counts=outcomes[r],
+            **({"occasion_counts": deal_run_counts(outcomes[r], skeleton.deals, follows)} if any(follows) else {}),
         )
         trace, diagnostics = sample(build_fit_model(data, priors), draws=settings.draws, tune=settings.tune,
                                     chains=settings.chains, seed=settings.seed + r, progress=False)

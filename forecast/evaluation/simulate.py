@@ -107,7 +107,7 @@ def _draw(
     sampled = pm.sample_prior_predictive(draws=draws, model=model, random_seed=rng)
     drawn = sampled.prior_predictive["outcome_counts"].values[0]
     if any(o.follows is not None for o in priors.outcomes.occasions.values()):
-        drawn = _outcomes_in_runs(sampled.prior.to_dataset().isel(chain=0), priors, rng)
+        drawn = outcomes_in_runs(sampled.prior.to_dataset().isel(chain=0), priors, rng)
     pick = 0
     if outcomes is not None:
         totals = drawn[:, :, 1:].sum(axis=(1, 2))
@@ -144,7 +144,7 @@ def _draw(
     return SyntheticLog(events=events, theta=prior["theta"].values, parameters=parameters, weeks=weeks)
 
 
-def _outcomes_in_runs(prior: xr.Dataset, priors: Priors, rng: np.random.Generator) -> np.ndarray:
+def outcomes_in_runs(prior: xr.Dataset, priors: Priors, rng: np.random.Generator) -> np.ndarray:
     """(draws, weeks, 1 + J) one-hot weekly outcomes drawn week by week, for priors with occasion
     types that are the weeks after a deal: such a week's odds depend on the deals drawn before
     it, which the model's graph (where the outcomes are data) cannot draw itself."""

@@ -153,6 +153,18 @@ def occasion_arrays(events: Sequence[Event], occasions: Sequence[str], weeks: Se
             "occasion_follows": follows}
 
 
+def deal_run_counts(outcome_counts: np.ndarray, deals: Sequence[str], follows: Sequence[Follows | None]) -> np.ndarray:
+    """(weeks, occasion types): 1 in the weeks after a deal for the types that follow one, from
+    weekly outcome counts (column 0 no deal, then `deals`); what `occasion_arrays` finds from the
+    outcome rows, for logs drawn as counts (simulation-based calibration)."""
+    out = np.zeros((len(outcome_counts), len(follows)))
+    for o, rule in enumerate(follows):
+        if rule is not None:
+            for w in np.flatnonzero(outcome_counts[:, 1 + list(deals).index(rule.deal)]):
+                out[w + 1:w + 1 + rule.weeks, o] = 1
+    return out
+
+
 def week_index(day: dt.date, first_week: dt.date) -> int:
     """Index of `day`'s ISO week, counting from the Monday `first_week`."""
     return (monday(day) - first_week).days // 7

@@ -470,6 +470,23 @@ def test_quiet_weeks_are_those_after_the_previous_as_of_week_up_to_this_one(befo
         assert said == []
 
 
+def test_a_newly_observed_week_with_a_new_deal_is_not_a_quiet_week():
+    from forecast.explain.attribution import attribute
+
+    weeks = [WEEK0 + dt.timedelta(weeks=i) for i in range(5)]
+    draws = Draws(theta=np.zeros((200, 1, 5)), noise=np.full(200, 0.5), nu=np.full(200, 4.0), reliability=np.ones((200, 6)),
+                  credibility=np.ones((200, 6)), baseline=np.full((200, 1), -3.0), effect=np.full((200, 1, 1), -0.5))
+    old = [_event("s0", day=WEEK0, factor="f", signal=0.5)]
+    new_deal = dataclasses.replace(_event("d1", kind="outcome", day=WEEK0 + dt.timedelta(weeks=3), outcome="deal"),
+                                   reported=WEEK0 + dt.timedelta(weeks=3))
+    result = attribute(draws, np.full((200, 2), 0.5), now={"deal": 0.5, "none": 0.5}, previous={"deal": 0.4, "none": 0.6},
+                       previous_run="r0", outcome_keys=["deal", "none"], factor_keys=["f"], factor_labels={"f": "F"},
+                       weeks=weeks, events_now=[*old, new_deal], as_of_now=WEEK0 + dt.timedelta(weeks=4, days=2),
+                       events_before=old, as_of_before=WEEK0 + dt.timedelta(days=9), mcse=np.zeros(2))
+    # Weeks 2, 3 and 4 are new; week 3 brought the deal.
+    assert [n.split(" more week")[0] for n in result.notes if "observed with no deal" in n] == ["2"]
+
+
 def _graded_draws(n=4000, seed=2) -> Draws:
     rng = np.random.default_rng(seed)
     level = rng.normal(1.0, 0.5, n)

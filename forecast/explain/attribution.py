@@ -199,7 +199,8 @@ def attribute(
         notes.append(f"{len(removed)} event(s) the previous run used are no longer counted (retracted, or a later as-of "
                      "moved them); their share is the change from taking them out.")
 
-    quiet_weeks = sum(1 for w in weeks if monday(as_of_before) < w <= monday(as_of_now) and counts_without[weeks.index(w), 0])
+    # Weeks newly observed that passed with no deal, as the log now says (a deal logged in one is no quiet week).
+    quiet_weeks = sum(1 for w in weeks if monday(as_of_before) < w <= monday(as_of_now) and counts_now[weeks.index(w), 0])
     if quiet_weeks:
         notes.append(f"{quiet_weeks} more week(s) observed with no deal since the previous run's as-of date "
                      f"({as_of_before}); each is evidence in itself, and the forecast window moved on with them.")

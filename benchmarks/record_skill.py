@@ -6,12 +6,16 @@ weeks from one fit per origin (`run_backtests`). `--without` drops one part of t
 measure what it earns (the README's "keep only what earns skill"):
 
   occasions   no scheduled occasions (their rows and their effects)
-  jumps       Gaussian steps in the obstacles' walk instead of Student-t ones
+  runs        no runs of deals (the occasion types that are the weeks after a deal)
+  jumps       Gaussian steps in the obstacles' walk where the priors give Student-t ones
+
+The README's table is the run without `--without`; each part's own skill is that table's
+forecasts scored against those of a run without it, origin by origin.
 
 Prints each horizon's table (scores, skill against every baseline with 90 % intervals, flagged
 fits) and, with `--out`, writes the results as JSON.
 
-    .venv/bin/python benchmarks/record_skill.py [--without occasions|jumps] [--draws 1000] [--jobs 2] [--out FILE]
+    .venv/bin/python benchmarks/record_skill.py [--without occasions|runs|jumps] [--draws 1000] [--jobs 2] [--out FILE]
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--without", choices=("occasions", "jumps"))
+    parser.add_argument("--without", choices=("occasions", "runs", "jumps"))
     parser.add_argument("--horizons", default="4,12")
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--draws", type=int, default=None, help="draws and tuning steps per chain (default: the fit's)")
@@ -44,9 +48,12 @@ def main() -> int:
     priors = load_priors(ROOT / "priors-2022")
     events = read_events(ROOT / "examples" / "history-2022-2026.csv", priors).events
     content = copy.deepcopy(priors.content)
+    occasions = content["outcomes.yaml"].get("occasions") or {}
     if args.without == "occasions":
-        content["outcomes.yaml"].pop("occasions", None)
+        content["outcomes.yaml"]["occasions"] = {k: o for k, o in occasions.items() if "follows" in o}
         events = [e for e in events if e.kind != "scheduled"]
+    elif args.without == "runs":
+        content["outcomes.yaml"]["occasions"] = {k: o for k, o in occasions.items() if "follows" not in o}
     elif args.without == "jumps":
         for factor in content["factors.yaml"]["factors"].values():
             factor.pop("jumps", None)

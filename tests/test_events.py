@@ -175,3 +175,46 @@ def test_example_file_is_valid(priors):
     assert not parsed.warnings
     assert {e.factor for e in parsed.events} == set(priors.factors)
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in e.description) for e in parsed.events)
+
+
+def test_each_kind_of_row_is_read_into_exactly_its_fields(tmp_path, priors):
+    """Every field of a row of each kind, including the grades' defaults (F and 6 when left blank)
+    and lower-case grades read as upper case."""
+    from forecast.io.events import Event
+
+    path = write_csv(tmp_path / "e.csv",
+                     "s1,2025-02-18,signal,territorial_rigidity,2.5,,,b,2,a reading",
+                     "o1,2025-02-19,outcome,,,local_ceasefire,,,,a truce",
+                     "r1,2025-02-20,retraction,,,,s0,A,1,mis-coded",
+                     header=HEADER)
+    day = dt.date(2025, 2, 18)
+    expected = [
+        Event("s1", "signal", day, day, "territorial_rigidity", 2.5, None, None, "B", "2", "", "a reading", ""),
+        Event("o1", "outcome", day + dt.timedelta(days=1), day + dt.timedelta(days=1), None, None, "local_ceasefire", None,
+              "F", "6", "", "a truce", ""),
+        Event("r1", "retraction", day + dt.timedelta(days=2), day + dt.timedelta(days=2), None, None, None, "s0", "A", "1",
+              "", "mis-coded", ""),
+    ]
+    from forecast.io.events import KnownEvent
+
+    known = {"s0": KnownEvent(kind="signal", content_hash="x")}
+    events = read_events(path, priors, known, today=dt.date(2025, 3, 1)).events
+    assert events == expected
+    assert [e.line for e in events] == [2, 3, 4]
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("e1,,signal,territorial_rigidity,1,,,B,2,x", "line 2, column 2 ('date'): a signal row needs a value in 'date'"),
+    ("e1,,,territorial_rigidity,1,,,B,2,x", "line 2, column 2 ('date'): a signal row needs a value in 'date'"),
+    ("e1,,outcome,,,local_ceasefire,,B,2,x", "line 2, column 2 ('date'): an outcome row needs a value in 'date'"),
+    ("e1,2025-02-18,signal,territorial_rigidity,1,,,B,9,x",
+     "line 2, column 9 ('info_credibility'): expected an Admiralty information-credibility grade 1-6, got '9'"),
+    ("e1,2025-02-18,signal,territorial_rigidity,1,,,G,2,x",
+     "line 2, column 8 ('source_reliability'): expected an Admiralty source-reliability grade A-F, got 'G'"),
+])
+def test_row_errors_say_exactly_what_is_wrong_and_where(tmp_path, priors, row, message):
+    from forecast.errors import InputError
+
+    with pytest.raises(InputError) as refused:
+        read_events(write_csv(tmp_path / "e.csv", row, header=HEADER), priors, today=dt.date(2025, 3, 1))
+    assert str(refused.value) == f"{tmp_path / 'e.csv'}, {message}"

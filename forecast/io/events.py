@@ -180,12 +180,13 @@ class _Row:
         return InputError(message, path=self.path, line=self.line, column=where)
 
     def missing(self, column: str, kind: str) -> InputError:
+        a_row = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} row"
         if column in self.columns:
-            return self.error(column, f"a {kind} row needs a value in '{column}'")
+            return self.error(column, f"{a_row} needs a value in '{column}'")
         extras = [c for c in self.columns if c not in CORE_COLUMNS]
         close = did_you_mean(column, extras) if extras else ""
         hint = f"; the header has no '{column}' column" + (f" ({close})" if close.startswith("did") else "")
-        return self.error(column, f"a {kind} row needs a value in '{column}'{hint}")
+        return self.error(column, f"{a_row} needs a value in '{column}'{hint}")
 
 
 def earliest_date(start: dt.date) -> dt.date:

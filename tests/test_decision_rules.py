@@ -1968,3 +1968,19 @@ def test_the_forward_walk_takes_student_t_steps_where_the_walk_has_jumps():
     steps = (logit(p) + 2.0) / 0.5 / 0.4
     assert stats.kstest(steps, stats.t(df=1.5).cdf).pvalue > 1e-3
     assert stats.kstest(steps, stats.norm.cdf).pvalue < 1e-6
+
+
+def test_an_update_that_fits_returns_its_run_the_previous_one_and_what_was_new(tmp_path, monkeypatch):
+    _fake_fits(monkeypatch)
+    workspace = Workspace(tmp_path / "ws")
+    rows = EXAMPLE.read_text(encoding="utf-8").rstrip("\n").splitlines()
+    first = _update(EXAMPLE, workspace, refit=True)
+    assert first.refitted and first.previous is None and first.known_events == 0 and first.warnings == []
+    assert [e.event_id for e in first.new_events] == [r.split(",")[0] for r in rows[1:]]
+    more = tmp_path / "more.csv"
+    more.write_text("\n".join([*rows, "m-1,2025-02-21,2025-02-21,signal,territorial_rigidity,1.0,B,2,Kremlin,one more,a source"]) + "\n",
+                    encoding="utf-8")
+    second = _update(more, workspace, refit=True)
+    assert second.refitted and second.previous == workspace.ledger.runs()[0]
+    assert second.run.run_id == workspace.ledger.latest_run().run_id != first.run.run_id
+    assert [e.event_id for e in second.new_events] == ["m-1"] and second.known_events == len(rows) - 1

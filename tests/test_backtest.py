@@ -116,13 +116,13 @@ def test_a_late_report_cannot_leak_into_a_backtest(priors):
     from conftest import SEED, SLOW_DRAWS, SLOW_TUNE
 
     from forecast.forecasting.incidence import headline
-    from forecast.inference.fit import fit_forecast
+    from forecast.inference.fit import fit_checked
 
     fit = FitSettings(draws=SLOW_DRAWS, tune=SLOW_TUNE, chains=2, seed=SEED)
     origin = _week(10)
 
-    def chances(events):
-        _, _, table = fit_forecast(build_dataset(events, priors, origin), priors, fit)
+    def chances(events):  # as the backtest fits an origin: retried once if the first fit fails
+        _, _, table, _ = fit_checked(build_dataset(events, priors, origin), priors, fit)
         return {k: v["p"] for k, v in headline(table, 4, priors.outcomes.labels).items()}
 
     log = _log()
@@ -493,4 +493,5 @@ def test_obstacles_off_really_fits_with_no_effects_and_ignores_signals(priors):
     model = [_by_method(r, "model")[0]["p"] for r in results]
     assert off[0] == off[1]
     assert abs(model[0]["local_ceasefire"] - model[1]["local_ceasefire"]) > 1e-3  # the readings move the model
-    assert len(effects) == 2 and all(e.shape[-2:] == (3, 4) and not e.any() for e in effects)
+    # One fit per log, or two where the first failed its diagnostics and was retried.
+    assert 2 <= len(effects) <= 4 and all(e.shape[-2:] == (3, 4) and not e.any() for e in effects)

@@ -143,12 +143,14 @@ def occasion_arrays(events: Sequence[Event], occasions: Sequence[str], weeks: Se
     for e in events:
         if e.kind == "scheduled":
             add(week_index(e.date, weeks[0]), list(occasions).index(e.occasion), 1)
-    for o, rule in enumerate(follows):
-        if rule is None:
-            continue
-        deal_weeks = {week_index(e.date, weeks[0]) for e in events if e.kind == "outcome" and e.outcome == rule.deal}
-        for w in sorted({w + i for w in deal_weeks for i in range(1, rule.weeks + 1)}):
-            add(w, o, 1)
+    if any(follows):
+        # The deals in the observed weeks, with room for the runs they carry into the weeks ahead.
+        deals = sorted({rule.deal for rule in follows if rule is not None})
+        span = np.zeros((len(weeks) + forecast_weeks, 1 + len(deals)))
+        span[:len(weeks)] = outcome_counts([e for e in events if e.kind == "outcome" and e.outcome in deals], weeks, deals)
+        runs = deal_run_counts(span, deals, follows)
+        observed += runs[:len(weeks)]
+        ahead += runs[len(weeks):]
     return {"occasions": tuple(occasions), "occasion_counts": observed, "occasions_ahead": ahead,
             "occasion_follows": follows}
 

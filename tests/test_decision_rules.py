@@ -18,7 +18,7 @@ import signal
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import EXAMPLE, write_csv
+from conftest import EXAMPLE, HEADER, write_csv
 from scipy import stats
 from scipy.special import expit, log_softmax
 from test_ledger import _run
@@ -63,8 +63,9 @@ def _posterior(factors, weeks, deals, *, chains=2, draws=50, seed=0, level=0.0, 
     )
 
 
-def _fake_fits(monkeypatch, passed: bool = True, nu: float = 4.0) -> list:
-    """Replace the sampler in `update` by draws built by hand; returns the datasets it was asked to fit."""
+def _fake_fits(monkeypatch, passed: bool = True, nu: float = 4.0, retried: bool = False) -> list:
+    """Replace the sampler in `update` by draws built by hand; returns the datasets it was asked to
+    fit. `retried`: the fit says it used the retry's settings (twice the tuning, 0.97)."""
     from forecast.inference.fit import forecast_from_posterior
     from forecast.updating import pipeline
 
@@ -72,13 +73,16 @@ def _fake_fits(monkeypatch, passed: bool = True, nu: float = 4.0) -> list:
 
     def fit_checked(data, priors, settings, *, progress=False, log=lambda message: None):
         fitted.append(data)
+        log(f"sampled by hand ({'with' if progress else 'without'} a progress line)")
         posterior = _posterior(data.factors, data.weeks, data.deals, chains=settings.chains, draws=settings.draws)
         posterior["nu"].values[:] = nu
         table = forecast_from_posterior(posterior, priors, settings.seed, data.occasions_ahead)
         diagnostics = {"r_hat_max": 1.0, "ess_bulk_min": 400.0, "ess_tail_min": 400.0, "divergences": 0,
                        "sampling_seconds": 0.0, "chains": settings.chains, "passed": passed, "problems": [],
                        "method": "sampled", "target_accept": settings.target_accept}
-        return xr.DataTree.from_dict({"posterior": posterior}), diagnostics, table, settings
+        used = dataclasses.replace(settings, tune=2 * settings.tune, target_accept=0.97) if retried else settings
+        diagnostics["target_accept"] = used.target_accept
+        return xr.DataTree.from_dict({"posterior": posterior}), diagnostics, table, used
 
     monkeypatch.setattr(pipeline, "fit_checked", fit_checked)
     return fitted
@@ -1984,3 +1988,80 @@ def test_an_update_that_fits_returns_its_run_the_previous_one_and_what_was_new(t
     assert second.refitted and second.previous == workspace.ledger.runs()[0]
     assert second.run.run_id == workspace.ledger.latest_run().run_id != first.run.run_id
     assert [e.event_id for e in second.new_events] == ["m-1"] and second.known_events == len(rows) - 1
+
+
+# --- update: which path it takes, and what it stores and says ------------------------------------
+
+
+def test_a_small_addition_is_reweighted_from_the_last_run_and_refit_samples_afresh(tmp_path, monkeypatch):
+    """A weak new reading: the update reweights the stored run (no sampling) and stores the
+    settings of that run; `refit` samples. Warnings about the file reach the result."""
+    fitted = _fake_fits(monkeypatch)
+    workspace, settings = Workspace(tmp_path / "ws"), _settings()
+    first = _update(EXAMPLE, workspace).run
+    extra = write_csv(tmp_path / "x.csv", "x1,2025-02-21,signal,territorial_rigidity,0.1,,,E,5,a weak reading,n",
+                      header=HEADER + ",note")
+    messages = []
+    result = _update(extra, workspace, messages)
+    assert len(fitted) == 1, "a reading this weak must be reweighted, not sampled"
+    diagnostics = result.run.diagnostics
+    assert (diagnostics["method"], diagnostics["base_run"]) == ("reweighted", first.run_id)
+    assert diagnostics["target_accept"] == settings.target_accept
+    assert (result.run.draws, result.run.tune, result.run.chains) == (settings.draws, settings.tune, settings.chains)
+    assert result.warnings == [f"{extra}: kept unknown column(s) 'note' in the ledger as free text"]
+    assert result.previous.run_id == first.run_id and [e.event_id for e in result.new_events] == ["x1"]
+    assert not any(m.startswith("sampled by hand") for m in messages)
+
+    again = write_csv(tmp_path / "y.csv", "y1,2025-02-21,signal,territorial_rigidity,0.2,,,E,5,another weak reading")
+    messages = []
+    refitted = _update(again, workspace, messages, refit=True)
+    assert len(fitted) == 2 and refitted.run.diagnostics["method"] == "sampled"
+    assert "sampled by hand (without a progress line)" in messages
+
+
+def test_a_sampled_run_stores_the_settings_the_fit_used_after_a_retry(tmp_path, monkeypatch):
+    _fake_fits(monkeypatch, retried=True)
+    run = _update(EXAMPLE, Workspace(tmp_path / "ws")).run
+    settings = _settings()
+    assert (run.tune, run.diagnostics["target_accept"]) == (2 * settings.tune, 0.97)
+
+
+def test_nothing_new_writes_the_brief_its_run_never_had(tmp_path, monkeypatch):
+    """A run stored without a brief (--no-report, or its brief failed) gets one when the same
+    log comes again: the brief of that run, not a new run."""
+    from forecast.brief import publish
+
+    _fake_fits(monkeypatch)
+    written = []
+
+    def write_report(workspace, run):
+        written.append((workspace, run.run_id))
+        return workspace.root / "brief.pdf"
+
+    monkeypatch.setattr(publish, "write_report", write_report)
+    workspace = Workspace(tmp_path / "ws")
+    first = _update(EXAMPLE, workspace).run  # report=False
+    messages = []
+    from forecast.updating.pipeline import update
+
+    result = update(EXAMPLE, workspace, settings=_settings(), progress=False, report=True, log=messages.append)
+    assert written == [(workspace, first.run_id)]
+    assert (result.run.run_id, result.refitted, result.report) == (first.run_id, False, workspace.root / "brief.pdf")
+    assert messages[-1] == "writing the brief"
+
+
+def test_an_update_that_waits_for_the_lock_says_so(tmp_path, monkeypatch):
+    import fcntl
+
+    from forecast.errors import WorkspaceBusy
+
+    _fake_fits(monkeypatch)
+    root = tmp_path / "ws"
+    root.mkdir()
+    workspace = Workspace(root, lock_timeout=0.2)
+    messages = []
+    with open(root / ".lock", "a+") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another process's update, as far as the lock can tell
+        with pytest.raises(WorkspaceBusy):
+            _update(EXAMPLE, workspace, messages)
+    assert len(messages) == 1 and "waiting for it to finish, for at most 0.2 s" in messages[0]

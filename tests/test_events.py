@@ -9,6 +9,7 @@ import pytest
 from conftest import EXAMPLE, HEADER, snapshot, write_csv
 
 from forecast.cli.main import main
+from forecast.errors import InputError
 from forecast.io.events import read_events
 from forecast.io.ledger import Ledger
 
@@ -218,3 +219,83 @@ def test_row_errors_say_exactly_what_is_wrong_and_where(tmp_path, priors, row, m
     with pytest.raises(InputError) as refused:
         read_events(write_csv(tmp_path / "e.csv", row, header=HEADER), priors, today=dt.date(2025, 3, 1))
     assert str(refused.value) == f"{tmp_path / 'e.csv'}, {message}"
+
+
+# --- refusals and fields, word for word ---------------------------------------------------------
+
+
+def _refused(path, priors, **options) -> str:
+    with pytest.raises(InputError) as refused:
+        read_events(path, priors, today=dt.date(2026, 1, 1), **options)
+    return str(refused.value)
+
+
+def test_an_empty_file_and_a_header_alone_are_refused_word_for_word(tmp_path, priors):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("\n  \n", encoding="utf-8")
+    assert _refused(empty, priors) == (
+        f"{empty}, line 1: the file is empty; expected a header row naming at least the 'date' column")
+    header_only = write_csv(tmp_path / "h.csv")
+    assert _refused(header_only, priors) == f"{header_only}, line 2: no events below the header row"
+
+
+@pytest.mark.parametrize(("header", "hint"), [
+    ("event_id,dat,kind", "; column 2 is 'dat': did you mean 'date'?"),
+    ("event_id,when,kind", ""),  # nothing close: no guess
+    ("event_id,kind", ""),
+])
+def test_a_header_without_date_is_refused_with_the_near_miss_named(tmp_path, priors, header, hint):
+    path = write_csv(tmp_path / "e.csv", "e1,2025-02-18,signal", header=header)
+    assert _refused(path, priors) == f"{path}, line 1: missing required column 'date'{hint}"
+
+
+def test_blank_lines_between_events_are_skipped_not_the_end(tmp_path, priors):
+    path = write_csv(tmp_path / "e.csv", GOOD, ",,,,,,,,,", "", "e2,2025-02-19,signal,territorial_rigidity,1.0,,,B,2,after")
+    assert [e.event_id for e in read_events(path, priors).events] == ["e1", "e2"]
+
+
+def test_the_fields_of_a_row_and_the_file_come_through(tmp_path, priors):
+    header = "event_id,date,kind,factor,signal,source_reliability,info_credibility,actor,description,source,note,extra"
+    path = write_csv(tmp_path / "e.csv", "e1,2025-02-18,signal,territorial_rigidity,2.5,,,Kremlin,said so,TASS,n,x",
+                     "e2,2025-02-19,signal,territorial_rigidity,1.0,B,2,,,,,", header=header)
+    parsed = read_events(path, priors)
+    e = parsed.events[0]
+    assert (e.actor, e.description, e.source) == ("Kremlin", "said so", "TASS")
+    assert (e.source_reliability, e.info_credibility) == ("F", "6")  # not graded: cannot be judged
+    assert parsed.path == path and parsed.extra_columns == ["note", "extra"]
+    assert parsed.warnings[0] == f"{path}: kept unknown column(s) 'note', 'extra' in the ledger as free text"
+
+
+def test_unknown_columns_are_named_before_the_repeated_rows(tmp_path, priors):
+    path = write_csv(tmp_path / "e.csv", GOOD + ",n", GOOD + ",n", header=HEADER + ",note")
+    assert read_events(path, priors).warnings == [
+        f"{path}: kept unknown column(s) 'note' in the ledger as free text",
+        f"{path}, line 3: repeats line 2 exactly; counted once",
+    ]
+
+
+def test_an_unknown_kind_is_quoted_as_written(tmp_path, priors):
+    path = write_csv(tmp_path / "e.csv", "e1,2025-02-18,Signl,territorial_rigidity,2.5,,,B,2,x")
+    assert _refused(path, priors) == f"{path}, line 2, column 3 ('kind'): unknown kind 'Signl'; did you mean 'signal'?"
+
+
+def test_an_occasion_under_priors_without_occasions_says_so(tmp_path, priors):
+    import dataclasses
+
+    bare = dataclasses.replace(priors, outcomes=dataclasses.replace(priors.outcomes, occasions={}))
+    path = write_csv(tmp_path / "e.csv", "s1,2025-04-20,scheduled,orthodox_easter,Easter",
+                     header="event_id,date,kind,occasion,description")
+    assert _refused(path, bare) == (
+        f"{path}, line 2, column 4 ('occasion'): unknown occasion type 'orthodox_easter'; "
+        "these priors define no occasions (outcomes.yaml, 'occasions')")
+
+
+def test_a_missing_column_a_row_needs_is_named_with_the_article_and_the_near_miss(tmp_path, priors):
+    path = write_csv(tmp_path / "e.csv", "o1,2025-02-18,outcome,local_ceasefire,x",
+                     header="event_id,date,kind,outcme,description")
+    assert _refused(path, priors) == (
+        f"{path}, line 2, column 'outcome': an outcome row needs a value in 'outcome'; "
+        "the header has no 'outcome' column (did you mean 'outcme'?)")
+    plain = write_csv(tmp_path / "f.csv", "o1,2025-02-18,outcome,x", header="event_id,date,kind,description")
+    assert _refused(plain, priors) == (
+        f"{plain}, line 2, column 'outcome': an outcome row needs a value in 'outcome'; the header has no 'outcome' column")

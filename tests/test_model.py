@@ -8,11 +8,12 @@ import datetime as dt
 import numpy as np
 import pymc as pm
 import pytest
+from scipy import integrate, stats
 from test_dataset import ev
 
 from forecast.io.priors import Jumps, Param
 from forecast.model.dataset import build_dataset
-from forecast.model.graph import build_fit_model, build_model, prior_array
+from forecast.model.graph import build_fit_model, build_model, prior_array, sparse_readings
 from forecast.model.kalman_path import KalmanPath
 
 D = dt.date
@@ -119,29 +120,34 @@ def _value_fn(model, name):
     return model.compile_fn(expression, inputs=model.value_vars, on_unused_input="ignore")
 
 
+@pytest.mark.parametrize("reading_precisions", [False, True], ids=["t_readings", "reading_precisions"])
 @pytest.mark.parametrize("initials", ["default", "fixed_and_student_t"])
-def test_fit_model_is_the_generative_density_in_other_coordinates(data, priors, initials):
+def test_fit_model_is_the_generative_density_in_other_coordinates(data, priors, initials, reading_precisions):
     """log p_fit(phi, eps) - log|J| = log p_gen(phi, initial, z) - (W - 1) sum log volatility: the
-    same posterior, with the Kalman-guided paths' Jacobian and the walk's scale accounted for."""
+    same posterior, with the Kalman-guided paths' Jacobian and the walk's scale accounted for.
+    With reading precisions lambda, each Student-t reading is written as its normal-gamma mixture."""
     if initials != "default":
         priors = _with_initials(priors, {
             "territorial_rigidity": Param(None, {}, 2.5, "r", "s"),
             "external_military_aid": Param("StudentT", {"nu": 5.0, "mu": 1.0, "sigma": 0.7}, None, "r", "s"),
         })
-    generative, fit = build_model(data, priors), build_fit_model(data, priors)
+    generative, fit = build_model(data, priors), build_fit_model(data, priors, reading_precisions)
     rng = np.random.default_rng(4)
     point = fit.initial_point()
     point["path_std"] = rng.normal(size=point["path_std"].shape)
     point["volatility_log__"] = np.log([0.05, 0.1, 0.2, 0.15])
     point["noise_log__"] = np.log(0.4)
     point["effect"] = rng.normal(-0.5, 0.2, size=point["effect"].shape)
+    precision = rng.gamma(2.0, 0.5, size=len(data.signal_value))
+    if reading_precisions:
+        point["reading_precision_log__"] = np.log(precision)
     theta = _value_fn(fit, "theta")(point)
     volatility = np.exp(point["volatility_log__"])
     auxiliary = _value_fn(fit, "path_jacobian")(point)
     if "fixed_initial" in fit.named_vars:
         auxiliary += _value_fn(fit, "fixed_initial")(point)  # the set level's free standard normal
         assert theta[0, 0] == 2.5
-    gen_point = {name: value for name, value in point.items() if name != "path_std"}
+    gen_point = {name: value for name, value in point.items() if name not in ("path_std", "reading_precision_log__")}
     gen_point["innovation"] = np.diff(theta, axis=1) / volatility[:, None]
     if "initial" in {rv.name for rv in generative.free_RVs}:
         gen_point["initial"] = theta[:, 0]
@@ -149,14 +155,28 @@ def test_fit_model_is_the_generative_density_in_other_coordinates(data, priors, 
         for k in (1, 2, 3):
             gen_point[f"initial__{k}"] = theta[k, 0]
     weeks = theta.shape[1]
+    # Each reading: its Student-t out, N(y; theta, s^2 / lambda) Gamma(lambda; nu/2, nu/2) in, and
+    # the log transform's Jacobian of lambda.
+    obs, nu = priors.observation, priors.observation.nu.value
+    scale = (0.4 * np.array([p.value for p in obs.reliability.values()])[data.signal_reliability]
+             * np.array([p.value for p in obs.credibility.values()])[data.signal_credibility])
+    level = theta[data.signal_factor, data.signal_week]
+    mixture = (stats.norm.logpdf(data.signal_value, level, scale / np.sqrt(precision))
+               + stats.gamma.logpdf(precision, nu / 2, scale=2 / nu) + np.log(precision)).sum()
+    marginal = stats.t.logpdf(data.signal_value, nu, level, scale).sum()
     expected = generative.compile_logp()(gen_point) - (weeks - 1) * np.log(volatility).sum()
+    if reading_precisions:
+        expected += mixture - marginal
     assert fit.compile_logp()(point) - auxiliary == pytest.approx(expected, rel=1e-9)
 
 
-def test_fit_model_falls_back_to_the_generative_form_for_a_bounded_initial_prior(data, priors):
-    bounded = _with_initials(priors, {"domestic_hawkishness": Param("HalfNormal", {"sigma": 2.0}, None, "r", "s")})
-    assert "innovation" in build_fit_model(data, bounded).named_vars
-    assert "path_std" in build_fit_model(data, priors).named_vars
+def test_a_reading_integrated_over_its_precision_is_the_student_t_of_the_model():
+    """The normal-gamma mixture the sampler moves in integrates to the model's reading density."""
+    nu, scale, residual = 4.0, 0.24, 3.7
+    density, _ = integrate.quad(lambda lam: stats.norm.pdf(residual, 0.0, scale / np.sqrt(lam))
+                                * stats.gamma.pdf(lam, nu / 2, scale=2 / nu), 0, np.inf)
+    assert density == pytest.approx(stats.t.pdf(residual, nu, 0.0, scale), rel=1e-7)
+
 
 
 def test_stand_in_information_is_the_same_whether_grade_multipliers_are_fixed_or_sampled(data, priors):
@@ -166,7 +186,8 @@ def test_stand_in_information_is_the_same_whether_grade_multipliers_are_fixed_or
     sampled = dataclasses.replace(obs, reliability={
         grade: Param("LogNormal", {"mu": float(np.log(p.value)), "sigma": 0.1}, None, "r", "s")
         for grade, p in obs.reliability.items()})
-    fixed_model, sampled_model = build_fit_model(data, priors), build_fit_model(data, dataclasses.replace(priors, observation=sampled))
+    fixed_model = build_fit_model(data, priors, reading_precisions=False)
+    sampled_model = build_fit_model(data, dataclasses.replace(priors, observation=sampled), reading_precisions=False)
     assert "stand_in_information" in fixed_model.named_vars and "stand_in_information" not in sampled_model.named_vars
     def information(model, point):
         [theta] = model.replace_rvs_by_values([model["theta"]])
@@ -181,6 +202,11 @@ def test_stand_in_information_is_the_same_whether_grade_multipliers_are_fixed_or
     for fixed_route, sampled_route in zip(information(fixed_model, point), information(sampled_model, sampled_point)):
         assert np.any(fixed_route != 0)
         np.testing.assert_allclose(fixed_route, sampled_route, rtol=1e-12)
+
+def test_fit_model_falls_back_to_the_generative_form_for_a_bounded_initial_prior(data, priors):
+    bounded = _with_initials(priors, {"domestic_hawkishness": Param("HalfNormal", {"sigma": 2.0}, None, "r", "s")})
+    assert "innovation" in build_fit_model(data, bounded).named_vars
+    assert "path_std" in build_fit_model(data, priors).named_vars
 
 
 def test_without_readings_the_paths_coordinates_are_standard_normal_whatever_the_volatility(data, priors):
@@ -204,3 +230,18 @@ def test_without_readings_the_paths_coordinates_are_standard_normal_whatever_the
     for (first, first_grad), (second, second_grad) in values.values():
         assert first == pytest.approx(second, abs=1e-9)
         np.testing.assert_allclose(first_grad, second_grad, atol=1e-9)
+
+
+def test_sparse_logs_give_each_reading_a_precision_and_dense_ones_do_not(priors):
+    """At most one reading per factor-week on average: a precision per reading (the sampler's
+    coordinates for sparse logs); more: the Student-t readings as they are."""
+    def log(readings_a_week: int):
+        events = [ev(f"s{w}-{i}", D(2025, 2, 17) + dt.timedelta(weeks=w), signal=0.1 * i)
+                  for w in range(3) for i in range(readings_a_week)]
+        return build_dataset(events, priors, as_of=D(2025, 3, 7))
+
+    sparse, dense = log(4), log(5)  # 4 factors, 3 weeks: 12 readings are one a factor-week
+    assert (len(sparse.signal_value), len(sparse.factors) * sparse.n_weeks) == (12, 12)
+    assert sparse_readings(sparse) and not sparse_readings(dense)
+    assert "reading_precision" in build_fit_model(sparse, priors).named_vars
+    assert "reading_precision" not in build_fit_model(dense, priors).named_vars

@@ -62,7 +62,7 @@ def sample(
 STANDARDISED = {"path_std", "innovation"}
 # Not stored either: each week's step precision (model/walk.py), one per factor-week, which
 # only shapes the paths; theta is stored and checked in their place.
-UNSTORED = STANDARDISED | {"step_precision", "step_precision_heavy"}
+UNSTORED = STANDARDISED | {"step_precision", "step_precision_heavy", "reading_precision"}
 
 
 def _nuts(model: pm.Model, chains: int, seed: int, target_accept: float = TARGET_ACCEPT) -> tuple[pm.NUTS, list[dict]]:

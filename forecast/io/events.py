@@ -157,10 +157,9 @@ def _check_header(path: Path, header: list[str]) -> list[str]:
     columns = header_names(path, header, CORE_COLUMNS)
     seen = {name: i for i, name in enumerate(columns, start=1)}
     if "date" not in seen:
-        near = [c for c in columns if c not in CORE_COLUMNS]
-        hint = f"; {did_you_mean('date', near)}" if near and did_you_mean("date", near).startswith("did") else ""
+        hint = ""
         # Say what the near miss is, not the other way round: the user typed the column.
-        for name in near:
+        for name in (c for c in columns if c not in CORE_COLUMNS):
             if did_you_mean(name, CORE_COLUMNS) == "did you mean 'date'?":
                 hint = f"; column {seen[name]} is '{name}': did you mean 'date'?"
         raise InputError(f"missing required column 'date'{hint}", path=path, line=1)

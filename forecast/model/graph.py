@@ -83,10 +83,13 @@ def build_model(data: ModelData, priors: Priors) -> pm.Model:
     return model
 
 
-def build_fit_model(data: ModelData, priors: Priors) -> pm.Model:
+def build_fit_model(data: ModelData, priors: Priors, reading_precisions: bool | None = None) -> pm.Model:
     """The same joint density in the coordinates the sampler moves in: each factor's path is the
     Kalman-guided transform of standard normals `path_std` (kalman_path.py), with the prior of
     the walk and of the initial level, and the transform's log Jacobian, added as potentials.
+
+    `reading_precisions`: write each Student-t reading as a normal with a precision of its own
+    (`_reading_precision`); None chooses by the log's density (`sparse_readings`).
 
     Falls back to `build_model` when an initial level has a bounded prior (a path drawn from
     the whole real line would step outside its support).
@@ -100,7 +103,14 @@ def build_fit_model(data: ModelData, priors: Priors) -> pm.Model:
         precision = _step_precision(step_nu) if data.n_weeks > 1 else None
         parameters = _observation_parameters(priors)
         observed = _data(data)
-        h, g = _stand_in_information(data, priors, parameters, observed)
+        if reading_precisions is None:
+            reading_precisions = sparse_readings(data)
+        reading_precision = _reading_precision(parameters) if reading_precisions and len(data.signal_value) else None
+        if reading_precision is None:
+            h, g = _stand_in_information(data, priors, parameters, observed)
+        else:
+            h, g = gaussian_summary(len(data.factors), data.n_weeks, observed["signal_index"], observed["signal_value"],
+                                    reading_precision / _signal_scale(observed, parameters) ** 2)
         m0, p0 = np.array([_gaussian_stand_in(f.initial) for f in factors]).T
         path_std = pm.Flat("path_std", dims=(FACTOR, WEEK))
         # The variance of each week's step (the first column, a step into week 0, is unused).
@@ -119,8 +129,32 @@ def build_fit_model(data: ModelData, priors: Priors) -> pm.Model:
              for k, f in enumerate(factors) if not f.initial.fixed), pt.constant(0.0)))
         if data.n_weeks > 1:
             pm.Potential("walk", pm.logp(pm.Normal.dist(0.0, pt.sqrt(step_variance[:, 1:])), pt.diff(theta, axis=1)).sum())
-        _observe(data, priors, theta, parameters, observed, fused=True)
+        _observe(data, priors, theta, parameters, observed, fused=True, reading_precision=reading_precision)
     return model
+
+
+# At most this many readings per factor-week on average make a log sparse (`sparse_readings`).
+SPARSE_READINGS_PER_FACTOR_WEEK = 1.0
+
+
+def sparse_readings(data: ModelData) -> bool:
+    """Whether the fit gives each reading a precision of its own: on sparse logs, where one or
+    two readings decide a level. There the stand-in's normal for a Student-t reading (its Fisher
+    information) is far from the posterior whenever a reading may be an outlier, the sampler's
+    coordinates are then coupled to the volatilities, and a sharp move that came and went (two
+    readings of a one-week aid pause) leaves a volatility that hardly mixes. On dense logs every
+    level is pinned by many readings, the stand-in is close, and a coordinate per reading would
+    only slow the sampler (benchmarks/update.py, the 5,000-reading case)."""
+    return len(data.signal_value) <= SPARSE_READINGS_PER_FACTOR_WEEK * len(data.factors) * data.n_weeks
+
+
+def _reading_precision(parameters: dict) -> TensorVariable:
+    """lambda (signals): each reading's precision, Gamma(nu / 2, nu / 2), so that a reading is
+    N(theta, sigma^2 / lambda) and, integrated over lambda, the model's Student-t (a scale
+    mixture, as the walk's steps are). Given lambda the readings are Gaussian, the Kalman
+    stand-in is the model itself, and its paths' coordinates are exactly standard normal."""
+    nu = parameters["nu"]
+    return pm.Gamma("reading_precision", alpha=nu / 2, beta=nu / 2, dims=SIGNAL)
 
 
 def _step_nu(factors: list) -> np.ndarray:
@@ -212,14 +246,20 @@ def _signal_scale(observed: dict, parameters: dict) -> TensorVariable:
             * parameters["credibility"][observed["signal_credibility"]])
 
 
-def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters: dict, observed: dict, fused: bool = False) -> None:
+def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters: dict, observed: dict, fused: bool = False,
+             reading_precision: TensorVariable | None = None) -> None:
     """The observation layer both forms share: signals on the paths, and the weekly outcomes.
 
     `fused`: the signals' density as one pass over the readings (signal_density.py), a
     potential, for sampling; otherwise PyMC's StudentT, an observed variable one can draw from.
+    `reading_precision`: each reading is instead normal with its own precision (for sampling).
     """
     deals = [priors.outcomes.deals[k] for k in data.deals]
-    if len(data.signal_value) and fused:
+    if reading_precision is not None:
+        scale = _signal_scale(observed, parameters) / pt.sqrt(reading_precision)
+        pm.Potential("signals", pm.logp(pm.Normal.dist(theta.ravel()[observed["signal_index"]], scale),
+                                        observed["signal_value"]).sum())
+    elif len(data.signal_value) and fused:
         pm.Potential("signals", student_t_signals_logp(
             theta.ravel(), observed["signal_index"], observed["signal_value"], observed["signal_reliability"],
             observed["signal_credibility"], parameters["noise"], parameters["reliability"], parameters["credibility"],

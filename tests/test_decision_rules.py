@@ -1282,6 +1282,7 @@ def test_what_moved_reads_each_draws_headline_from_the_runs_own_stream(priors, m
     np.testing.assert_allclose(seen["headline"], incidence[:, run.horizon_weeks - 1, :], rtol=1e-12)
     assert seen["headline_before_occasions"] is None and seen["previous_run"] == "r1"
     assert seen["occasions"] == data.occasions and seen["mcse"].shape == (len(priors.outcomes.keys),)
+    assert seen["occasion_follows"] == data.occasion_follows and any(seen["occasion_follows"])
 
 
 def test_what_moved_takes_out_an_occasion_ahead_the_previous_run_did_not_know(priors, monkeypatch):
@@ -1295,9 +1296,13 @@ def test_what_moved_takes_out_an_occasion_ahead_the_previous_run_did_not_know(pr
     expected = cumulative_incidence(draws, run.horizon_weeks, np.random.default_rng([7, 1]), ahead_before)[:, run.horizon_weeks - 1]
     np.testing.assert_allclose(seen["headline_before_occasions"], expected, rtol=1e-12)
     assert not np.array_equal(expected, seen["headline"])
-    # Known before: nothing to take out.
+    with_summit = cumulative_incidence(draws, priors.outcomes.forecast_weeks, np.random.default_rng([7, 1]), data.occasions_ahead)
+    np.testing.assert_allclose(seen["headline"], with_summit[:, run.horizon_weeks - 1, :], rtol=1e-12)
+    # Known before: nothing to take out; nor from the weeks after a deal the previous run knew.
     known = dataclasses.replace(summit, reported=AS_OF)
-    _, seen, *_ = _explained(priors, monkeypatch, old_extra=[known])
+    deal = _event("d1", kind="outcome", day=dt.date(2025, 2, 18), outcome="local_ceasefire")
+    _, seen, _, data, _ = _explained(priors, monkeypatch, old_extra=[known, deal])
+    assert data.occasions_ahead[:, list(data.occasions).index("after_local_ceasefire")].any()
     assert seen["headline_before_occasions"] is None
     # One known before, one new: only the new one is taken out.
     later = dataclasses.replace(summit, event_id="s2", date=dt.date(2025, 3, 19))

@@ -98,7 +98,7 @@ def _update(path, workspace, messages=None, **options):
     from forecast.updating.pipeline import update
 
     log = messages.append if messages is not None else (lambda message: None)
-    return update(path, workspace, settings=_settings(), progress=False, report=False, log=log, **options)
+    return update(path, workspace, settings=_settings(), **{"progress": False, "report": False, **options}, log=log)
 
 
 # --- the incremental update: when the weights may be trusted ------------------------------------
@@ -2016,12 +2016,14 @@ def test_a_small_addition_is_reweighted_from_the_last_run_and_refit_samples_afre
     assert result.warnings == [f"{extra}: kept unknown column(s) 'note' in the ledger as free text"]
     assert result.previous.run_id == first.run_id and [e.event_id for e in result.new_events] == ["x1"]
     assert not any(m.startswith("sampled by hand") for m in messages)
+    nothing_new = _update(extra, workspace)
+    assert (nothing_new.refitted, nothing_new.warnings) == (False, result.warnings)
 
     again = write_csv(tmp_path / "y.csv", "y1,2025-02-21,signal,territorial_rigidity,0.2,,,E,5,another weak reading")
     messages = []
-    refitted = _update(again, workspace, messages, refit=True)
+    refitted = _update(again, workspace, messages, refit=True, progress=True)
     assert len(fitted) == 2 and refitted.run.diagnostics["method"] == "sampled"
-    assert "sampled by hand (without a progress line)" in messages
+    assert "sampled by hand (with a progress line)" in messages
 
 
 def test_a_sampled_run_stores_the_settings_the_fit_used_after_a_retry(tmp_path, monkeypatch):

@@ -267,8 +267,11 @@ def test_the_fields_of_a_row_and_the_file_come_through(tmp_path, priors):
 
 
 def test_unknown_columns_are_named_before_the_repeated_rows(tmp_path, priors):
-    path = write_csv(tmp_path / "e.csv", GOOD + ",n", GOOD + ",n", header=HEADER + ",note")
-    assert read_events(path, priors).warnings == [
+    after = "e2,2025-02-19,signal,territorial_rigidity,1.0,,,B,2,after the repeat,n"
+    path = write_csv(tmp_path / "e.csv", GOOD + ",n", GOOD + ",n", after, header=HEADER + ",note")
+    parsed = read_events(path, priors)
+    assert [e.event_id for e in parsed.events] == ["e1", "e2"]  # the repeat is skipped, not the end of the file
+    assert parsed.warnings == [
         f"{path}: kept unknown column(s) 'note' in the ledger as free text",
         f"{path}, line 3: repeats line 2 exactly; counted once",
     ]
@@ -299,3 +302,35 @@ def test_a_missing_column_a_row_needs_is_named_with_the_article_and_the_near_mis
     plain = write_csv(tmp_path / "f.csv", "o1,2025-02-18,outcome,x", header="event_id,date,kind,description")
     assert _refused(plain, priors) == (
         f"{plain}, line 2, column 'outcome': an outcome row needs a value in 'outcome'; the header has no 'outcome' column")
+
+
+def test_an_id_in_the_ledger_with_other_content_is_refused_word_for_word(tmp_path, populated, priors):
+    path = write_csv(tmp_path / "bad.csv", "seed-07,2025-02-21,signal,territorial_rigidity,1.0,,,A,2,changed")
+    known = Ledger(populated / "forecast.sqlite").known_events()
+    assert _refused(path, priors, known=known) == (
+        f"{path}, line 2, column 1 ('event_id'): id 'seed-07' is already in the ledger with different content; "
+        "to change an event, retract it and log a new one")
+
+
+def test_a_header_error_names_the_file(tmp_path, priors):
+    path = write_csv(tmp_path / "e.csv", "e1,2025-02-18,x", header="event_id,date,Date")
+    assert _refused(path, priors) == f"{path}, line 1, column 3: column 'Date' appears twice in the header (also column 2)"
+
+
+def test_the_earliest_date_is_accepted_and_the_day_before_is_not(tmp_path, priors):
+    from forecast.io.events import earliest_date
+
+    first = earliest_date(priors.outcomes.start)
+    day_before = first - dt.timedelta(days=1)
+    ok = write_csv(tmp_path / "ok.csv", f"e1,{first},signal,territorial_rigidity,1.0,,,B,2,x")
+    assert [e.date for e in read_events(ok, priors).events] == [first]
+    early = write_csv(tmp_path / "early.csv", f"e1,{day_before},signal,territorial_rigidity,1.0,,,B,2,x")
+    assert f"{early}, line 2, column 2 ('date'): date {day_before} is " in _refused(early, priors)
+
+
+def test_an_occasion_more_than_two_years_ahead_is_refused_at_its_date(tmp_path, priors):
+    path = write_csv(tmp_path / "e.csv", "s1,2028-04-20,scheduled,orthodox_easter,x",
+                     header="event_id,date,kind,occasion,description")
+    assert _refused(path, priors) == (
+        f"{path}, line 2, column 2 ('date'): date 2028-04-20 is more than two years ahead; "
+        "log an occasion when it is scheduled")

@@ -200,3 +200,13 @@ def test_simulated_deals_come_in_runs_where_the_priors_say_so(priors):
     for weeks_since in (1, 8):
         assert local[lag == weeks_since].mean() == pytest.approx(0.5, abs=0.1), weeks_since
     assert local[lag > 8].mean() == pytest.approx(np.exp(-5) / (1 + np.exp(-5)), abs=0.003)
+
+
+def test_a_ledger_row_of_a_derived_occasion_type_is_refused_word_for_word(tmp_path, priors):
+    """A scheduled row logged before the priors made its type follow a deal: named, with what to do."""
+    [easter] = _read(tmp_path, priors, "s1,2025-04-20,scheduled,,,,,,,Easter,2025-03-01,orthodox_easter")
+    stale = dataclasses.replace(easter, occasion="after_local_ceasefire")
+    with pytest.raises(InputError) as refused:
+        build_dataset([stale], priors, D(2025, 3, 5))
+    assert str(refused.value) == ("event 's1' in the ledger is a scheduled 'after_local_ceasefire', which these priors "
+                                  "derive from the outcomes (the weeks after a deal); retract the event")

@@ -123,8 +123,12 @@ def test_runs_without_a_ledger_are_counted_and_named_in_the_refusal(workspace):
     with pytest.raises(ForecastError) as refused:
         ws.check_ledger()
     assert str(refused.value) == f"{workspace}: 1 stored run in runs/ (r1) {advice}"
-    for run_id in ("r2", "r3", "r4"):
+    for run_id in ("r2", "r3"):
         _published(ws, run_id)
+    with pytest.raises(ForecastError) as refused:
+        ws.check_ledger()
+    assert str(refused.value) == f"{workspace}: 3 stored runs in runs/ (r1, r2, r3) {advice}"  # all named: no "..."
+    _published(ws, "r4")
     with pytest.raises(ForecastError) as refused:
         ws.check_ledger()
     assert str(refused.value) == f"{workspace}: 4 stored runs in runs/ (r1, r2, r3, ...) {advice}"

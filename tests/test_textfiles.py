@@ -4,6 +4,7 @@ and the column where there is one, and says what was expected, word for word."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,7 @@ def test_a_limit_that_is_not_a_positive_size_is_refused(tmp_path, monkeypatch, s
     (b"\x00\x00\xfe\xff" + "event_id,date".encode("utf-32-be"), "UTF-32"),
     ("event_id,date".encode("utf-16"), "UTF-16"),
     (b"\xfe\xff" + "дата".encode("utf-16-be"), "UTF-16"),  # no zero byte: only the mark tells
+    ("дата".encode("utf-16"), "UTF-16"),  # little-endian, no zero byte either
     (b"a\x00b\x00", "UTF-16"),  # no mark, every other byte zero: four bytes are enough to tell
     (b"ab\x00cd\x00", "UTF-16"),  # a third of the bytes zero
     (b"ab\x00cd\x00e", "UTF-16"),
@@ -144,3 +146,38 @@ def test_header_names_match_known_columns_whatever_their_case(tmp_path):
         f"{path}, line 1, column 2: empty column name in the header")
     assert _refusal(header_names, path, ["date", "event_id", " Date"], ("event_id", "date")) == (
         f"{path}, line 1, column 3: column 'Date' appears twice in the header (also column 1)")
+
+
+class _Unreadable(type(Path())):
+    """A path whose stat (or, with `at_open`, whose opening) fails as a file without read
+    permission would for a user who is not root (tests may run as root, who can read anything)."""
+
+    at_open = False
+
+    def stat(self, *args, **kwargs):
+        if not self.at_open:
+            raise PermissionError(13, "Permission denied", str(self))
+        return super().stat(*args, **kwargs)
+
+    def open(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+
+class _UnreadableAtOpen(_Unreadable):
+    at_open = True
+
+
+@pytest.mark.parametrize("kind", [_Unreadable, _UnreadableAtOpen])
+def test_a_file_that_cannot_be_read_says_why(tmp_path, kind):
+    (tmp_path / "e.csv").write_text("event_id\n")
+    path = kind(tmp_path / "e.csv")
+    assert _refusal(read_input, path, "an events file") == f"{path}: cannot be read (Permission denied)"
+
+
+def test_a_windows_file_keeps_the_line_breaks_inside_a_quoted_field(tmp_path):
+    """Rows end at CRLF; a quoted description that spans lines keeps its own CRLF, so the
+    event's content (and its hash in the ledger) is what the file holds."""
+    text = 'event_id,description\r\n1,"two\r\nlines"\r\n2,plain\r\n'
+    header, rows = csv_rows(tmp_path / "e.csv", text)
+    assert header == ["event_id", "description"]
+    assert list(rows) == [(2, ["1", "two\r\nlines"]), (4, ["2", "plain"])]

@@ -2072,3 +2072,23 @@ def test_an_update_that_waits_for_the_lock_says_so(tmp_path, monkeypatch):
         with pytest.raises(WorkspaceBusy):
             _update(EXAMPLE, workspace, messages)
     assert len(messages) == 1 and "waiting for it to finish, for at most 0.2 s" in messages[0]
+
+
+def test_input_the_given_priors_refuse_leaves_no_workspace_behind(tmp_path, priors, monkeypatch):
+    """The check before the lock uses the priors the user named, not the shipped ones: events
+    that only those priors refuse must fail before the workspace folder or its lock exist."""
+    import shutil
+
+    from forecast.errors import InputError
+    from forecast.io.priors import default_priors_dir
+
+    _fake_fits(monkeypatch)
+    later = tmp_path / "priors"
+    shutil.copytree(default_priors_dir(), later)
+    outcomes = later / "outcomes.yaml"
+    outcomes.write_text(outcomes.read_text(encoding="utf-8").replace("value: 2025-02-17", "value: 2040-01-02", 1),
+                        encoding="utf-8")
+    root = tmp_path / "ws"
+    with pytest.raises(InputError, match="before the priors' start"):
+        _update(EXAMPLE, Workspace(root), priors_dir=later)
+    assert not root.exists()

@@ -131,3 +131,33 @@ def test_an_event_outside_this_runs_weeks_makes_it_unavailable():
     early = _event("s0", factor="f", signal=1.0, day=WEEK0 - dt.timedelta(weeks=3))
     result = _attribute(_draws(theta), np.full((10, 2), 0.5), [], [early], [0.5, 0.5])
     assert isinstance(result, Unavailable) and "outside this run's weeks" in result.reason
+
+
+def test_the_run_a_new_deal_starts_is_part_of_its_share():
+    """A new deal also starts its run (the weeks after it, an occasion type with `follows`): the
+    quiet weeks of that run, under hazards the run raises, are part of what the deal told the
+    model. With the run the outcome part differs from the same deal read without one."""
+    from forecast.io.priors import Follows
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    weeks = [WEEK0 + dt.timedelta(weeks=i) for i in range(4)]
+    baseline = rng.normal(-2.0, 0.5, n)
+    draws = Draws(
+        theta=np.zeros((n, 1, 4)), noise=np.full(n, 0.5), nu=np.full(n, 1e7),
+        reliability=np.ones((n, 6)), credibility=np.ones((n, 6)), baseline=baseline.reshape(n, 1),
+        effect=np.full((n, 1, 1), -0.5), occasion_effect=rng.normal(1.5, 1.0, (n, 1, 1)),
+    )
+    headline = np.stack([expit(baseline), 1 - expit(baseline)], axis=1)
+    deal = _event("o1", kind="outcome", outcome="deal")
+
+    def outcome_share(follows):
+        result = attribute(draws, headline, now=dict(zip(KEYS, headline.mean(axis=0))), previous={"deal": 0.1, "none": 0.9},
+                           previous_run="r0", outcome_keys=KEYS, factor_keys=["f"], factor_labels={"f": "F"},
+                           weeks=weeks, events_now=[deal], as_of_now=weeks[-1], events_before=[], as_of_before=weeks[-1],
+                           mcse=np.zeros(2), occasions=["after_deal"], occasion_follows=[follows])
+        [part] = [p for p in result.parts if p.label == "Outcome events"]
+        return part.change["deal"]
+
+    with_run, without_run = outcome_share(Follows("deal", 2)), outcome_share(None)
+    assert abs(with_run - without_run) > 0.005, (with_run, without_run)

@@ -2092,3 +2092,42 @@ def test_input_the_given_priors_refuse_leaves_no_workspace_behind(tmp_path, prio
     with pytest.raises(InputError, match="before the priors' start"):
         _update(EXAMPLE, Workspace(root), priors_dir=later)
     assert not root.exists()
+
+
+def test_the_run_of_a_deal_the_base_run_knew_adds_nothing_to_the_weights(priors, monkeypatch):
+    """The base run already knew of a deal, so the week after it was in that deal's run for the
+    base run too: a late reading in that week is the only new information, and each draw's log
+    weight is that reading's density alone (computed here with scipy)."""
+    from forecast.inference import importance, incremental
+
+    seen = []
+
+    def spy(log_ratios):
+        seen.append(np.array(log_ratios))
+        return importance.importance_weights(log_ratios)
+
+    monkeypatch.setattr(incremental, "importance_weights", spy)
+    rng = np.random.default_rng(12)
+    deal = _event("deal-old", kind="outcome", day=dt.date(2025, 2, 18), outcome="energy_food_deal")
+    base_events = [*read_events(EXAMPLE, priors).events, deal]
+    late = dataclasses.replace(_event("late", day=dt.date(2025, 2, 25), factor="territorial_rigidity", signal=1.0,
+                                      source_reliability="C", info_credibility="3"), reported=dt.date(2025, 2, 26))
+    data = build_dataset([*base_events, late], priors, dt.date(2025, 2, 26))
+    after = list(data.occasions).index("after_energy_food_deal")
+    assert data.occasion_counts[1, after] == 1  # the base run's second week is in the deal's run
+    chains, draws = 2, 1000
+    base = _posterior(data.factors, data.weeks, data.deals, chains=chains, draws=draws, seed=4, level=0.5, spread=0.4)
+    base["nu"].values[:] = 1e7
+    base["noise"].values[:] = 2.0
+    occasions = list(priors.outcomes.occasions)
+    base["occasion_effect"] = (("chain", "draw", "deal", "occasion"),
+                               rng.normal(0.5, 1.0, (chains, draws, len(data.deals), len(occasions))))
+    base = base.assign_coords(occasion=occasions)
+
+    incremental.reweight(base, data, base_events, dt.date(2025, 2, 25), [*base_events, late], seed=3)
+
+    d = Draws.from_dataset(base)
+    level = d.theta[:, list(data.factors).index("territorial_rigidity"), 1]
+    expected = stats.norm.logpdf(1.0, loc=level, scale=2.0)
+    assert len(seen) == 1 and np.ptp(expected) > 0.1
+    assert np.ptp(seen[0] - expected) < 1e-4

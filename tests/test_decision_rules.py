@@ -88,6 +88,20 @@ def _fake_fits(monkeypatch, passed: bool = True, nu: float = 4.0, retried: bool 
     return fitted
 
 
+def _log_ratios_seen(monkeypatch) -> list:
+    """Record the log importance ratios `reweight` hands to the weights (the weights unchanged)."""
+    from forecast.inference import importance, incremental
+
+    seen = []
+
+    def spy(log_ratios):
+        seen.append(np.array(log_ratios))
+        return importance.importance_weights(log_ratios)
+
+    monkeypatch.setattr(incremental, "importance_weights", spy)
+    return seen
+
+
 def _settings():
     from forecast.inference.fit import FitSettings
 
@@ -548,13 +562,7 @@ def test_reweighting_weighs_each_draw_by_exactly_what_is_new(priors, monkeypatch
     computed here with scipy, apart from the code."""
     from forecast.inference import importance, incremental
 
-    seen = []
-
-    def spy(log_ratios):
-        seen.append(np.array(log_ratios))
-        return importance.importance_weights(log_ratios)
-
-    monkeypatch.setattr(incremental, "importance_weights", spy)
+    seen = _log_ratios_seen(monkeypatch)
     rng = np.random.default_rng(8)
     old = dataclasses.replace(_event("sched-old", kind="scheduled", day=dt.date(2025, 2, 18), occasion="orthodox_easter"),
                             reported=dt.date(2025, 2, 10))
@@ -2098,15 +2106,9 @@ def test_the_run_of_a_deal_the_base_run_knew_adds_nothing_to_the_weights(priors,
     """The base run already knew of a deal, so the week after it was in that deal's run for the
     base run too: a late reading in that week is the only new information, and each draw's log
     weight is that reading's density alone (computed here with scipy)."""
-    from forecast.inference import importance, incremental
+    from forecast.inference import incremental
 
-    seen = []
-
-    def spy(log_ratios):
-        seen.append(np.array(log_ratios))
-        return importance.importance_weights(log_ratios)
-
-    monkeypatch.setattr(incremental, "importance_weights", spy)
+    seen = _log_ratios_seen(monkeypatch)
     rng = np.random.default_rng(12)
     deal = _event("deal-old", kind="outcome", day=dt.date(2025, 2, 18), outcome="energy_food_deal")
     base_events = [*read_events(EXAMPLE, priors).events, deal]

@@ -3,6 +3,7 @@ exit code 2, no traceback, and the workspace byte-for-byte as it was."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -282,15 +283,18 @@ def test_an_unknown_kind_is_quoted_as_written(tmp_path, priors):
     assert _refused(path, priors) == f"{path}, line 2, column 3 ('kind'): unknown kind 'Signl'; did you mean 'signal'?"
 
 
-def test_an_occasion_under_priors_without_occasions_says_so(tmp_path, priors):
-    import dataclasses
-
-    bare = dataclasses.replace(priors, outcomes=dataclasses.replace(priors.outcomes, occasions={}))
-    path = write_csv(tmp_path / "e.csv", "s1,2025-04-20,scheduled,orthodox_easter,Easter",
-                     header="event_id,date,kind,occasion,description")
-    assert _refused(path, bare) == (
-        f"{path}, line 2, column 4 ('occasion'): unknown occasion type 'orthodox_easter'; "
-        "these priors define no occasions (outcomes.yaml, 'occasions')")
+@pytest.mark.parametrize(("row", "occasions", "message"), [
+    ("s1,2025-04-20,scheduled,orthodox_easter,Easter", False,
+     "column 4 ('occasion'): unknown occasion type 'orthodox_easter'; "
+     "these priors define no occasions (outcomes.yaml, 'occasions')"),
+    ("s1,2028-04-20,scheduled,orthodox_easter,x", True,
+     "column 2 ('date'): date 2028-04-20 is more than two years ahead; log an occasion when it is scheduled"),
+], ids=["priors_without_occasions", "two_years_ahead"])
+def test_a_scheduled_row_is_refused_word_for_word(tmp_path, priors, row, occasions, message):
+    if not occasions:
+        priors = dataclasses.replace(priors, outcomes=dataclasses.replace(priors.outcomes, occasions={}))
+    path = write_csv(tmp_path / "e.csv", row, header="event_id,date,kind,occasion,description")
+    assert _refused(path, priors) == f"{path}, line 2, {message}"
 
 
 def test_a_missing_column_a_row_needs_is_named_with_the_article_and_the_near_miss(tmp_path, priors):
@@ -327,10 +331,3 @@ def test_the_earliest_date_is_accepted_and_the_day_before_is_not(tmp_path, prior
     early = write_csv(tmp_path / "early.csv", f"e1,{day_before},signal,territorial_rigidity,1.0,,,B,2,x")
     assert f"{early}, line 2, column 2 ('date'): date {day_before} is " in _refused(early, priors)
 
-
-def test_an_occasion_more_than_two_years_ahead_is_refused_at_its_date(tmp_path, priors):
-    path = write_csv(tmp_path / "e.csv", "s1,2028-04-20,scheduled,orthodox_easter,x",
-                     header="event_id,date,kind,occasion,description")
-    assert _refused(path, priors) == (
-        f"{path}, line 2, column 2 ('date'): date 2028-04-20 is more than two years ahead; "
-        "log an occasion when it is scheduled")

@@ -73,7 +73,8 @@ def _nuts(model: pm.Model, chains: int, seed: int, target_accept: float = TARGET
     pinned by thousands of readings has a posterior sd near 0.01 on the log scale, so those draws
     would take hundreds of leapfrog steps each. The starting scales are instead the inverse
     curvatures of the log density at the initial point, by central differences of its gradient,
-    one coordinate at a time (a few dozen coordinates); standardised coordinates start at 1.
+    one coordinate at a time (the parameters, and on sparse logs each reading's precision: a few
+    hundred gradients); standardised coordinates start at 1.
 
     The log density and its gradient are compiled once (`Model.logp_dlogp_function`) and serve
     the starts, the curvatures and the step (`logp_dlogp_func=`, a keyword of PyMC's gradient

@@ -232,6 +232,42 @@ def test_the_guided_weight_correction_is_the_exact_likelihood_of_the_new_reading
     np.testing.assert_allclose(correction, expected, rtol=0, atol=1e-4)
 
 
+def test_the_guided_weights_average_to_the_marginal_likelihood_of_student_t_readings():
+    """Away from the Gaussian limit the proposal is not the posterior, and the weights still
+    have to be exact: their mean over guided paths from one draw is p(y | last level), the
+    integral of N(theta; last, volatility^2) times the readings' Student-t densities, by
+    quadrature here. Two readings of one obstacle in the first new week, 2.5 and 3 scale units
+    below the last level: leaving out the t's normalising terms (the proposal's Gaussian
+    readings) or counting the readings as one would each move the mean by more than 0.2 nats."""
+    from scipy import integrate
+
+    from forecast.inference.incremental import _extend
+
+    values, noise, volatility = np.array([-1.0, -1.3]), 0.6, 0.4
+    weeks = [WEEK0 + dt.timedelta(weeks=i) for i in range(3)]
+    ds = _posterior(["a", "b"], weeks, ["x"], chains=1, draws=40000, seed=3)
+    ds["theta"].values[..., -1] = 0.5
+    ds["volatility"].values[:] = volatility
+    ds["noise"].values[:] = noise
+    ds["nu"].values[:] = 4.0
+    ds["reliability_multiplier"].values[:] = 1.0
+    ds["credibility_multiplier"].values[:] = 1.0
+    readings = Signals(factor=np.array([0, 0]), week=np.array([0, 0]), value=values,
+                       reliability=np.array([1, 1]), credibility=np.array([0, 0]))
+    _, correction = _extend(ds, [weeks[-1] + dt.timedelta(weeks=1)], np.random.default_rng(5), readings)
+
+    def marginal(density) -> float:
+        value, _ = integrate.quad(lambda level: stats.norm.pdf(level, 0.5, volatility) * density(level), -6, 6,
+                                  points=[-1.15, 0.5], epsabs=0)
+        return np.log(value)
+
+    expected = marginal(lambda level: np.prod(stats.t.pdf(values, 4.0, level, noise)))
+    assert abs(expected - marginal(lambda level: np.prod(stats.norm.pdf(values, level, noise)))) > 0.2
+    assert abs(expected - marginal(lambda level: stats.t.pdf(values.mean(), 4.0, level, noise))) > 0.2
+    top = correction.max()
+    assert top + np.log(np.exp(correction - top).mean()) == pytest.approx(expected, abs=0.05)
+
+
 # --- the counterfactual refit of what moved ------------------------------------------------------
 
 

@@ -108,3 +108,40 @@ def test_scheduled_occasions_move_the_outcome_likelihood_as_in_the_model(fitted_
     for d in range(3):
         assert ours[d] == pytest.approx(float(outcome_logp(_point(model, prior, d))) - np.log(2.0), rel=1e-9)
     assert not np.allclose(ours, draws.outcome_log_likelihood(data.outcome_counts))  # the occasions did move it
+
+
+def test_a_change_of_readings_and_outcomes_weighs_both(fitted_shape):
+    """New readings and a new deal at once: the change is the readings' log-likelihood plus the
+    outcomes' change, the deal's week weighed with the occasions it had."""
+    import datetime as dt
+
+    from forecast.io.events import Event
+
+    data, _, prior = fitted_shape
+    draws = Draws.from_dataset(prior.to_dataset())
+    factors, first = data.factors, data.weeks[0]
+    day = first + dt.timedelta(weeks=2, days=1)
+    reading = Event(event_id="late", kind="signal", date=day, reported=day, factor=factors[1], signal=1.2, outcome=None,
+                    retracts=None, source_reliability="B", info_credibility="2", actor="", description="", source="")
+    counts_a = data.outcome_counts
+    counts_b = counts_a.copy()
+    counts_b[2] = [0, 0, 1, 0]  # a deal in week 2, which was quiet
+    occasions = np.zeros((data.n_weeks, draws.occasion_effect.shape[-1]))
+    occasions[2, 0] = 1  # an occasion in that week
+    assert np.ptp(draws.occasion_effect[:, 1, 0]) > 0  # it moves that deal's odds differently in each draw
+    change = draws.change_log_likelihood([reading], [], factors, first, outcomes_a=(counts_a, occasions), outcomes_b=(counts_b, occasions))
+    expected = (draws.signal_log_likelihood(Signals.of([reading], factors, first))
+                + draws.outcome_log_likelihood(counts_b, occasions) - draws.outcome_log_likelihood(counts_a, occasions))
+    np.testing.assert_allclose(change, expected, rtol=1e-12)
+    assert not np.allclose(draws.outcome_log_likelihood(counts_b - counts_a, occasions),
+                           draws.outcome_log_likelihood(counts_b - counts_a, None))
+
+
+def test_the_pit_of_no_readings_is_empty_and_thinning_keeps_absent_parameters_absent(fitted_shape):
+    data, _, prior = fitted_shape
+    draws = Draws.from_dataset(prior.to_dataset())
+    empty = Signals(*(np.zeros(0, dtype=dtype) for dtype in (int, int, float, int, int)))
+    assert draws.signal_pit(empty).shape == (0,)
+    signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility)
+    without_occasions = Draws(**{**draws.__dict__, "occasion_effect": None})
+    np.testing.assert_allclose(without_occasions.signal_pit(signals, max_draws=2), draws.signal_pit(signals, max_draws=2), rtol=1e-12)

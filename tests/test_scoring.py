@@ -108,3 +108,46 @@ def test_the_words_follow_the_interval():
     assert in_words("climatology", across, across) == "No clear difference between the model and climatology on either score."
     assert in_words("the uniform forecast", up, across) == (
         "Against the uniform forecast: the model beats it on the Brier score, no clear difference on the log score.")
+    assert in_words("climatology", across, down) == (
+        "Against climatology: no clear difference on the Brier score, the model loses to it on the log score.")
+
+
+def test_a_block_spans_the_origins_one_window_covers():
+    from forecast.evaluation.skill import block_length
+
+    assert [block_length(4, 4), block_length(12, 4), block_length(12, 8), block_length(1, 4), block_length(13, 4)] == [1, 3, 2, 1, 4]
+
+
+def test_blocks_of_one_resample_single_origins():
+    """block 1 (a horizon no longer than the spacing) is the ordinary bootstrap: neighbours in a
+    resample are not tied to each other, and every origin can be drawn at every position."""
+    from forecast.evaluation.skill import block_bootstrap_indices
+
+    index = block_bootstrap_indices(10, 1, 400, np.random.default_rng(5))
+    assert index.shape == (400, 10)
+    assert np.mean(np.diff(index, axis=1) == 1) < 0.2  # about 1 in 10 by chance, all of them in runs of 2
+    assert set(np.unique(index[:, 1])) == set(range(10))
+
+
+def test_the_interval_needs_three_windows_of_origins_and_no_more():
+    from forecast.evaluation.skill import MIN_BLOCKS, skill_interval
+
+    baseline = np.linspace(0.5, 1.0, MIN_BLOCKS * 4)
+    enough = skill_interval(0.8 * baseline, baseline, block=4)
+    assert enough["lo"] == pytest.approx(0.2) and enough["hi"] == pytest.approx(0.2)
+    short = skill_interval(0.8 * baseline[1:], baseline[1:], block=4)
+    assert short["value"] == pytest.approx(0.2) and short["lo"] is None and short["hi"] is None
+    one = skill_interval([0.4], [0.5], block=1)
+    assert one["value"] == pytest.approx(0.2) and one["lo"] is None and one["hi"] is None
+
+
+@pytest.mark.parametrize("model, baseline", [
+    (np.ones(6), np.ones(5)),  # different origins
+    (np.ones((2, 3)), np.ones((2, 3))),  # not one score per origin
+    (np.ones(0), np.ones(0)),  # no origins
+], ids=["lengths differ", "two-dimensional", "empty"])
+def test_scores_that_are_not_one_per_origin_are_refused(model, baseline):
+    from forecast.evaluation.skill import skill_interval
+
+    with pytest.raises(ValueError, match=r"^model and baseline need one score per origin, the same origins$"):
+        skill_interval(model, baseline, block=1)

@@ -217,7 +217,7 @@ def _by_method(result, method):
     return [f for f in result["forecasts"] if f["method"] == method]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # not module-scoped: mutmut maps a function to the tests that call it, and a cached result calls nothing
 def tiny_result():
     from conftest import PRIORS
 
@@ -367,6 +367,8 @@ def test_the_terminal_table_shows_every_method_and_the_verdicts(tiny_result):
     for sentence in result["skill_in_words"].values():
         assert " ".join(sentence.split()) in " ".join(text.split())
     assert "warning: 1 fits" in text
+    # No interval at all: the Brier column keeps its least width, 24.
+    assert "  Baseline       Brier skill             Log skill" in text.splitlines()
 
 
 def test_two_jobs_give_the_numbers_of_one(priors):
@@ -495,3 +497,125 @@ def test_obstacles_off_really_fits_with_no_effects_and_ignores_signals(priors):
     assert abs(model[0]["local_ceasefire"] - model[1]["local_ceasefire"]) > 1e-3  # the readings move the model
     # One fit per log, or two where the first failed its diagnostics and was retried.
     assert 2 <= len(effects) <= 4 and all(e.shape[-2:] == (3, 4) and not e.any() for e in effects)
+
+
+# --- the result's fields, the printed table and the refusals, word for word ------------------------
+
+
+def test_the_result_names_its_settings_outcomes_methods_and_baselines(tiny_result, priors):
+    from forecast.evaluation.backtest import DESCRIPTIONS, LABELS
+
+    result = tiny_result
+    assert (result["horizon_weeks"], result["every_weeks"], result["known_to"]) == (2, 1, _week(6).isoformat())
+    assert result["segment_origins"] == 2  # a 2-week window spans 2 origins a week apart
+    assert result["origins"] == [_week(n).isoformat() for n in (1, 2, 3, 4)]
+    assert result["outcomes"] == {k: priors.outcomes.labels[k] for k in KEYS}
+    assert result["methods"] == dict(LABELS) and result["baselines"] == dict(DESCRIPTIONS)
+    assert set(result["baselines"]) == {"obstacles_off", "climatology", "prior", "uniform"}
+    assert set(result["reliability"]) == set(METHODS) and all(isinstance(d, list) and d for d in result["reliability"].values())
+
+
+def test_the_per_origin_brier_scores_behind_the_skill_are_the_forecasts_own(tiny_result):
+    from forecast.evaluation.scoring import brier
+    from forecast.evaluation.skill import skill_interval
+
+    result = tiny_result
+    model = [brier(f["p"], f["observed"]) for f in _by_method(result, "model")]
+    climatology = [brier(f["p"], f["observed"]) for f in _by_method(result, "climatology")]
+    expected = skill_interval(np.array(model), np.array(climatology), 2)
+    assert {k: result["skill"]["climatology"]["brier"][k] for k in ("value", "lo", "hi")} == expected
+    assert result["scores"]["model"]["brier"] == pytest.approx(np.mean(model))
+
+
+def test_the_printed_table_word_for_word(priors):
+    """24 origins, so every skill has an interval; a wide one pushes the log column right."""
+    from forecast.evaluation.backtest import table_text
+
+    result = run_backtest(_log(), priors, BacktestSettings(start=_week(4), every_weeks=1, horizon=3), FIT, forecast_at=fixed_chances)
+    assert table_text(result) == """\
+Backtest: 24 origins from 2025-03-17 to 2025-08-25, every 1 week(s), horizon 3
+weeks; outcomes as known on 2025-09-15.
+
+  Method          Brier     Log   (lower is better)
+  Model           0.474   0.853
+  Obstacles off   0.352   0.656
+  Climatology     0.432   0.862
+  Priors alone    0.375   0.747
+  Uniform         0.750   1.386
+
+  Obstacles off: the same model with every obstacle's effect fixed at 0: deal
+    rates learnt from the outcomes alone, from the model's prior rates at the
+    obstacles' initial levels.
+  Climatology: each deal type's weekly frequency before the origin, as constant
+    competing hazards.
+  Priors alone: the prior predictive, the chances before any event.
+  Uniform: every path equally likely.
+
+Skill of the model against each baseline: 1 - the model's score / the
+baseline's, above 0 where the model does better, with a 90 % interval over
+origins (runs of 3 origins resampled together, as their windows overlap).
+
+  Baseline       Brier skill              Log skill
+  Obstacles off  -0.35 (-3.00 to -0.10)   -0.30 (-1.23 to -0.13)
+  Climatology    -0.10 (-0.25 to +0.25)   +0.01 (-0.11 to +0.23)
+  Priors alone   -0.26 (-21.92 to +0.04)  -0.14 (-4.55 to +0.12)
+  Uniform        +0.37 (+0.06 to +0.69)   +0.38 (+0.11 to +0.65)
+
+The model loses to the obstacles-off model on both scores.
+No clear difference between the model and climatology on either score.
+No clear difference between the model and the priors alone on either score.
+The model beats the uniform forecast on both scores.
+
+What happened in the windows: Local ceasefire 3, Energy/food-for-humanitarian
+deal 2, General ceasefire 0, Protracted war (no deal) 19.
+The model's forecasts: 24 sampled, 0 reweighted from an earlier origin's fit."""
+
+
+def test_skill_rows_of_a_result_stored_without_its_labels_use_the_current_ones(tiny_result):
+    from forecast.evaluation.backtest import LABELS, skill_rows
+
+    stored = {k: v for k, v in tiny_result.items() if k != "methods"}
+    assert [row[0] for row in skill_rows(stored)] == [LABELS[b] for b in tiny_result["skill"]]
+
+
+def test_without_signals_empties_every_reading_and_keeps_the_rest(priors):
+    from forecast.evaluation.backtest import without_signals
+
+    data = build_dataset(_tiny(), priors, _week(6) + dt.timedelta(days=1))
+    assert len(data.signal_value) == 3
+    off = without_signals(data)
+    for name in ("signal_factor", "signal_week", "signal_reliability", "signal_credibility"):
+        value = getattr(off, name)
+        assert isinstance(value, np.ndarray) and value.shape == (0,) and value.dtype == np.int64, name
+    assert off.signal_value.shape == (0,) and off.signal_value.dtype == float
+    assert off.counts == {**data.counts, "signals": 0} and data.counts["signals"] == 3
+    assert off.weeks == data.weeks and np.array_equal(off.outcome_counts, data.outcome_counts)
+
+
+def test_the_horizon_defaults_to_the_priors_and_progress_reaches_the_log(priors):
+    lines = []
+    result = run_backtest(_log(), priors, BacktestSettings(every_weeks=4), FIT, log=lines.append, forecast_at=fixed_chances)
+    assert result["horizon_weeks"] == priors.outcomes.horizon_weeks == 12
+    assert len(lines) == len(result["origins"]) and lines[0].startswith("origin 1/")
+
+
+@pytest.mark.parametrize("horizon", [0, 53])
+def test_a_horizon_outside_the_priors_forecast_weeks_is_refused(priors, horizon):
+    from forecast.evaluation.backtest import run_backtests
+
+    assert priors.outcomes.forecast_weeks == 52
+    with pytest.raises(InputError) as refused:
+        run_backtests(_log(), priors, BacktestSettings(), FIT, [4, horizon], forecast_at=fixed_chances)
+    assert str(refused.value) == f"--horizon must be from 1 to 52 weeks (the priors' forecast_weeks), got {horizon}"
+
+
+def test_the_longest_horizon_without_a_window_and_too_few_jobs_are_refused(priors):
+    from forecast.evaluation.backtest import run_backtests
+
+    with pytest.raises(InputError) as refused:  # 52 weeks is allowed, but the log is 30 weeks long
+        run_backtests(_log(), priors, BacktestSettings(), FIT, [2, 52, 4], forecast_at=fixed_chances)
+    assert str(refused.value) == (f"no origin has a complete 52-week window: the ledger runs to {_week(30)}; "
+                                  "use an earlier --from or a shorter --horizon")
+    with pytest.raises(InputError) as refused:
+        run_backtests(_log(), priors, BacktestSettings(jobs=0), FIT, [4], forecast_at=fixed_chances)
+    assert str(refused.value) == "--jobs must be at least 1, got 0"

@@ -476,14 +476,16 @@ def table_text(result: dict) -> str:
     for baseline, description in result["baselines"].items():
         lines += _wrap(f"{labels[baseline]}: {description}.", indent="  ")
     lo, hi = (round(100 * q) for q in result["bootstrap"]["interval"])
+    rows = skill_rows(result)
+    column = max([24, *(len(brier) + 2 for _, brier, _ in rows)])  # a wide interval pushes the log column right
     lines += [
         "",
         *_wrap("Skill of the model against each baseline: 1 - the model's score / the baseline's, above 0 where the model "
                f"does better, with a {hi - lo} % interval over origins (runs of {result['bootstrap']['block_origins']} "
                "origins resampled together, as their windows overlap)."),
         "",
-        f"  {'Baseline':<{width}}  {'Brier skill':<24}{'Log skill'}",
-        *(f"  {label:<{width}}  {b:<24}{lg}" for label, b, lg in skill_rows(result)),
+        f"  {'Baseline':<{width}}  {'Brier skill':<{column}}{'Log skill'}",
+        *(f"  {label:<{width}}  {b:<{column}}{lg}" for label, b, lg in rows),
         "",
     ]
     for sentence in result["skill_in_words"].values():

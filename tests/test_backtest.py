@@ -435,9 +435,13 @@ class _FakeFits:
 def test_each_segment_samples_first_then_reweights_its_last_passing_fit(monkeypatch, priors):
     fakes = _FakeFits(monkeypatch, priors, reach=2, failing={_week(7)}, low_ess={_week(12)})
     settings = BacktestSettings(start=_week(4), every_weeks=1, horizon=6)  # segments of 6 origins
-    result = run_backtest(_log(), priors, settings, FIT)
+    lines = []
+    result = run_backtest(_log(), priors, settings, FIT, log=lines.append)
     model = {f["origin"]: f for f in _by_method(result, "model")}
     how = [model[_week(i).isoformat()]["fit"][0] for i in range(4, 25)]
+    # The progress line says how each origin's forecast was made.
+    assert lines[0].startswith(f"origin 1/21: {_week(4).isoformat()}, model at 6 weeks ") and "(sampled; " in lines[0]
+    assert "(reweighted, Pareto k 0.20; " in lines[1]
     # Segments: weeks 4-9, 10-15, 16-21, 22-24. A base reaches 2 weeks; the fit at week 7 fails its
     # diagnostics, so week 8 cannot reweight it and samples again; at week 12 the weights leave too
     # few effective draws, so it samples too, as `update` would, and week 15 is then out of reach.
@@ -508,6 +512,9 @@ def test_the_result_names_its_settings_outcomes_methods_and_baselines(tiny_resul
     result = tiny_result
     assert (result["horizon_weeks"], result["every_weeks"], result["known_to"]) == (2, 1, _week(6).isoformat())
     assert result["segment_origins"] == 2  # a 2-week window spans 2 origins a week apart
+    # What reproduces it: the priors' hash and the fit's settings.
+    assert result["priors_hash"] == priors.hash
+    assert result["fit"] == {"draws": 10, "tune": 10, "chains": 2, "seed": FIT.seed}
     assert result["origins"] == [_week(n).isoformat() for n in (1, 2, 3, 4)]
     assert result["outcomes"] == {k: priors.outcomes.labels[k] for k in KEYS}
     assert result["methods"] == dict(LABELS) and result["baselines"] == dict(DESCRIPTIONS)

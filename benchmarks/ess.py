@@ -43,6 +43,7 @@ def main() -> None:
     from forecast.io.priors import load_priors
     from forecast.model.dataset import build_dataset, default_as_of
     from forecast.model.graph import build_fit_model, build_model
+    from forecast.model.reading_groups import contested_groups
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default="example,5000")
@@ -60,7 +61,8 @@ def main() -> None:
             events = read_events(path, priors).events
             data = build_dataset(events, priors, default_as_of(events))
             results = {}
-            trace, diagnostics = sample(build_fit_model(data, priors), draws=args.draws, tune=args.tune, chains=4, seed=1, progress=False)
+            trace, diagnostics = sample(build_fit_model(data, priors), draws=args.draws, tune=args.tune, chains=4, seed=1, progress=False,
+                                        reading_groups=contested_groups(data, priors))
             results["forecast"] = (min_bulk_ess(trace.posterior.to_dataset()), diagnostics.sampling_seconds)
             report(case, "forecast", *results["forecast"], f"(passed: {diagnostics.passed})")
             if args.skip_plain:

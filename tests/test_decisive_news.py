@@ -7,7 +7,7 @@ likely the second is. Fitted with real NUTS at the default priors with their `ju
 on (nu = 1.75 for every obstacle; opt-in, see docs/MODEL.md) and the default settings, as `update`
 fits: retried once with safer settings if the first fit fails its diagnostics.
 
-Known open problem (issue 13): a fit with a jump this sharp can keep one or two divergent
+Known open problem of the opt-in Student-t steps: a fit with a jump this sharp can keep one or two divergent
 draws out of 4,000 even after the retry. They come from the rare trajectories between the two
 explanations (a jump, or an A1 reading that is wrong): there the path moves by the whole jump
 against a reading of sd 0.18. The chains agree and the ESS passes, which is what these tests

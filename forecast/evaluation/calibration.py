@@ -22,6 +22,7 @@ from forecast.io.priors import Priors
 from forecast.model.dataset import deal_run_counts
 from forecast.model.design import design
 from forecast.model.graph import build_fit_model, build_model
+from forecast.model.reading_groups import contested_groups
 
 CHECKED = ("volatility", "noise", "baseline", "effect")
 
@@ -68,7 +69,8 @@ def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int]
             **({"occasion_counts": deal_run_counts(outcomes[r], skeleton.deals, follows)} if any(follows) else {}),
         )
         trace, diagnostics = sample(build_fit_model(data, priors), draws=settings.draws, tune=settings.tune,
-                                    chains=settings.chains, seed=settings.seed + r, progress=False)
+                                    chains=settings.chains, seed=settings.seed + r, progress=False,
+                                    reading_groups=contested_groups(data, priors))
         posterior = trace.posterior.to_dataset().stack(sample=("chain", "draw"))
         keep = np.linspace(0, posterior.sizes["sample"] - 1, settings.ranks_from).round().astype(int)  # thin to L
         for name in checked:

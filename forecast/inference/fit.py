@@ -67,13 +67,14 @@ def fit_forecast(
     # Imported here so that `validate` and `status` never pay PyMC's start-up cost.
     from forecast.inference.sampler import sample
     from forecast.model.graph import build_fit_model
+    from forecast.model.reading_groups import contested_groups
 
     model = build_fit_model(data, priors)
     checkpoint("sampling")
     try:
         trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                                     seed=settings.seed, progress=progress, target_accept=settings.target_accept,
-                                    cores=settings.cores)
+                                    cores=settings.cores, reading_groups=contested_groups(data, priors))
     except _sampler_failures() as exc:
         # Priors can pass their checks and still leave the model without a finite density
         # somewhere the sampler goes; say so instead of PyMC's traceback. Nothing is written yet.

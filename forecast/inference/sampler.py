@@ -14,6 +14,7 @@ from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
 from forecast.conventions import TARGET_ACCEPT
 from forecast.inference.convergence import convergence, stacked
 from forecast.inference.diagnostics import Diagnostics
+from forecast.inference.precision_jumps import PRECISION_COORDINATE, ReadingPrecisionJumps
 from forecast.inference.progress import SamplingProgress
 
 if TYPE_CHECKING:
@@ -22,14 +23,18 @@ if TYPE_CHECKING:
 
 def sample(
     model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, progress: bool, cores: int | None = None,
-    target_accept: float = TARGET_ACCEPT,
+    target_accept: float = TARGET_ACCEPT, reading_groups: list[np.ndarray] | None = None,
 ) -> tuple[xr.DataTree, Diagnostics]:
     """NUTS on `model`. `cores` processes run the chains (default: one per chain, at most two);
-    each chain has its own seeded stream, so the draws are the same whatever `cores` is."""
+    each chain has its own seeded stream, so the draws are the same whatever `cores` is.
+
+    `reading_groups`: groups of readings that disagree (model/reading_groups.py). Where the model
+    gives each reading a precision of its own, a step of Metropolis-Hastings jumps between the
+    groups' explanations runs after NUTS every iteration (inference/precision_jumps.py)."""
     if not progress:
         logging.getLogger("pymc").setLevel(logging.WARNING)
     started = time.perf_counter()
-    step, starts = _nuts(model, chains, seed, target_accept)
+    step, starts = _nuts(model, chains, seed, target_accept, reading_groups)
     progress_line = SamplingProgress(chains, tune, draws) if progress else None
     with model:
         trace = pm.sample(
@@ -65,7 +70,8 @@ STANDARDISED = {"path_std", "innovation"}
 UNSTORED = STANDARDISED | {"step_precision", "step_precision_heavy", "reading_precision"}
 
 
-def _nuts(model: pm.Model, chains: int, seed: int, target_accept: float = TARGET_ACCEPT) -> tuple[pm.NUTS, list[dict]]:
+def _nuts(model: pm.Model, chains: int, seed: int, target_accept: float = TARGET_ACCEPT,
+          reading_groups: list[np.ndarray] | None = None) -> tuple[pm.NUTS | list, list[dict]]:
     """NUTS (PyMC's own) with a mass matrix that starts at the scales of the posterior, and each
     chain's start jittered as PyMC does.
 
@@ -113,6 +119,11 @@ def _nuts(model: pm.Model, chains: int, seed: int, target_accept: float = TARGET
     # generator first; spawning it here too keeps a seed's draws what they were.
     step_rng.spawn(1)
     step = pm.NUTS(model=model, potential=potential, target_accept=target_accept, rng=step_rng, logp_dlogp_func=logp_dlogp)
+    if reading_groups and any(name == PRECISION_COORDINATE for name, *_ in centre.point_map_info):
+        logp = model.logp_dlogp_function(ravel_inputs=True, compute_grads=False)
+        logp.trust_input = True
+        logp.set_extra_values({})
+        return [step, ReadingPrecisionJumps(model.value_vars, logp=logp, model=model, groups=reading_groups)], starts
     return step, starts
 
 

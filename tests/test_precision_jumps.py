@@ -76,22 +76,27 @@ def _exact_second_week(priors, readings=PAUSE) -> tuple[float, float]:
 
 def test_a_flip_sends_each_reading_to_the_other_side_and_its_ratio_is_the_way_back_over_the_way_there():
     rng = np.random.default_rng(1)
-    current = np.array([0.3, -2.5, -1.0, -1.5])  # believed, doubted, believed (just), doubted
+    # Three believed and one doubted: the sides' normals have different spreads, so the ratio
+    # depends on which way each reading goes.
+    current = np.array([0.3, -2.5, -1.0, 0.8])
     believed = current > SIDE
-    new, log_ratio = _flipped(current, rng)
 
     def log_q(to: np.ndarray, came_from: np.ndarray) -> float:
         mean = np.where(came_from > SIDE, DOUBTED[0], BELIEVED[0])
         sd = np.where(came_from > SIDE, DOUBTED[1], BELIEVED[1])
         return float(stats.norm.logpdf(to, mean, sd).sum())
 
-    assert log_ratio == pytest.approx(log_q(current, new) - log_q(new, current), abs=1e-12)
-    # Over many flips a believed reading's new value follows the doubted side's normal and back.
+    for _ in range(20):
+        new, log_ratio = _flipped(current, rng)
+        assert log_ratio == pytest.approx(log_q(current, new) - log_q(new, current), abs=1e-12)
+    # Over many flips a believed reading's new value follows the doubted side's normal and back,
+    # each reading drawn on its own.
     many = np.array([_flipped(current, rng)[0] for _ in range(20_000)])
     for i in range(len(current)):
         mean, sd = DOUBTED if believed[i] else BELIEVED
         assert many[:, i].mean() == pytest.approx(mean, abs=0.03)
         assert many[:, i].std() == pytest.approx(sd, rel=0.03)
+    assert abs(np.corrcoef(many[:, 0], many[:, 3])[0, 1]) < 0.03
 
 
 # --- the groups ---------------------------------------------------------------------------
@@ -129,6 +134,22 @@ def test_the_walk_and_the_grades_set_how_far_apart_readings_may_sit(priors):
     assert contested_groups(_pause_data(priors, improbable), priors) == []
     confirmed = [(1, 2.0, ("B", "1")), (1, -0.3, ("A", "1"))]
     assert contested_groups(_pause_data(priors, confirmed), priors)
+
+
+def _two_readings(priors, weeks: tuple[int, int], values: tuple[float, float], grade=("A", "1")):
+    start = _monday(priors)
+    events = [ev(f"r{i}", start + dt.timedelta(weeks=w), factor=AID, signal=v, grade=grade)
+              for i, (w, v) in enumerate(zip(weeks, values))]
+    return build_dataset(events, priors, as_of=start + dt.timedelta(weeks=max(weeks), days=1))
+
+
+def test_readings_are_compared_up_to_eight_weeks_apart_wherever_they_sit(priors):
+    # A1 readings 3 points apart: a disagreement even after 8 weeks of the walk; not compared at 9.
+    assert [g.tolist() for g in contested_groups(_two_readings(priors, (30, 38), (2.0, -1.0)), priors)] == [[0], [1]]
+    assert contested_groups(_two_readings(priors, (30, 39), (2.0, -1.0)), priors) == []
+    # Two B1 readings 1.3 apart a fortnight apart: within what the walk and their noise allow.
+    assert contested_groups(_two_readings(priors, (30, 32), (2.0, 0.7), ("B", "1")), priors) == []
+    assert contested_groups(_two_readings(priors, (30, 30), (2.0, 0.3), ("B", "1")), priors)
 
 
 def test_no_group_is_larger_than_the_limit(priors):
@@ -190,3 +211,45 @@ def test_the_draws_with_jumps_do_not_depend_on_how_many_processes_run_the_chains
     one, two = (fit_forecast(data, priors, FitSettings(draws=30, tune=30, chains=2, seed=3, cores=cores)) for cores in (1, 2))
     assert one[0].sample_stats["precision_jumps_accepted"].values.sum() > 0
     np.testing.assert_array_equal(one[0].posterior["theta"].values, two[0].posterior["theta"].values)
+
+
+def test_a_step_leaves_the_readings_precisions_where_the_model_puts_them(priors):
+    """The jumps alone, everything but two readings' precisions held: the draws of the two log
+    precisions follow the model's conditional density of them, computed on a grid; nothing else
+    moves; the step counts what it accepted."""
+    data = _two_readings(priors, (0, 3), (2.0, -1.0), ("B", "1"))
+    groups = contested_groups(data, priors)
+    assert [g.tolist() for g in groups] == [[0], [1]]
+    model = build_fit_model(data, priors)
+    steps, starts = _nuts(model, chains=1, seed=1, reading_groups=groups)
+    jumps = steps[1]
+    jumps._proposals = 4  # fewer a step, more steps: the same kernel, cheaper to check
+    jumps.setup_chain(np.random.default_rng(5), 0, 0)
+    point = starts[0]
+
+    logp = model.compile_logp()
+    grid = np.linspace(-9.0, 4.0, 131)
+    density = np.array([[logp({**point, "reading_precision_log__": np.array([a, b])}) for b in grid] for a in grid])
+    density = np.exp(density - density.max())
+    density /= density.sum()
+    exact_mean = [(density.sum(axis=1) * grid).sum(), (density.sum(axis=0) * grid).sum()]
+    exact_doubted = density.sum(axis=1)[grid <= SIDE].sum()
+
+    draws, accepted, changed = [], [], []
+    for _ in range(6000):
+        new, stats_ = jumps.step(point)
+        assert {k for k in point if not np.array_equal(point[k], new[k])} <= {"reading_precision_log__"}
+        accepted.append(stats_[0]["precision_jumps_accepted"])
+        changed.append(not np.array_equal(point["reading_precision_log__"], new["reading_precision_log__"]))
+        point = new
+        draws.append(point["reading_precision_log__"])
+    draws, accepted, changed = np.array(draws), np.array(accepted), np.array(changed)
+    assert sum(changed) > 1000 and max(accepted) >= 2
+    np.testing.assert_array_equal(accepted > 0, changed)
+    jumps._proposals = 1  # one proposal a step: what it accepted is whether the point changed
+    for _ in range(200):
+        new, stats_ = jumps.step(point)
+        assert stats_[0]["precision_jumps_accepted"] == int(not np.array_equal(point["reading_precision_log__"], new["reading_precision_log__"]))
+        point = new
+    np.testing.assert_allclose(draws.mean(axis=0), exact_mean, atol=0.1)
+    assert (draws[:, 0] <= SIDE).mean() == pytest.approx(exact_doubted, abs=0.03)

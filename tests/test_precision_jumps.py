@@ -152,6 +152,19 @@ def test_readings_are_compared_up_to_eight_weeks_apart_wherever_they_sit(priors)
     assert contested_groups(_two_readings(priors, (30, 30), (2.0, 0.3), ("B", "1")), priors)
 
 
+def test_a_dense_log_has_no_groups(priors):
+    """More than a reading per obstacle-week on average: the fit has no precision per reading, so
+    there is nothing to jump in, and the pairs of a dense log are never compared."""
+    readings = [(w, 2.0 if i % 2 else -2.0, ("A", "1")) for w in range(4) for i in range(5)]
+    start = _monday(priors)
+    events = [ev(f"s{j}", start + dt.timedelta(weeks=w), factor=AID, signal=v, grade=g) for j, (w, v, g) in enumerate(readings)]
+    dense = build_dataset(events, priors, as_of=start + dt.timedelta(weeks=3, days=1))
+    assert len(dense.signal_value) > len(dense.factors) * dense.n_weeks
+    assert contested_groups(dense, priors) == []
+    sparse = build_dataset(events[:5], priors, as_of=start + dt.timedelta(weeks=3, days=1))
+    assert [g.tolist() for g in contested_groups(sparse, priors)] == [[0, 1, 2, 3, 4]]
+
+
 def test_no_group_is_larger_than_the_limit(priors):
     crowd = [(1, 2.0 if i % 2 else -2.0, ("A", "1")) for i in range(LARGEST_GROUP + 1)]
     groups = contested_groups(_pause_data(priors, crowd), priors)

@@ -13,6 +13,7 @@ import numpy as np
 
 from forecast.io.priors import Param, Priors
 from forecast.model.dataset import ModelData
+from forecast.model.graph import sparse_readings
 from forecast.model.prior_distributions import prior_distribution
 
 # Two readings disagree when they differ by more than this many standard deviations of their
@@ -29,21 +30,22 @@ LARGEST_GROUP = 8
 
 
 def contested_groups(data: ModelData, priors: Priors) -> list[np.ndarray]:
-    """The groups of readings (indices into the log's signals), each once, sorted."""
-    factor, week, value = data.signal_factor, data.signal_week, data.signal_value
-    if not len(value):
+    """The groups of readings (indices into the log's signals), each once, sorted. None on a
+    dense log: its fit has no precision per reading to jump in (model/graph.py)."""
+    if not len(data.signal_value) or not sparse_readings(data):
         return []
     obs = priors.observation
     reliability = np.array([_median(p) for p in obs.reliability.values()])
     credibility = np.array([_median(p) for p in obs.credibility.values()])
     scale = _median(obs.noise) * reliability[data.signal_reliability] * credibility[data.signal_credibility]
-    volatility = np.array([_median(priors.factors[k].volatility) for k in data.factors])[factor]
-    weeks_apart = np.abs(week[:, None] - week[None, :])
-    spread = np.sqrt(scale[:, None] ** 2 + scale[None, :] ** 2 + volatility[:, None] ** 2 * weeks_apart)
-    disagree = ((factor[:, None] == factor[None, :]) & (weeks_apart <= NEAR_WEEKS)
-                & (np.abs(value[:, None] - value[None, :]) > TENSION * spread)).any(axis=1)
-    groups = {tuple(np.flatnonzero((factor == factor[i]) & (np.abs(week - week[i]) <= width)))
-              for i in np.flatnonzero(disagree) for width in WINDOW_WEEKS}
+    groups = set()
+    for k, key in enumerate(data.factors):  # readings are compared within their obstacle only
+        mine = np.flatnonzero(data.signal_factor == k)
+        week, value, sd = data.signal_week[mine], data.signal_value[mine], scale[mine]
+        weeks_apart = np.abs(week[:, None] - week[None, :])
+        spread = np.sqrt(sd[:, None] ** 2 + sd[None, :] ** 2 + _median(priors.factors[key].volatility) ** 2 * weeks_apart)
+        disagree = ((weeks_apart <= NEAR_WEEKS) & (np.abs(value[:, None] - value[None, :]) > TENSION * spread)).any(axis=1)
+        groups.update(tuple(mine[np.abs(week - week[i]) <= width]) for i in np.flatnonzero(disagree) for width in WINDOW_WEEKS)
     return [np.array(g) for g in sorted(groups) if len(g) <= LARGEST_GROUP]
 
 

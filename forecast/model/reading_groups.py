@@ -30,7 +30,7 @@ LARGEST_GROUP = 8
 
 
 def contested_groups(data: ModelData, priors: Priors) -> list[np.ndarray]:
-    """The groups of readings (indices into the log's signals), each once, sorted. None on a
+    """The groups of readings (indices into the log's signals), each once, sorted. No groups on a
     dense log: its fit has no precision per reading to jump in (model/graph.py)."""
     if not len(data.signal_value) or not sparse_readings(data):
         return []

@@ -9,13 +9,25 @@ measure what it earns (the README's "keep only what earns skill"):
   runs        no runs of deals (the occasion types that are the weeks after a deal)
   jumps       Gaussian steps in the obstacles' walk where the priors give Student-t ones
 
-The README's table is the run without `--without`; each part's own skill is that table's
-forecasts scored against those of a run without it, origin by origin.
+`--with` adds a part that was tried and not kept, to measure it the same way:
+
+  drift       a baseline that drifts: one more factor that no event reads, a random walk from 0
+              (volatility LogNormal(-1.9, 0.6), a median of 0.15 a week) that lowers every deal
+              type's log-odds by 0.5 a point, so the deals' common rate wanders with what the
+              outcomes say. (Its obstacles-off baseline drops it too: compare the model with the
+              README's run, origin by origin.)
+
+The README's table is the run without `--without` or `--with`; each part's own skill is that
+table's forecasts scored against those of a run without it (or with it), origin by origin.
 
 Prints each horizon's table (scores, skill against every baseline with 90 % intervals, flagged
-fits) and, with `--out`, writes the results as JSON.
+fits) and, with `--out`, writes the results as JSON. `--summary FILE` writes the part every brief
+quotes (`forecast/data/record_skill.json`, read by `brief/record_evidence.py`): each horizon's
+scores, skill and verdicts, with the priors' hash and the code version; `--results FILE` writes
+it from an earlier run's `--out` instead of running the backtest again.
 
-    .venv/bin/python benchmarks/record_skill.py [--without occasions|runs|jumps] [--draws 1000] [--jobs 2] [--out FILE]
+    .venv/bin/python benchmarks/record_skill.py [--without occasions|runs|jumps] [--with drift] [--draws 1000] [--jobs 2] [--out FILE]
+        [--summary forecast/data/record_skill.json] [--results FILE]
 """
 
 from __future__ import annotations
@@ -33,11 +45,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--without", choices=("occasions", "runs", "jumps"))
+    parser.add_argument("--with", dest="adding", choices=("drift",))
     parser.add_argument("--horizons", default="4,12")
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--draws", type=int, default=None, help="draws and tuning steps per chain (default: the fit's)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--summary", type=Path, help="write the summary the briefs quote")
+    parser.add_argument("--results", type=Path, help="summarise this earlier --out instead of running the backtest")
     args = parser.parse_args()
 
     from forecast.evaluation.backtest import BacktestSettings, run_backtests, table_text
@@ -57,20 +72,82 @@ def main() -> int:
     elif args.without == "jumps":
         for factor in content["factors.yaml"]["factors"].values():
             factor.pop("jumps", None)
+    if args.adding == "drift":
+        add_drift(content)
     priors = parse_priors(content, priors.directory)
+    if args.results:
+        if not args.summary:
+            parser.error("--results needs --summary")
+        results = json.loads(args.results.read_text(encoding="utf-8"))
+        args.summary.write_text(json.dumps(summary(results, priors, args), indent=1) + "\n", encoding="utf-8")
+        return 0
     fit = FitSettings() if args.draws is None else FitSettings(draws=args.draws, tune=args.draws)
     horizons = [int(h) for h in args.horizons.split(",")]
     started = time.perf_counter()
     results = run_backtests(events, priors, BacktestSettings(every_weeks=args.every, jobs=args.jobs), fit, horizons,
                             log=lambda message: print(message, flush=True))
     seconds = time.perf_counter() - started
-    print(f"\nthe record, priors-2022, without {args.without or 'nothing'}; {fit.draws} draws and {fit.tune} tuning steps "
+    change = f"with {args.adding}" if args.adding else f"without {args.without or 'nothing'}"
+    print(f"\nthe record, priors-2022, {change}; {fit.draws} draws and {fit.tune} tuning steps "
           f"per chain; {seconds:.0f} s\n")
     for result in results.values():
         print(table_text(result), "\n")
+    saved = json.loads(json.dumps({str(h): r for h, r in results.items()}, default=str))
     if args.out:
-        args.out.write_text(json.dumps({str(h): r for h, r in results.items()}, indent=1, default=str))
+        args.out.write_text(json.dumps(saved, indent=1))
+    if args.summary:
+        args.summary.write_text(json.dumps(summary(saved, priors, args), indent=1) + "\n", encoding="utf-8")
     return 0
+
+
+def summary(results: dict, priors, args: argparse.Namespace) -> dict:
+    """What a brief quotes of the record's backtest (brief/record_evidence.py reads it)."""
+    from forecast.io.version import code_version
+
+    if args.without or args.adding:
+        raise SystemExit("the briefs quote the shipped model: no summary of a run --without or --with a part")
+    horizons = {}
+    for h, r in results.items():
+        if r["priors_hash"] != priors.hash:
+            raise SystemExit(f"{args.results}: run with priors {r['priors_hash'][:12]}, not priors-2022's {priors.hash[:12]}")
+        observed = [f["observed"] for f in r["forecasts"] if f["method"] == "model"]
+        horizons[h] = {
+            "origins": len(r["origins"]), "first_origin": r["origins"][0], "last_origin": r["origins"][-1],
+            "every_weeks": r["every_weeks"], "known_to": r["known_to"],
+            "came_first": {k: observed.count(k) for k in r["outcomes"]},
+            "scores": {m: {"brier": s["brier"], "log": s["log"]} for m, s in r["scores"].items()},
+            "skill": r["skill"], "skill_in_words": r["skill_in_words"], "flagged_fits": r["flagged_fits"],
+            "fit": r["fit"],
+        }
+    return {
+        "log": "examples/history-2022-2026.csv", "priors": "priors-2022", "priors_hash": priors.hash,
+        "code_version": code_version(), "command": "benchmarks/record_skill.py --summary forecast/data/record_skill.json",
+        "horizons": horizons,
+    }
+
+
+DRIFT = "common_rate_drift"
+DRIFT_SOURCE = ("The Trilateral Contact Group's truces of 2017-2020 (Sputnik, 21 Jun 2017; Interfax-Ukraine, Aug 2018; "
+                "UNIAN, 22 Jul 2020; as cited in outcomes.yaml), and none after July 2020; analyst's judgement.")
+
+
+def add_drift(content: dict) -> None:
+    """The `--with drift` variant, as an analyst could have written it on 21 February 2022: a
+    factor read by no event, whose walk moves every deal type's log-odds together."""
+    content["factors.yaml"]["factors"][DRIFT] = {
+        "label": "Common drift of the deal rates",
+        "initial": {"value": 0.0, "rationale": "The deal rates start where the baselines and obstacles put them.",
+                    "source": "The variant's definition."},
+        "volatility": {
+            "dist": "LogNormal", "kwargs": {"mu": -1.9, "sigma": 0.6},
+            "rationale": "The contact group's deals came and went with its activity, in clusters (2017-2018, 2019-2020) "
+                         "and then none after July 2020, more than the obstacles alone would move them: a median step "
+                         "of 0.15 a week, about 0.5 in log-odds over a year at the effect of 0.5.",
+            "source": DRIFT_SOURCE},
+    }
+    for deal in content["outcomes.yaml"]["deals"].values():
+        deal["effects"][DRIFT] = {"value": -0.5, "rationale": "Fixes the drift's scale: a point lowers every deal's "
+                                  "log-odds by 0.5.", "source": "The variant's definition."}
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ RETRY_DRAWS_FACTOR = 2
 # Runs stored before the target acceptance was recorded were sampled at PyMC's default.
 LEGACY_TARGET_ACCEPT = 0.8
 
+# A backtest's verdict on the model against a baseline (evaluation/skill.py), stored in its
+# results and read back by the brief (brief/record_evidence.py).
+BEATS, LOSES, UNCLEAR = "beats", "loses to", "no clear difference"
+
 # Diagnostic limits. A run outside them is stored but flagged (exit code 3).
 RHAT_MAX = 1.01
 ESS_PER_CHAIN_MIN = 100  # Vehtari et al. (2021): bulk and tail ESS >= 100 per chain

@@ -60,6 +60,15 @@ def test_the_brief_has_every_part_and_the_status_numbers(fitted, brief):
     assert pdf_pages(brief) >= 5
 
 
+def test_the_first_page_says_what_the_record_showed_of_the_obstacles(brief):
+    from forecast.brief.record_evidence import load_record_evidence, record_evidence_text
+
+    first_page = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-enc", "UTF-8", str(brief), "-"],
+                                capture_output=True, text=True, check=True).stdout
+    words = " ".join(first_page.split())
+    assert "Evidence from the record. " + record_evidence_text(load_record_evidence()) in words
+
+
 def test_chinese_event_text_is_drawn_as_chinese(brief):
     text = pdf_text_unwrapped(brief)
     # From examples/events.csv (seed-01, seed-02): whole sentences in CJK characters, not boxes

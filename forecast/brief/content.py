@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from forecast.brief.record_evidence import load_record_evidence
 from forecast.conventions import DEAL, FACTOR, HORIZON, INTERVAL, OUTCOME
 from forecast.errors import ForecastError
 from forecast.explain.attribution import Attribution, Unavailable
@@ -82,6 +83,7 @@ class Brief:
     mcse: dict[str, float]  # Monte Carlo standard error of each headline chance
     notes: list[str]  # reproducibility remarks for the stamp
     backtest: dict | None = None  # the workspace's latest `forecast backtest`, if any
+    record_evidence: dict | None = None  # what the record's backtest found (brief/record_evidence.py)
     occasions_ahead: list[OccasionAhead] = field(default_factory=list)
 
     @property
@@ -150,6 +152,7 @@ def collect(workspace: Workspace, run: RunRecord) -> Brief:
         mcse=dict(zip(outcome_keys, map(float, mcse))),
         notes=notes,
         backtest=_latest_backtest(workspace),
+        record_evidence=load_record_evidence(),
         occasions_ahead=_occasions_ahead(active, data, draws, priors),
     )
 

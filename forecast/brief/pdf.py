@@ -38,6 +38,7 @@ from forecast.brief.layout import (
     since,
     wrap_label,
 )
+from forecast.brief.record_evidence import record_evidence_text
 from forecast.conventions import ESS_PER_CHAIN_MIN, LEGACY_TARGET_ACCEPT, RHAT_MAX
 from forecast.explain.attribution import Unavailable
 from forecast.inference.importance import pareto_k_limit
@@ -144,6 +145,9 @@ class _Writer(Layout):
             "another kind of deal, so it is the one that answers \"will it happen by then?\" (and the one "
             "<font name='DejaVuSansMono'>forecast compare</font> sets beside a crowd); those need not add up.",
             self.s.note))
+        if b.record_evidence is not None:
+            out.append(self.rich(f"<b>Evidence from the record.</b> {self.esc(record_evidence_text(b.record_evidence))}",
+                                 self.s.note))
         return out
 
     def horizon_and_history(self) -> list:

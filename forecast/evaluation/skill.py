@@ -22,13 +22,11 @@ import math
 
 import numpy as np
 
-from forecast.conventions import INTERVAL
+from forecast.conventions import BEATS, INTERVAL, LOSES, UNCLEAR
 
 RESAMPLES = 2000
 SEED = 20250221  # fixed, so a backtest's intervals are the same every time it is printed
 MIN_BLOCKS = 3
-
-BEATS, LOSES, UNCLEAR = "beats", "loses to", "no clear difference"
 
 
 def block_length(horizon: int, every_weeks: int) -> int:

@@ -102,4 +102,4 @@ def test_the_conclusion_follows_the_verdicts(verdicts, conclusion):
 def test_a_summary_without_an_interval_says_so():
     summary = load_record_evidence()
     summary["horizons"]["12"]["skill"]["obstacles_off"]["log"] |= {"lo": None, "hi": None, "verdict": "no clear difference"}
-    assert "(too few origins for an interval)" in record_evidence_text(summary)
+    assert "log +0.04 (no interval)" in record_evidence_text(summary)

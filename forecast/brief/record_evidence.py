@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from importlib.resources import files
 
+from forecast.brief.layout import signed_skill
 from forecast.conventions import BEATS, LOSES
 
 SUMMARY = "record_skill.json"
@@ -62,11 +63,8 @@ def record_evidence_text(summary: dict) -> str:
 
 
 def _skill(skill: dict) -> str:
-    value = f"{skill['value']:+.2f}".replace("-", "−")
-    if skill["lo"] is None or skill["hi"] is None:
-        return f"{value} (too few origins for an interval)"
-    lo, hi = (f"{skill[end]:+.2f}".replace("-", "−") for end in ("lo", "hi"))
-    return f"{value} ({lo} to {hi})"
+    """As the brief's backtest table prints it, with a true minus sign for running text."""
+    return signed_skill(skill).replace("-", "−")
 
 
 def _day(iso: str) -> str:

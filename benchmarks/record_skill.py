@@ -8,6 +8,10 @@ measure what it earns (the README's "keep only what earns skill"):
   occasions   no scheduled occasions (their rows and their effects)
   runs        no runs of deals (the occasion types that are the weeks after a deal)
   jumps       Gaussian steps in the obstacles' walk where the priors give Student-t ones
+  general_ceasefire
+              no general ceasefire: the deal type, its effects in every occasion and its runs
+              (the record has none, so this measures what forecasting one costs; compare with
+              `paired_skill.py`, which scores the missing path as a chance of 0)
 
 `--with` adds a part that was tried and not kept, to measure it the same way:
 
@@ -16,6 +20,10 @@ measure what it earns (the README's "keep only what earns skill"):
               type's log-odds by 0.5 a point, so the deals' common rate wanders with what the
               outcomes say. (Its obstacles-off baseline drops it too: compare the model with the
               README's run, origin by origin.)
+  in_force    a deal in force: an occasion type in every week strictly between the week a deal's
+              term was set and the week it expires, read from the record's `deal_expiry` rows
+              (their `reported` date is the day the term was agreed, so each week is known from
+              then), with its own effect on each deal type
 
 The README's table is the run without `--without` or `--with`; each part's own skill is that
 table's forecasts scored against those of a run without it (or with it), origin by origin.
@@ -26,8 +34,8 @@ quotes (`forecast/data/record_skill.json`, read by `brief/record_evidence.py`): 
 scores, skill and verdicts, with the priors' hash and the code version; `--results FILE` writes
 it from an earlier run's `--out` instead of running the backtest again.
 
-    .venv/bin/python benchmarks/record_skill.py [--without occasions|runs|jumps] [--with drift] [--draws 1000] [--jobs 2] [--out FILE]
-        [--summary forecast/data/record_skill.json] [--results FILE]
+    .venv/bin/python benchmarks/record_skill.py [--without occasions|runs|jumps|general_ceasefire]
+        [--with drift|in_force] [--draws 1000] [--jobs 2] [--out FILE] [--summary forecast/data/record_skill.json] [--results FILE]
 """
 
 from __future__ import annotations
@@ -44,8 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--without", choices=("occasions", "runs", "jumps"))
-    parser.add_argument("--with", dest="adding", choices=("drift",))
+    parser.add_argument("--without", choices=("occasions", "runs", "jumps", GENERAL))
+    parser.add_argument("--with", dest="adding", choices=("drift", "in_force"))
     parser.add_argument("--horizons", default="4,12")
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--draws", type=int, default=None, help="draws and tuning steps per chain (default: the fit's)")
@@ -72,8 +80,15 @@ def main() -> int:
     elif args.without == "jumps":
         for factor in content["factors.yaml"]["factors"].values():
             factor.pop("jumps", None)
+    elif args.without == GENERAL:
+        drop_deal(content, GENERAL)
+        if any(e.kind == "outcome" and e.outcome == GENERAL for e in events):
+            raise SystemExit(f"the record logs a {GENERAL}: a model without it cannot score that window")
     if args.adding == "drift":
         add_drift(content)
+    elif args.adding == "in_force":
+        add_in_force(content)
+        events = [*events, *in_force_rows(events)]
     priors = parse_priors(content, priors.directory)
     if args.results:
         if not args.summary:
@@ -126,6 +141,23 @@ def summary(results: dict, priors, args: argparse.Namespace) -> dict:
     }
 
 
+GENERAL = "general_ceasefire"
+
+
+def drop_deal(content: dict, deal: str) -> None:
+    """The priors without one deal type: its entry, its effect in every occasion, and the
+    occasion types that are the weeks after it."""
+    outcomes = content["outcomes.yaml"]
+    del outcomes["deals"][deal]
+    occasions = {}
+    for key, occasion in (outcomes.get("occasions") or {}).items():
+        if occasion.get("follows", {}).get("deal") == deal:
+            continue
+        occasion["effects"].pop(deal, None)
+        occasions[key] = occasion
+    outcomes["occasions"] = occasions
+
+
 DRIFT = "common_rate_drift"
 DRIFT_SOURCE = ("The Trilateral Contact Group's truces of 2017-2020 (Sputnik, 21 Jun 2017; Interfax-Ukraine, Aug 2018; "
                 "UNIAN, 22 Jul 2020; as cited in outcomes.yaml), and none after July 2020; analyst's judgement.")
@@ -148,6 +180,52 @@ def add_drift(content: dict) -> None:
     for deal in content["outcomes.yaml"]["deals"].values():
         deal["effects"][DRIFT] = {"value": -0.5, "rationale": "Fixes the drift's scale: a point lowers every deal's "
                                   "log-odds by 0.5.", "source": "The variant's definition."}
+
+
+IN_FORCE = "deal_in_force"
+EXPIRY = "deal_expiry"
+
+
+def in_force_rows(events: list) -> list:
+    """The `--with in_force` variant's scheduled rows: one in each week strictly between the week
+    of a `deal_expiry` row's `reported` date (the term was set that week, by the deal or its
+    renewal, whose own week the outcome row covers) and the week of its expiry (which the expiry
+    row covers), known from the day the term was set."""
+    import dataclasses
+    import datetime as dt
+
+    from forecast.model.dataset import monday
+
+    rows, seen = [], set()
+    for e in events:
+        if e.kind != "scheduled" or e.occasion != EXPIRY:
+            continue
+        week = monday(e.reported) + dt.timedelta(weeks=1)
+        while week < monday(e.date):
+            if week not in seen:
+                seen.add(week)
+                rows.append(dataclasses.replace(e, event_id=f"{e.event_id}-in-force-{week.isoformat()}", date=week,
+                                                occasion=IN_FORCE, description=f"In force until {e.date}: {e.description}"))
+            week += dt.timedelta(weeks=1)
+    return rows
+
+
+def add_in_force(content: dict) -> None:
+    """The `--with in_force` occasion type, with effects an analyst could have written on 21
+    February 2022."""
+    agnostic = {"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 0.5}, "source": "Analyst's judgement.",
+                "rationale": "An arrangement that works could open a channel for this kind of deal or take the "
+                             "pressure off it; no direction known."}
+    effects = {deal: dict(agnostic) for deal in content["outcomes.yaml"]["deals"]}
+    effects["energy_food_deal"] = {
+        "dist": "Normal", "kwargs": {"mu": -0.5, "sigma": 0.7},
+        "rationale": "While an energy arrangement runs, its parties renew it at its deadline (deal_expiry) rather "
+                     "than strike another: the gas transit contract of 31 December 2019 was followed by no new "
+                     "Russia-Ukraine gas deal in 2020-2021. About 0.6 times the weekly chance, from a quarter to "
+                     "twice it.",
+        "source": "ICIS, 31 Dec 2019, https://www.icis.com/explore/resources/news/2019/12/31/10456279/"
+                  "ukraine-russia-sign-5-year-gas-transit-agreement/; analyst's judgement."}
+    content["outcomes.yaml"]["occasions"][IN_FORCE] = {"label": "A deal in force", "effects": effects}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+"""Two backtests of the same record, one variant of the model against another, origin by origin.
+
+This is how a part of the model is judged (the README's "What each part of the model earned"):
+the backtest of the model with the part, scored against the backtest of the model without it,
+on the origins both hold. The skill is 1 - S_first / S_second for the mean Brier and log scores
+over those origins, with the interval of the backtest's own skill table (`skill.py`: a
+moving-block bootstrap over origins, both variants resampled together).
+
+A path one variant does not forecast (a deal type dropped from its priors) counts as a chance of
+0 for it: that is what the variant says, and were such a deal to come first its log score would be
+the floor's. Both backtests must say the same path came first at every shared origin; otherwise
+they read different records, and pairing them would compare nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from forecast.evaluation.scoring import brier, log_score
+from forecast.evaluation.skill import block_length, skill_interval, verdict
+
+
+def paired_skill(first: Mapping, second: Mapping, method: str = "model") -> dict:
+    """{"origins", "scores": {"first", "second"}: {"brier", "log"}, "skill": {"brier", "log"}}
+    for two backtest results at one horizon (`run_backtests`' values, or the JSON it is saved
+    as): `method`'s forecasts of the first against those of the second, on their shared origins."""
+    if first["horizon_weeks"] != second["horizon_weeks"]:
+        raise ValueError(f"horizons differ: {first['horizon_weeks']} and {second['horizon_weeks']} weeks")
+    ours = {f["origin"]: f for f in first["forecasts"] if f["method"] == method}
+    theirs = {f["origin"]: f for f in second["forecasts"] if f["method"] == method}
+    shared = sorted(set(ours) & set(theirs))
+    if not shared:
+        raise ValueError(f"the two backtests share no origin with a forecast by {method!r}")
+    paths = sorted({k for f in (*ours.values(), *theirs.values()) for k in f["p"]})
+    scores = {side: {"brier": [], "log": []} for side in ("first", "second")}
+    for origin in shared:
+        observed = ours[origin]["observed"]
+        if theirs[origin]["observed"] != observed:
+            raise ValueError(f"{origin}: the backtests disagree on what came first ({observed} and "
+                             f"{theirs[origin]['observed']}), so they read different records")
+        for side, forecast in (("first", ours[origin]), ("second", theirs[origin])):
+            p = {k: forecast["p"].get(k, 0.0) for k in paths}
+            scores[side]["brier"].append(brier(p, observed))
+            scores[side]["log"].append(log_score(p, observed))
+    block = block_length(first["horizon_weeks"], first["every_weeks"])
+    skill = {}
+    for score in ("brier", "log"):
+        interval = skill_interval(np.array(scores["first"][score]), np.array(scores["second"][score]), block)
+        skill[score] = {**interval, "verdict": verdict(interval)}
+    return {
+        "origins": len(shared),
+        "scores": {side: {s: float(np.mean(v)) for s, v in by.items()} for side, by in scores.items()},
+        "skill": skill,
+    }

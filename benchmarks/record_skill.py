@@ -7,7 +7,6 @@ measure what it earns (the README's "keep only what earns skill"):
 
   occasions   no scheduled occasions (their rows and their effects)
   runs        no runs of deals (the occasion types that are the weeks after a deal)
-  jumps       Gaussian steps in the obstacles' walk where the priors give Student-t ones
   general_ceasefire
               no general ceasefire: the deal type, its effects in every occasion and its runs
               (the record has none, so this measures what forecasting one costs; compare with
@@ -15,6 +14,8 @@ measure what it earns (the README's "keep only what earns skill"):
 
 `--with` adds a part that was tried and not kept, to measure it the same way:
 
+  jumps       Student-t steps in the obstacles' walk: the `jumps` blocks that `priors-2022/
+              factors.yaml` carries commented out, switched on as written
   drift       a baseline that drifts: one more factor that no event reads, a random walk from 0
               (volatility LogNormal(-1.9, 0.6), a median of 0.15 a week) that lowers every deal
               type's log-odds by 0.5 a point, so the deals' common rate wanders with what the
@@ -34,8 +35,8 @@ quotes (`forecast/data/record_skill.json`, read by `brief/record_evidence.py`): 
 scores, skill and verdicts, with the priors' hash and the code version; `--results FILE` writes
 it from an earlier run's `--out` instead of running the backtest again.
 
-    .venv/bin/python benchmarks/record_skill.py [--without occasions|runs|jumps|general_ceasefire]
-        [--with drift|in_force] [--draws 1000] [--jobs 2] [--out FILE] [--summary forecast/data/record_skill.json] [--results FILE]
+    .venv/bin/python benchmarks/record_skill.py [--without occasions|runs|general_ceasefire]
+        [--with drift|in_force|jumps] [--draws 1000] [--jobs 2] [--out FILE] [--summary forecast/data/record_skill.json] [--results FILE]
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--without", choices=("occasions", "runs", "jumps", GENERAL))
-    parser.add_argument("--with", dest="adding", choices=("drift", "in_force"))
+    parser.add_argument("--without", choices=("occasions", "runs", GENERAL))
+    parser.add_argument("--with", dest="adding", choices=("drift", "in_force", "jumps"))
     parser.add_argument("--horizons", default="4,12")
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--draws", type=int, default=None, help="draws and tuning steps per chain (default: the fit's)")
@@ -77,15 +78,14 @@ def main() -> int:
         events = [e for e in events if e.kind != "scheduled"]
     elif args.without == "runs":
         content["outcomes.yaml"]["occasions"] = {k: o for k, o in occasions.items() if "follows" not in o}
-    elif args.without == "jumps":
-        for factor in content["factors.yaml"]["factors"].values():
-            factor.pop("jumps", None)
     elif args.without == GENERAL:
         drop_deal(content, GENERAL)
         if any(e.kind == "outcome" and e.outcome == GENERAL for e in events):
             raise SystemExit(f"the record logs a {GENERAL}: a model without it cannot score that window")
     if args.adding == "drift":
         add_drift(content)
+    elif args.adding == "jumps":
+        add_jumps(content, ROOT / "priors-2022" / "factors.yaml")
     elif args.adding == "in_force":
         add_in_force(content)
         events = [*events, *in_force_rows(events)]
@@ -180,6 +180,20 @@ def add_drift(content: dict) -> None:
     for deal in content["outcomes.yaml"]["deals"].values():
         deal["effects"][DRIFT] = {"value": -0.5, "rationale": "Fixes the drift's scale: a point lowers every deal's "
                                   "log-odds by 0.5.", "source": "The variant's definition."}
+
+
+def add_jumps(content: dict, factors_file: Path) -> None:
+    """The `--with jumps` variant: each factor's `jumps` block as the priors' file carries it
+    commented out (with its rationale and source), uncommented."""
+    import re
+
+    import yaml
+
+    text = re.sub(r"^(\s*)# (jumps:|  )", r"\1\2", factors_file.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    for key, factor in yaml.safe_load(text)["factors"].items():
+        if "jumps" not in factor:
+            raise SystemExit(f"{factors_file}: no commented-out 'jumps' block for {key}")
+        content["factors.yaml"]["factors"][key]["jumps"] = factor["jumps"]
 
 
 IN_FORCE = "deal_in_force"

@@ -25,9 +25,18 @@ def main() -> int:
     parser.add_argument("second", type=Path, help="the backtest it is measured against")
     parser.add_argument("--method", default="model", help="whose forecasts to pair (default: model)")
     args = parser.parse_args()
-    first, second = (json.loads(p.read_text(encoding="utf-8")) for p in (args.first, args.second))
-    for horizon in sorted(set(first) & set(second), key=int):
-        result = paired_skill(first[horizon], second[horizon], args.method)
+    try:
+        first, second = (json.loads(p.read_text(encoding="utf-8")) for p in (args.first, args.second))
+    except (OSError, json.JSONDecodeError) as error:
+        parser.error(f"cannot read a backtest saved by record_skill.py --out: {error}")
+    horizons = sorted(set(first) & set(second), key=int)
+    if not horizons:
+        parser.error(f"{args.first} and {args.second} share no horizon")
+    for horizon in horizons:
+        try:
+            result = paired_skill(first[horizon], second[horizon], args.method)
+        except ValueError as error:
+            parser.error(f"{horizon} weeks: {error}")
         a, b = result["scores"]["first"], result["scores"]["second"]
         print(f"{horizon} weeks, {result['origins']} origins (Brier / log): {args.first.name} "
               f"{a['brier']:.3f} / {a['log']:.3f}, {args.second.name} {b['brier']:.3f} / {b['log']:.3f}")

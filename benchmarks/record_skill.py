@@ -85,7 +85,7 @@ def main() -> int:
     if args.adding == "drift":
         add_drift(content)
     elif args.adding == "jumps":
-        add_jumps(content, ROOT / "priors-2022" / "factors.yaml")
+        add_jumps(content, priors.directory / "factors.yaml")
     elif args.adding == "in_force":
         add_in_force(content)
         events = [*events, *in_force_rows(events)]

@@ -56,7 +56,7 @@ from forecast.brief.layout import signed_skill
 from forecast.conventions import INTERVAL
 from forecast.errors import InputError
 from forecast.evaluation.scoring import brier, log_score, reliability, summary
-from forecast.evaluation.skill import RESAMPLES, block_length, in_words, skill_interval, verdict
+from forecast.evaluation.skill import RESAMPLES, block_length, in_words, judged_skill
 from forecast.inference.diagnostics import Diagnostics
 from forecast.inference.fit import FitSettings
 from forecast.io.events import Event
@@ -306,8 +306,7 @@ def _scored(events: Sequence[Event], priors: Priors, settings: BacktestSettings,
     for baseline in BASELINES:
         skill[baseline] = {}
         for score in ("brier", "log"):
-            interval = skill_interval(per_origin["model"][score], per_origin[baseline][score], block)
-            skill[baseline][score] = {**interval, "verdict": verdict(interval)}
+            skill[baseline][score] = judged_skill(per_origin["model"][score], per_origin[baseline][score], block)
     model_fits = [f for f in forecasts if f["method"] == "model"]
     return {
         "origins": [d.isoformat() for d in dates],

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from forecast.evaluation.scoring import brier, log_score
-from forecast.evaluation.skill import block_length, skill_interval, verdict
+from forecast.evaluation.skill import block_length, judged_skill
 
 
 def paired_skill(first: Mapping, second: Mapping, method: str = "model") -> dict:
@@ -45,12 +45,8 @@ def paired_skill(first: Mapping, second: Mapping, method: str = "model") -> dict
             scores[side]["brier"].append(brier(p, observed))
             scores[side]["log"].append(log_score(p, observed))
     block = block_length(first["horizon_weeks"], first["every_weeks"])
-    skill = {}
-    for score in ("brier", "log"):
-        interval = skill_interval(np.array(scores["first"][score]), np.array(scores["second"][score]), block)
-        skill[score] = {**interval, "verdict": verdict(interval)}
     return {
         "origins": len(shared),
         "scores": {side: {s: float(np.mean(v)) for s, v in by.items()} for side, by in scores.items()},
-        "skill": skill,
+        "skill": {s: judged_skill(np.array(scores["first"][s]), np.array(scores["second"][s]), block) for s in ("brier", "log")},
     }

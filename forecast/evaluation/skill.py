@@ -75,6 +75,13 @@ def verdict(skill: dict[str, float | None]) -> str:
     return BEATS if lo > 0 else LOSES if hi < 0 else UNCLEAR
 
 
+def judged_skill(model: np.ndarray, baseline: np.ndarray, block: int) -> dict:
+    """`skill_interval` with its `verdict`: one cell of a skill table (the backtest's, or one
+    variant of the model against another)."""
+    interval = skill_interval(model, baseline, block)
+    return {**interval, "verdict": verdict(interval)}
+
+
 def in_words(baseline: str, brier: dict[str, float | None], log: dict[str, float | None]) -> str:
     """One sentence for an analyst: how the model does against `baseline` (its name in a
     sentence) on the two scores."""

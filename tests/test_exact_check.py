@@ -1,7 +1,9 @@
-"""The sampler against exact inference (sampling tier).
+"""The samplers against exact inference (sampling tier).
 
 With ν huge, the outcome effects fixed at 0 and the volatilities and noise fixed, the factor
-model is linear-Gaussian, so each factor's posterior is what the Kalman/RTS smoother gives."""
+model is linear-Gaussian, so each factor's posterior is what the Kalman/RTS smoother gives. Both
+samplers are held to it: the compiled one on the fit's coordinates (every fit), and PyMC's on the
+generative form (the fallback for priors the compiled density does not cover)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ from kalman_oracle import local_level_smoother
 from test_dataset import ev
 
 from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
-from forecast.inference.sampler import sample
+from forecast.inference import pymc_sampler, sampler
 from forecast.io.priors import write_priors
 from forecast.model.dataset import build_dataset
+from forecast.model.density import compile_density
 from forecast.model.graph import build_model
 
 pytestmark = pytest.mark.slow
@@ -52,12 +55,18 @@ def _log(priors, rng):
     return events
 
 
-def test_sampled_factor_posterior_matches_the_exact_smoother(priors, tmp_path):
+@pytest.mark.parametrize("which", ["compiled", "pymc"])
+def test_sampled_factor_posterior_matches_the_exact_smoother(priors, tmp_path, which):
     priors = _linear_gaussian_priors(priors, tmp_path / "priors")
     events = _log(priors, np.random.default_rng(SEED))
     data = build_dataset(events, priors, as_of=priors.outcomes.start + dt.timedelta(weeks=29, days=4))
     assert data.n_weeks == 30
-    trace, diagnostics = sample(build_model(data, priors), draws=1500, tune=1000, chains=4, seed=SEED, progress=False)
+    if which == "compiled":
+        trace, diagnostics = sampler.sample(compile_density(data, priors), data, priors, draws=1500, tune=1000, chains=4,
+                                            seed=SEED, progress=False)
+    else:
+        trace, diagnostics = pymc_sampler.sample(build_model(data, priors), draws=1500, tune=1000, chains=4, seed=SEED,
+                                                 progress=False)
     assert diagnostics.passed, diagnostics.problems
     theta = trace.posterior["theta"].stack(sample=("chain", "draw")).transpose("factor", "week", "sample").values
 

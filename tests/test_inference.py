@@ -1,57 +1,105 @@
-"""The sampler's set-up: the mass matrix starts at the posterior's scales, and starts are jittered."""
+"""The compiled sampler's set-up and its promises: the metric starts at the posterior's scales,
+starts are jittered, the target acceptance is the one asked for, tuning follows Stan's windows,
+and the draws depend on the seed alone."""
 
 from __future__ import annotations
 
 import numpy as np
-import pymc as pm
 import pytest
 
-from forecast.inference.sampler import _nuts
+from forecast.inference import adaptation
+from forecast.inference.chains import StartFailed, initial_inverse_mass, starts
+from forecast.model.density import compile_density
 
 
-def test_mass_matrix_starts_at_the_inverse_curvature():
-    with pm.Model() as model:
-        pm.Normal("narrow", 0.0, 0.01)
-        pm.Normal("wide", 5.0, 3.0, shape=2)
-        pm.Normal("path_std", 0.0, 0.2)  # standardised by name: starts at 1 whatever its scale
-    step, starts = _nuts(model, chains=3, seed=1)
-    variance = step.potential._var  # (narrow, wide[0], wide[1], path_std) in the model's order
-    np.testing.assert_allclose(variance, [1e-4, 9.0, 9.0, 1.0], rtol=1e-6)
-    assert step.integrator._potential is step.potential
-    # Three distinct jittered starts, each within PyMC's +-1 of the initial point.
-    assert len({float(s["wide"][0]) for s in starts}) == 3
-    assert all(abs(s["wide"][0] - 5.0) <= 1.0 for s in starts)
-
-
-def test_unsampleable_start_names_the_variable():
-    with pm.Model() as model:
-        x = pm.Normal("x", 0.0, 1.0)
-        pm.Potential("wall", pm.math.switch(x < 100.0, -np.inf, 0.0))
-    with pytest.raises(Exception, match="x"):
-        _nuts(model, chains=1, seed=1)
-
-
-def test_step_targets_the_project_acceptance_rate():
-    from forecast.conventions import TARGET_ACCEPT
-
-    with pm.Model() as model:
-        pm.Normal("x", 0.0, 1.0)
-    step, _ = _nuts(model, chains=1, seed=1)
-    assert step.target_accept == TARGET_ACCEPT == 0.9
-    step, _ = _nuts(model, chains=1, seed=1, target_accept=0.97)
-    assert step.target_accept == 0.97
-
-
-def test_the_draws_do_not_depend_on_how_many_processes_run_the_chains(priors):
-    """The backtest's parallel workers run their chains in one process (cores=1); `update` in two."""
+def _example(priors):
     from conftest import EXAMPLE
 
-    from forecast.inference.fit import FitSettings, fit_forecast
     from forecast.io.events import read_events
     from forecast.model.dataset import build_dataset, default_as_of
 
     events = read_events(EXAMPLE, priors).events
-    data = build_dataset(events, priors, default_as_of(events))
+    return build_dataset(events, priors, default_as_of(events))
+
+
+def test_the_metric_starts_at_the_inverse_curvature(priors):
+    data = _example(priors)
+    density = compile_density(data, priors)
+    inverse_mass = initial_inverse_mass(density)
+    layout = density.layout
+    assert (inverse_mass[layout.standardised] == 1.0).all()  # the paths' standard normals start at 1
+    # Every other coordinate: 1 / the second difference of the log density at the centre.
+    for i in [*range(len(layout.free_slots)), layout.n_coordinates - 1]:
+        if layout.standardised.start <= i < layout.standardised.stop:
+            continue
+        h = 1e-4
+        step = np.zeros(layout.n_coordinates)
+        step[i] = h
+        second = (density.log_density(density.centre + step) - 2 * density.log_density(density.centre)
+                  + density.log_density(density.centre - step)) / h**2
+        assert inverse_mass[i] == pytest.approx(np.clip(-1 / second, 1e-6, 1e2), rel=1e-3), i
+
+
+def test_three_chains_start_apart_within_one_of_the_centre(priors):
+    density = compile_density(_example(priors), priors)
+    found = starts(density, 3, seed=1)
+    assert len({float(s[0]) for s in found}) == 3
+    assert all(np.abs(s - density.centre).max() <= 1.0 for s in found)
+    np.testing.assert_array_equal(found[1], starts(density, 3, seed=1)[1])
+
+
+def test_a_model_without_a_finite_start_is_refused(priors):
+    import dataclasses
+
+    density = compile_density(_example(priors), priors)
+    # A Uniform volatility prior of [5, 6] around a log-scale centre its jitter cannot reach.
+    structure = density.structure._replace(slot_code=density.structure.slot_code.copy())
+    structure.slot_code[:] = 9
+    structure.slot_bounds[:] = (1e6, 1e6 + 1)
+    broken = dataclasses.replace(density, structure=structure)
+    with pytest.raises(StartFailed, match="finite log density"):
+        starts(broken, 1, seed=1)
+
+
+@pytest.mark.parametrize(("tune", "first", "ends"), [
+    (500, 75, [100, 150, 250, 450]),  # Stan's default buffers and windows
+    (1000, 75, [100, 150, 250, 450, 950]),
+    (60, 9, [54]),  # too short for the buffers: 15 % / 75 % / 10 %
+    (10, 10, []),  # no metric adaptation under 20 tuning draws
+])
+def test_tuning_windows_are_stans(tune, first, ends):
+    start, found = adaptation.windows(tune)
+    assert start == first and found.tolist() == ends
+
+
+def test_dual_averaging_moves_the_step_towards_the_target():
+    state = adaptation.new_state(1.0)
+    for _ in range(50):
+        adaptation.learn_step(state, 0.5, 0.9)  # accepting too little: smaller steps
+    assert state[adaptation.STEP] < 0.5
+    state = adaptation.new_state(1.0)
+    for _ in range(50):
+        adaptation.learn_step(state, 1.0, 0.9)  # accepting everything: larger steps
+    assert state[adaptation.STEP] > 1.0
+
+
+def test_the_draws_do_not_depend_on_how_many_threads_run_the_chains(priors):
+    """The backtest's workers run their chains one at a time (cores=1); `update` two at once."""
+    from forecast.inference.fit import FitSettings, fit_forecast
+
+    data = _example(priors)
     one, two = (fit_forecast(data, priors, FitSettings(draws=30, tune=30, chains=2, seed=3, cores=cores)) for cores in (1, 2))
     np.testing.assert_array_equal(one[0].posterior["theta"].values, two[0].posterior["theta"].values)
     assert one[2].equals(two[2])
+    other = fit_forecast(data, priors, FitSettings(draws=30, tune=30, chains=2, seed=4, cores=1))
+    assert not np.array_equal(one[0].posterior["theta"].values, other[0].posterior["theta"].values)
+
+
+def test_the_target_acceptance_is_the_one_asked_for(priors):
+    from forecast.inference.fit import FitSettings, fit_forecast
+
+    data = _example(priors)
+    low, high = (fit_forecast(data, priors, FitSettings(draws=100, tune=200, chains=2, seed=3, target_accept=target))[0]
+                 for target in (0.6, 0.97))
+    assert float(low.sample_stats["step_size"].mean()) > 1.5 * float(high.sample_stats["step_size"].mean())
+    assert float(high.sample_stats["acceptance_rate"].mean()) > 0.9

@@ -9,7 +9,8 @@ import pytensor.tensor as pt
 import pytest
 from kalman_oracle import local_level_smoother
 
-from forecast.model.kalman_path import KalmanPath, kalman_path, kalman_path_vjp
+from forecast.model.graph_ops import KalmanPath
+from forecast.model.kalman_path import kalman_path, kalman_path_vjp
 
 RNG = np.random.default_rng(3)
 K, W = 3, 9

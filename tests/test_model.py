@@ -14,7 +14,7 @@ from test_dataset import ev
 from forecast.io.priors import Jumps, Param
 from forecast.model.dataset import build_dataset
 from forecast.model.graph import build_fit_model, build_model, prior_array, sparse_readings
-from forecast.model.kalman_path import KalmanPath
+from forecast.model.graph_ops import KalmanPath
 
 D = dt.date
 

@@ -16,11 +16,11 @@ from conftest import SEED
 from scipy import stats
 from test_dataset import ev
 
-from forecast.inference.precision_jumps import BELIEVED, DOUBTED, SIDE, ReadingPrecisionJumps, _flipped
-from forecast.inference.sampler import _nuts, sample
+from forecast.inference.precision_jumps import BELIEVED, DOUBTED, SIDE, Groups, flipped, jump
+from forecast.inference.sampler import sample
 from forecast.io.priors import write_priors
 from forecast.model.dataset import build_dataset
-from forecast.model.graph import build_fit_model
+from forecast.model.density import compile_density
 from forecast.model.reading_groups import LARGEST_GROUP, contested_groups
 
 AID = "external_military_aid"
@@ -87,11 +87,11 @@ def test_a_flip_sends_each_reading_to_the_other_side_and_its_ratio_is_the_way_ba
         return float(stats.norm.logpdf(to, mean, sd).sum())
 
     for _ in range(20):
-        new, log_ratio = _flipped(current, rng)
+        new, log_ratio = flipped(current, rng)
         assert log_ratio == pytest.approx(log_q(current, new) - log_q(new, current), abs=1e-12)
     # Over many flips a believed reading's new value follows the doubted side's normal and back,
     # each reading drawn on its own.
-    many = np.array([_flipped(current, rng)[0] for _ in range(20_000)])
+    many = np.array([flipped(current, rng)[0] for _ in range(20_000)])
     for i in range(len(current)):
         mean, sd = DOUBTED if believed[i] else BELIEVED
         assert many[:, i].mean() == pytest.approx(mean, abs=0.03)
@@ -174,17 +174,20 @@ def test_no_group_is_larger_than_the_limit(priors):
 
 # --- the step in the sampler ---------------------------------------------------------------
 
+def _sample(data, priors, groups, reading_precisions=None, **settings):
+    return sample(compile_density(data, priors, reading_precisions), data, priors, progress=False, reading_groups=groups,
+                  **settings)
+
+
 def test_the_sampler_jumps_only_where_readings_have_precisions_and_groups(priors):
     data = _pause_data(priors)
     groups = contested_groups(data, priors)
-    step, _ = _nuts(build_fit_model(data, priors), chains=2, seed=1, reading_groups=groups)
-    assert [type(s).__name__ for s in step] == ["NUTS", "ReadingPrecisionJumps"]
-    assert isinstance(step[1], ReadingPrecisionJumps)
-    step, _ = _nuts(build_fit_model(data, priors), chains=2, seed=1, reading_groups=[])
-    assert type(step).__name__ == "NUTS"
+    short = {"draws": 40, "tune": 40, "chains": 2, "seed": 1}
+    assert _sample(data, priors, groups, **short)[0].sample_stats["precision_jumps_accepted"].values.sum() > 0
+    assert _sample(data, priors, [], **short)[0].sample_stats["precision_jumps_accepted"].values.sum() == 0
     # A dense fit has no precision per reading to jump in.
-    step, _ = _nuts(build_fit_model(data, priors, reading_precisions=False), chains=2, seed=1, reading_groups=groups)
-    assert type(step).__name__ == "NUTS"
+    dense = _sample(data, priors, groups, reading_precisions=False, **short)[0]
+    assert dense.sample_stats["precision_jumps_accepted"].values.sum() == 0
 
 
 @pytest.mark.slow
@@ -193,8 +196,7 @@ def test_the_posterior_with_jumps_is_the_exact_one(priors, tmp_path):
     data = _pause_data(priors)
     mean, below = _exact_second_week(priors)
     assert 0.2 < below < 0.5  # two modes, neither negligible
-    trace, diagnostics = sample(build_fit_model(data, priors), draws=2000, tune=1000, chains=4, seed=SEED,
-                                progress=False, reading_groups=contested_groups(data, priors))
+    trace, diagnostics = _sample(data, priors, contested_groups(data, priors), draws=2000, tune=1000, chains=4, seed=SEED)
     assert diagnostics.passed, diagnostics.problems
     level = trace.posterior["theta"].sel(factor=AID).isel(week=1).values.ravel()
     n = diagnostics.ess_bulk_min
@@ -209,9 +211,8 @@ def test_the_jumps_multiply_the_effective_draws_on_two_modes(priors, tmp_path):
     (bulk ESS 346 of 4,000 when written, against 3,292 with the jumps)."""
     priors = _fixed_priors(priors, tmp_path / "priors")
     data = _pause_data(priors)
-    _, with_jumps = sample(build_fit_model(data, priors), draws=1000, tune=500, chains=4, seed=SEED, progress=False,
-                           reading_groups=contested_groups(data, priors))
-    _, without = sample(build_fit_model(data, priors), draws=1000, tune=500, chains=4, seed=SEED, progress=False)
+    _, with_jumps = _sample(data, priors, contested_groups(data, priors), draws=1000, tune=500, chains=4, seed=SEED)
+    _, without = _sample(data, priors, [], draws=1000, tune=500, chains=4, seed=SEED)
     assert with_jumps.passed, with_jumps.problems
     assert with_jumps.ess_bulk_min > 3 * without.ess_bulk_min
 
@@ -227,42 +228,47 @@ def test_the_draws_with_jumps_do_not_depend_on_how_many_processes_run_the_chains
 
 
 def test_a_step_leaves_the_readings_precisions_where_the_model_puts_them(priors):
-    """The jumps alone, everything but two readings' precisions held: the draws of the two log
-    precisions follow the model's conditional density of them, computed on a grid; nothing else
-    moves; the step counts what it accepted."""
+    """The jumps alone, everything but two readings' precisions held: draws from the model's
+    conditional density of the two log precisions (by quadrature on a grid), each moved by one
+    step of the jumps, are still draws from it. Nothing else moves; the step counts what it
+    accepted and returns the log density where it leaves the point."""
     data = _two_readings(priors, (0, 3), (2.0, -1.0), ("B", "1"))
     groups = contested_groups(data, priors)
     assert [g.tolist() for g in groups] == [[0], [1]]
-    model = build_fit_model(data, priors)
-    steps, starts = _nuts(model, chains=1, seed=1, reading_groups=groups)
-    jumps = steps[1]
-    jumps._proposals = 4  # fewer a step, more steps: the same kernel, cheaper to check
-    jumps.setup_chain(np.random.default_rng(5), 0, 0)
-    point = starts[0]
+    density = compile_density(data, priors)
+    flat = Groups(groups)
+    readings = density.layout.reading_precisions
+    x = density.centre + np.random.default_rng(3).uniform(-1.0, 1.0, density.centre.size)
 
-    logp = model.compile_logp()
-    grid = np.linspace(-9.0, 4.0, 131)
-    density = np.array([[logp({**point, "reading_precision_log__": np.array([a, b])}) for b in grid] for a in grid])
-    density = np.exp(density - density.max())
-    density /= density.sum()
-    exact_mean = [(density.sum(axis=1) * grid).sum(), (density.sum(axis=0) * grid).sum()]
-    exact_doubted = density.sum(axis=1)[grid <= SIDE].sum()
+    spacing = 0.05
+    grid = np.arange(-12.0, 4.0, spacing)
+    values = np.empty((len(grid), len(grid)))
+    point = x.copy()
+    for i, a in enumerate(grid):
+        for j, b in enumerate(grid):
+            point[readings] = (a, b)
+            values[i, j] = density.log_density(point)
+    values = np.exp(values - values.max()).ravel()
+    values /= values.sum()
 
-    draws, accepted, changed = [], [], []
-    for _ in range(6000):
-        new, stats_ = jumps.step(point)
-        assert {k for k in point if not np.array_equal(point[k], new[k])} <= {"reading_precision_log__"}
-        accepted.append(stats_[0]["precision_jumps_accepted"])
-        changed.append(not np.array_equal(point["reading_precision_log__"], new["reading_precision_log__"]))
-        point = new
-        draws.append(point["reading_precision_log__"])
-    draws, accepted, changed = np.array(draws), np.array(accepted), np.array(changed)
-    assert sum(changed) > 1000 and max(accepted) >= 2
-    np.testing.assert_array_equal(accepted > 0, changed)
-    jumps._proposals = 1  # one proposal a step: what it accepted is whether the point changed
-    for _ in range(200):
-        new, stats_ = jumps.step(point)
-        assert stats_[0]["precision_jumps_accepted"] == int(not np.array_equal(point["reading_precision_log__"], new["reading_precision_log__"]))
-        point = new
-    np.testing.assert_allclose(draws.mean(axis=0), exact_mean, atol=0.1)
-    assert (draws[:, 0] <= SIDE).mean() == pytest.approx(exact_doubted, abs=0.03)
+    rng = np.random.default_rng(5)
+    n = 4000
+    cells = rng.choice(values.size, size=n, p=values)
+    exact = np.column_stack([grid[cells // len(grid)], grid[cells % len(grid)]]) + rng.uniform(0, spacing, (n, 2))
+    moved, accepted = np.empty_like(exact), []
+    for i in range(n):
+        point = x.copy()
+        point[readings] = exact[i]
+        # Forty proposals: a kernel that is off moves the draws away from the density, step by step.
+        log_p, count = jump(point, density.log_density(point), density.structure, flat.members, flat.starts, 40, rng)
+        assert log_p == pytest.approx(density.log_density(point), abs=1e-9)
+        assert np.array_equal(np.delete(point, np.r_[readings]), np.delete(x, np.r_[readings]))
+        assert (count > 0) == (not np.array_equal(point[readings], exact[i]))
+        moved[i] = point[readings]
+        accepted.append(count)
+    assert np.mean(np.array(accepted) > 0) > 0.5 and max(accepted) >= 2
+    # The moved draws follow the same density: means and the share doubted within Monte Carlo error.
+    error = 4 * exact.std(axis=0) / np.sqrt(n)
+    assert np.all(np.abs(moved.mean(axis=0) - exact.mean(axis=0)) < error * np.sqrt(2)), (moved.mean(axis=0), exact.mean(axis=0))
+    doubted = (exact <= SIDE).mean(axis=0)
+    assert np.all(np.abs((moved <= SIDE).mean(axis=0) - doubted) < 4 * np.sqrt(2 * doubted * (1 - doubted) / n))

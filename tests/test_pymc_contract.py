@@ -13,7 +13,7 @@ import numpy as np
 import pymc as pm
 from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
 
-from forecast.inference.sampler import _nuts
+from forecast.inference.pymc_sampler import _nuts
 
 
 def _model() -> pm.Model:

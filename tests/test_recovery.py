@@ -9,7 +9,7 @@ from forecast.evaluation.simulate import simulate_log
 from forecast.inference.sampler import sample
 from forecast.io.events import read_events
 from forecast.model.dataset import build_dataset
-from forecast.model.graph import build_model
+from forecast.model.density import compile_density
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +19,8 @@ TRUE_VOLATILITY = np.full(4, 0.1)
 
 def _fit_final_levels(priors, events, as_of, seed):
     data = build_dataset(events, priors, as_of=as_of)
-    trace, diagnostics = sample(build_model(data, priors), draws=1000, tune=1000, chains=4, seed=seed, progress=False)
+    trace, diagnostics = sample(compile_density(data, priors), data, priors, draws=1000, tune=1000, chains=4, seed=seed,
+                                progress=False)
     final = trace.posterior["theta"].isel(week=-1)
     return final.stack(sample=("chain", "draw")).transpose("sample", "factor").values, diagnostics
 

@@ -8,7 +8,7 @@ import pytensor
 import pytensor.tensor as pt
 import pytest
 
-from forecast.model.signal_density import student_t_signals_logp
+from forecast.model.graph_ops import student_t_signals_logp
 
 
 @pytest.mark.parametrize("linker", ["numba", "cvm"])

@@ -141,10 +141,12 @@ def test_no_events_gives_the_prior_predictive(priors, seed):
     from forecast.forecasting.incidence import cumulative_incidence
     from forecast.forecasting.prior_predictive import empty_dataset, prior_predictive
     from forecast.inference.sampler import sample
+    from forecast.model.density import compile_density
     from forecast.model.draws import Draws
-    from forecast.model.graph import build_model
 
-    trace, diagnostics = sample(build_model(empty_dataset(priors), priors), draws=1000, tune=500, chains=4, seed=seed, progress=False)
+    empty = empty_dataset(priors)
+    trace, diagnostics = sample(compile_density(empty, priors), empty, priors, draws=1000, tune=500, chains=4, seed=seed,
+                                progress=False)
     assert diagnostics.passed, diagnostics.problems
     horizon = priors.outcomes.horizon_weeks
     post = cumulative_incidence(Draws.from_dataset(trace.posterior.to_dataset()), horizon, np.random.default_rng(seed))[:, -1, :]

@@ -20,8 +20,9 @@ from forecast.evaluation.simulate import outcomes_in_runs
 from forecast.inference.sampler import sample
 from forecast.io.priors import Priors
 from forecast.model.dataset import deal_run_counts
+from forecast.model.density import compile_density
 from forecast.model.design import design
-from forecast.model.graph import build_fit_model, build_model
+from forecast.model.graph import build_model
 from forecast.model.reading_groups import contested_groups
 
 CHECKED = ("volatility", "noise", "baseline", "effect")
@@ -68,7 +69,7 @@ def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int]
             outcome_counts=outcomes[r],
             **({"occasion_counts": deal_run_counts(outcomes[r], skeleton.deals, follows)} if any(follows) else {}),
         )
-        trace, diagnostics = sample(build_fit_model(data, priors), draws=settings.draws, tune=settings.tune,
+        trace, diagnostics = sample(compile_density(data, priors), data, priors, draws=settings.draws, tune=settings.tune,
                                     chains=settings.chains, seed=settings.seed + r, progress=False,
                                     reading_groups=contested_groups(data, priors))
         posterior = trace.posterior.to_dataset().stack(sample=("chain", "draw"))

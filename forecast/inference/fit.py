@@ -64,20 +64,29 @@ def fit_forecast(
 
     The one path from data to numbers, shared by `update` and the notebooks.
     """
-    # Imported here so that `validate` and `status` never pay PyMC's start-up cost.
-    from forecast.inference.sampler import sample
-    from forecast.model.graph import build_fit_model
+    # Imported here so that `validate` and `status` never pay numba's start-up cost.
+    from forecast.model.density import compile_density, supported
     from forecast.model.reading_groups import contested_groups
 
-    model = build_fit_model(data, priors)
     checkpoint("sampling")
+    groups = contested_groups(data, priors)
     try:
-        trace, diagnostics = sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                                    seed=settings.seed, progress=progress, target_accept=settings.target_accept,
-                                    cores=settings.cores, reading_groups=contested_groups(data, priors))
+        if supported(priors, data):
+            from forecast.inference.sampler import sample
+
+            trace, diagnostics = sample(compile_density(data, priors), data, priors, draws=settings.draws, tune=settings.tune,
+                                        chains=settings.chains, seed=settings.seed, progress=progress,
+                                        target_accept=settings.target_accept, cores=settings.cores, reading_groups=groups)
+        else:
+            from forecast.inference.pymc_sampler import sample as sample_with_pymc
+            from forecast.model.graph import build_fit_model
+
+            trace, diagnostics = sample_with_pymc(build_fit_model(data, priors), draws=settings.draws, tune=settings.tune,
+                                                  chains=settings.chains, seed=settings.seed, progress=progress,
+                                                  target_accept=settings.target_accept, cores=settings.cores)
     except _sampler_failures() as exc:
         # Priors can pass their checks and still leave the model without a finite density
-        # somewhere the sampler goes; say so instead of PyMC's traceback. Nothing is written yet.
+        # somewhere the sampler goes; say so instead of a traceback. Nothing is written yet.
         raise ForecastError(f"the sampler could not fit the model with the priors in {priors.directory} "
                             f"({type(exc).__name__}: {_first_line(exc)}); priors far from the defaults (a tiny noise, a "
                             "huge scale or effect) are the usual cause: check them with 'forecast priors check' and "
@@ -86,11 +95,16 @@ def fit_forecast(
 
 
 def _sampler_failures() -> tuple[type[BaseException], ...]:
-    """What PyMC raises when the model's density cannot be evaluated where the sampler goes."""
-    from pymc.exceptions import SamplingError
-    from pymc.sampling.parallel import ParallelSamplingError
+    """What the samplers raise when the model's density cannot be evaluated where they go."""
+    from forecast.inference.chains import StartFailed
 
-    return (SamplingError, ParallelSamplingError, FloatingPointError, OverflowError, ZeroDivisionError)
+    failures: tuple[type[BaseException], ...] = (StartFailed, FloatingPointError, OverflowError, ZeroDivisionError)
+    try:  # PyMC's, when it samples a model the compiled density does not cover
+        from pymc.exceptions import SamplingError
+        from pymc.sampling.parallel import ParallelSamplingError
+    except ImportError:  # pragma: no cover - PyMC is a dependency
+        return failures
+    return (*failures, SamplingError, ParallelSamplingError)
 
 
 def _first_line(exc: BaseException) -> str:

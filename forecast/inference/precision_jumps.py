@@ -24,19 +24,14 @@ ratio.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import math
+from collections.abc import Sequence
 
+import numba
 import numpy as np
-from pymc.blocking import DictToArrayBijection, RaveledVars
-from pymc.step_methods.compound import BlockedStep
 
-if TYPE_CHECKING:
-    import pymc as pm
-    from pymc.blocking import PointType, StatsType
-    from pymc.model.core import ValueGradFunction
+from forecast.model.density import Structure, log_density
 
-# The precisions' coordinate (log lambda; model/graph.py `_reading_precision`).
-PRECISION_COORDINATE = "reading_precision_log__"
 # A reading is "believed" when its log precision is above this, "doubted" below it. A proposal
 # moves every reading of the group to the other side's normal: a believed reading's precision
 # is near its prior's (log lambda near 0), a doubted one's several times smaller. A draw may
@@ -49,63 +44,67 @@ DOUBTED = (-2.6, 1.0)
 PROPOSALS = 32
 
 
-class ReadingPrecisionJumps(BlockedStep):
-    """Group Metropolis-Hastings moves on the readings' precisions (module docstring).
+class Groups:
+    """The groups of readings a proposal may flip (indices into the log's signals,
+    model/reading_groups.py), flattened for the compiled step: they depend on the log and the
+    priors, never on the state, so the choice of a group is the same forward and back."""
 
-    `groups`: the groups of readings a proposal may flip (indices into the log's signals,
-    model/reading_groups.py); they depend on the log and the priors, never on the state, so the
-    choice of a group is the same forward and back.
-    """
+    def __init__(self, groups: Sequence[np.ndarray]) -> None:
+        self.members = np.concatenate([np.asarray(g, dtype=np.int64) for g in groups]) if groups else np.zeros(0, np.int64)
+        self.starts = np.cumsum([0, *(len(g) for g in groups)]).astype(np.int64)
 
-    name = "reading_precision_jumps"
-    stats_dtypes_shapes: ClassVar[dict] = {"precision_jumps_accepted": (np.int64, [])}
-
-    def __init__(self, vars: list, *, logp: ValueGradFunction, model: pm.Model, groups: list[np.ndarray],
-                 rng: np.random.Generator | None = None) -> None:
-        self.vars = vars
-        self._names = [v.name for v in model.value_vars]
-        self._logp = logp
-        self._proposals = PROPOSALS
-        self.rng = np.random.default_rng(rng)
-        offset, starts = 0, {}
-        for name, _shape, size, _dtype in DictToArrayBijection.map(model.initial_point()).point_map_info:
-            starts[name] = offset
-            offset += size
-        self._groups = [starts[PRECISION_COORDINATE] + g for g in groups]
-
-    def step(self, point: PointType) -> tuple[PointType, StatsType]:
-        mapped = DictToArrayBijection.map({name: point[name] for name in self._names})
-        x = mapped.data.copy()
-        log_density = self._logp(x)[0]
-        accepted = 0
-        for _ in range(self._proposals):
-            index = self._groups[int(self.rng.integers(len(self._groups)))]
-            proposal = x.copy()
-            proposal[index], log_ratio = _flipped(x[index], self.rng)
-            proposed_density = self._logp(proposal)[0]
-            if np.log(self.rng.random()) < proposed_density - log_density + log_ratio:
-                x, log_density = proposal, proposed_density
-                accepted += 1
-        return DictToArrayBijection.rmap(RaveledVars(x, mapped.point_map_info), start_point=point), [
-            {"precision_jumps_accepted": accepted}]
+    def __len__(self) -> int:
+        return len(self.starts) - 1
 
 
-def _flipped(log_precision: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """Each reading's new log precision, drawn from the normal of the side it is not on; and
-    log q(back) - log q(forward), the proposal's part of the acceptance ratio (the way back draws
-    from the normal of the side the new value is not on)."""
-    forward = _OTHER_SIDE[(log_precision > SIDE).astype(int)]
-    new = forward[:, 0] + forward[:, 1] * rng.standard_normal(len(log_precision))
-    back = _OTHER_SIDE[(new > SIDE).astype(int)]
-    return new, float(_log_normal(log_precision, back) - _log_normal(new, forward))
+@numba.njit(cache=True, nogil=True)
+def jump(x: np.ndarray, log_p: float, S: Structure, members: np.ndarray, starts: np.ndarray, proposals: int,
+         rng: np.random.Generator) -> tuple[float, int]:
+    """`proposals` Metropolis-Hastings moves of the readings' log precisions in x (in place):
+    each flips one group, drawn at random, and is accepted with the model's density ratio times
+    the proposal's way back over its way there. Returns (log density at x, moves accepted)."""
+    n_groups = starts.shape[0] - 1
+    accepted = 0
+    scratch = np.empty(0)
+    old = np.empty(max(1, np.max(starts[1:] - starts[:-1])))  # the largest group's old values
+    for _ in range(proposals):
+        g = rng.integers(0, n_groups)
+        first, last = starts[g], starts[g + 1]
+        log_ratio = 0.0
+        for m in range(first, last):
+            i = S.x_reading + members[m]
+            old[m - first] = x[i]
+            new, step_ratio = _flip(x[i], rng.standard_normal())
+            x[i] = new
+            log_ratio += step_ratio
+        proposed = log_density(x, scratch, False, S)
+        if math.log(rng.random()) < proposed - log_p + log_ratio:
+            log_p = proposed
+            accepted += 1
+        else:
+            for m in range(first, last):
+                x[S.x_reading + members[m]] = old[m - first]
+    return log_p, accepted
 
 
-# The proposal's normal for a reading on each side of SIDE: (mean, sd), row 0 for a doubted
-# reading (it goes to the believed side's normal), row 1 for a believed one.
-_OTHER_SIDE = np.array([BELIEVED, DOUBTED])
+@numba.njit(cache=True, nogil=True)
+def _flip(current: float, z: float) -> tuple[float, float]:
+    """A reading's new log precision, drawn (from the standard normal z) from the normal of the
+    side it is not on; and log q(back) - log q(forward), its part of the acceptance ratio (the
+    way back draws from the normal of the side the new value is not on)."""
+    mean, sd = (DOUBTED[0], DOUBTED[1]) if current > SIDE else (BELIEVED[0], BELIEVED[1])
+    new = mean + sd * z
+    back_mean, back_sd = (DOUBTED[0], DOUBTED[1]) if new > SIDE else (BELIEVED[0], BELIEVED[1])
+    back = (current - back_mean) / back_sd
+    return new, (-0.5 * back * back - math.log(back_sd)) - (-0.5 * z * z - math.log(sd))
 
 
-def _log_normal(x: np.ndarray, mean_sd: np.ndarray) -> float:
-    """The sum of the normal log densities, without the constant (it cancels in the ratio)."""
-    z = (x - mean_sd[:, 0]) / mean_sd[:, 1]
-    return float(np.sum(-0.5 * z**2 - np.log(mean_sd[:, 1])))
+def flipped(log_precision: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Every reading of a group flipped at once, as `jump` flips them (for tests and readers):
+    the new log precisions and the proposal's log ratio."""
+    new = np.empty_like(log_precision)
+    total = 0.0
+    for i, value in enumerate(log_precision):
+        new[i], ratio = _flip(float(value), float(rng.standard_normal()))
+        total += ratio
+    return new, total

@@ -1,7 +1,8 @@
 """The sampler's progress as one short line, readable in an 80-column terminal and in a log.
 
 PyMC's own progress table has a column per statistic and per chain, and cuts its headers to
-"Dive…" at 80 columns. This is PyMC's per-draw callback instead: on a terminal one line is
+"Dive…" at 80 columns. This is one line instead, fed by the compiled sampler between blocks of
+iterations (or by PyMC's per-draw callback when PyMC samples): on a terminal one line is
 rewritten in place a few times a second; elsewhere (a log file, CI) a line is printed at each
 quarter, so a log is never flooded.
 """
@@ -32,10 +33,16 @@ class SamplingProgress:
         self.quarter_shown = 0
 
     def __call__(self, trace: IBaseTrace | None = None, draw: Draw | None = None) -> None:
-        """PyMC's callback: one call per draw of any chain, tuning included."""
-        self.done += 1
+        """PyMC's callback (the PyMC sampler): one call per draw of any chain, tuning included."""
         if draw is not None and not draw.tuning:
             self.divergences += sum(bool(s.get("diverging", False)) for s in _stats(draw))
+        self.update(self.done + 1)
+
+    def update(self, done: int, divergences: int | None = None) -> None:
+        """The compiled sampler's report: draws done so far over every chain, tuning included."""
+        self.done = done
+        if divergences is not None:
+            self.divergences = divergences
         now = time.perf_counter()
         if self.interactive:
             if now - self.last_shown >= REFRESH_SECONDS or self.done == self.total:

@@ -1,153 +1,108 @@
-"""Sampling and its diagnostics."""
+"""Sampling the fit model with the compiled sampler, and what a run stores of it.
+
+The model's density is compiled once per machine (model/density.py); chains run in threads
+(chains.py); the draws come back as an ArviZ posterior with PyMC's names and dimensions, so
+nothing downstream knows which sampler made them. Models the compiled density does not cover (an
+initial level with a bounded prior) are sampled by PyMC instead (pymc_sampler.py).
+"""
 
 from __future__ import annotations
 
-import logging
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
-import pymc as pm
 import xarray as xr
-from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
 
-from forecast.conventions import TARGET_ACCEPT
-from forecast.inference.convergence import convergence, stacked
+from forecast.conventions import DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, OCCASION, TARGET_ACCEPT, WEEK
+from forecast.inference.chains import STATS, ChainResult, run_chains
+from forecast.inference.convergence import convergence
 from forecast.inference.diagnostics import Diagnostics
-from forecast.inference.precision_jumps import PRECISION_COORDINATE, ReadingPrecisionJumps
+from forecast.inference.precision_jumps import Groups
 from forecast.inference.progress import SamplingProgress
+from forecast.io.priors import Priors
+from forecast.model.dataset import ModelData
+from forecast.model.density import Density
 
-if TYPE_CHECKING:
-    from pymc.model.core import ValueGradFunction
+SAMPLER = "forecast NUTS (numba)"
 
 
-def sample(
-    model: pm.Model, *, draws: int, tune: int, chains: int, seed: int, progress: bool, cores: int | None = None,
-    target_accept: float = TARGET_ACCEPT, reading_groups: list[np.ndarray] | None = None,
-) -> tuple[xr.DataTree, Diagnostics]:
-    """NUTS on `model`. `cores` processes run the chains (default: one per chain, at most two);
-    each chain has its own seeded stream, so the draws are the same whatever `cores` is.
+def sample(density: Density, data: ModelData, priors: Priors, *, draws: int, tune: int, chains: int, seed: int,
+           progress: bool, cores: int | None = None, target_accept: float = TARGET_ACCEPT,
+           reading_groups: list[np.ndarray] | None = None) -> tuple[xr.DataTree, Diagnostics]:
+    """NUTS on the compiled density. `cores` threads run the chains (default: one per chain, at
+    most two); each chain has its own seeded stream, so the draws are the same whatever `cores` is.
 
     `reading_groups`: groups of readings that disagree (model/reading_groups.py). Where the model
     gives each reading a precision of its own, a step of Metropolis-Hastings jumps between the
     groups' explanations runs after NUTS every iteration (inference/precision_jumps.py)."""
-    if not progress:
-        logging.getLogger("pymc").setLevel(logging.WARNING)
     started = time.perf_counter()
-    step, starts = _nuts(model, chains, seed, target_accept, reading_groups)
-    progress_line = SamplingProgress(chains, tune, draws) if progress else None
-    with model:
-        trace = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=min(chains, 2) if cores is None else min(chains, cores),
-            # Our own NUTS step (below); it also keeps PyMC from switching to nutpie, whose
-            # compile in every new process would cost more than sampling a typical log.
-            step=step,
-            initvals=starts,
-            # Everything but the coordinates behind the paths (the paths are stored as theta).
-            var_names=[v.name for v in model.unobserved_RVs if v.name not in UNSTORED],
-            random_seed=seed,
-            progressbar=False,  # PyMC's table cuts its headers at 80 columns: one line of our own instead
-            callback=progress_line,
-            compute_convergence_checks=False,  # we compute and store our own, below
-            # Forked workers start without re-importing PyMC, which a small update would
-            # otherwise pay in every chain's process.
-            mp_ctx="fork",
-        )
-    if progress_line is not None:
-        progress_line.close()
+    groups = Groups(reading_groups if reading_groups and density.structure.sparse else [])
+    line = SamplingProgress(chains, tune, draws) if progress else None
+    threads = min(chains, 2) if cores is None else min(chains, cores)
+    try:
+        results = run_chains(density, groups, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept,
+                             threads=threads, progress=(lambda done, total: line.update(done)) if line else None)
+    finally:
+        if line is not None:
+            line.close()
     seconds = time.perf_counter() - started
-    return trace, diagnose(trace, model, seconds, chains)
+    trace = to_datatree(results, density, data, priors, seconds, tune)
+    return trace, diagnose(results, density, seconds, chains)
 
 
-# Coordinates that are standard normal by construction (the Kalman-guided paths' path_std,
-# the generative form's innovations): their posterior scale is close to 1 already.
-STANDARDISED = {"path_std", "innovation"}
-# Not stored either: each week's step precision (model/walk.py), one per factor-week, which
-# only shapes the paths; theta is stored and checked in their place.
-UNSTORED = STANDARDISED | {"step_precision", "step_precision_heavy", "reading_precision"}
+def to_datatree(results: list[ChainResult], density: Density, data: ModelData, priors: Priors, seconds: float,
+                tune: int) -> xr.DataTree:
+    """The posterior (every prior entry under its parameter's name and dimensions, the paths as
+    theta, the initial levels) and the sampler's statistics, as PyMC names them."""
+    S = density.structure
+    chains, draws = len(results), results[0].draws.shape[0]
+    stacked = np.stack([r.draws for r in results])  # (chain, draw, slots + K * W)
+    coords = {
+        FACTOR: list(data.factors), WEEK: [w.isoformat() for w in data.weeks], DEAL: list(data.deals),
+        OCCASION: list(priors.outcomes.occasions), GRADE_RELIABILITY: list(priors.observation.reliability),
+        GRADE_CREDIBILITY: list(priors.observation.credibility), "chain": np.arange(chains), "draw": np.arange(draws),
+    }
+    variables = {}
+    for parameter in density.layout.parameters:
+        if parameter.name == "occasion_effect" and not priors.outcomes.occasions:
+            continue
+        values = stacked[:, :, parameter.first_slot:parameter.first_slot + parameter.size]
+        variables[parameter.name] = (("chain", "draw", *parameter.dims), values.reshape(chains, draws, *parameter.shape))
+    n_slots = len(S.slot_value)
+    theta = stacked[:, :, n_slots:].reshape(chains, draws, S.n_factors, S.n_weeks)
+    variables["theta"] = (("chain", "draw", FACTOR, WEEK), theta)
+    variables["initial"] = (("chain", "draw", FACTOR), theta[:, :, :, 0].copy())
+    variables["step_nu"] = (("chain", "draw", FACTOR), np.broadcast_to(S.step_nu, (chains, draws, S.n_factors)).copy())
+    attrs = {"inference_library": SAMPLER, "sampling_time": seconds, "tuning_steps": tune}
+    used = {dim for dims, _ in variables.values() for dim in dims}
+    posterior = xr.Dataset(variables, coords={k: v for k, v in coords.items() if k in used}, attrs=attrs)
+    stats = np.stack([r.stats for r in results])
+    sample_stats = xr.Dataset(
+        {name: (("chain", "draw"), stats[:, :, i].astype(bool if name == "diverging" else
+                                                         np.int64 if name in ("n_steps", "tree_depth",
+                                                                              "precision_jumps_accepted") else float))
+         for i, name in enumerate(STATS)},
+        coords={"chain": np.arange(chains), "draw": np.arange(draws)}, attrs=attrs)
+    return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats})
 
 
-def _nuts(model: pm.Model, chains: int, seed: int, target_accept: float = TARGET_ACCEPT,
-          reading_groups: list[np.ndarray] | None = None) -> tuple[pm.NUTS | list, list[dict]]:
-    """NUTS (PyMC's own) with a mass matrix that starts at the scales of the posterior, and each
-    chain's start jittered as PyMC does.
-
-    PyMC's default starts from a unit mass matrix for its first 100 tuning draws. A noise scale
-    pinned by thousands of readings has a posterior sd near 0.01 on the log scale, so those draws
-    would take hundreds of leapfrog steps each. The starting scales are instead the inverse
-    curvatures of the log density at the initial point, by central differences of its gradient,
-    one coordinate at a time (the parameters, and on sparse logs each reading's precision: a few
-    hundred gradients); standardised coordinates start at 1.
-
-    The log density and its gradient are compiled once (`Model.logp_dlogp_function`) and serve
-    the starts, the curvatures and the step (`logp_dlogp_func=`, a keyword of PyMC's gradient
-    steps); `tests/test_pymc_contract.py` fails if PyMC stops honouring either.
-    """
-    from pymc.blocking import DictToArrayBijection
-    from pymc.initial_point import make_initial_point_fns_per_chain
-
-    logp_dlogp = model.logp_dlogp_function(ravel_inputs=True)
-    logp_dlogp.trust_input = True
-    logp_dlogp.set_extra_values({})
-    rng = np.random.default_rng([seed, 2])
-    jittered = make_initial_point_fns_per_chain(model=model, overrides=None, jitter_rvs=set(model.free_RVs), chains=chains)
-    starts = []
-    for make_start in jittered:
-        for _ in range(10):
-            start = make_start(int(rng.integers(2**30)))
-            if np.isfinite(logp_dlogp(DictToArrayBijection.map(start).data)[0]):
-                break
-        else:
-            model.check_start_vals(start)  # raises, naming the variable whose density is not finite
-        starts.append(start)
-
-    centre = DictToArrayBijection.map(model.initial_point())
-    variance = np.ones(centre.data.size)
-    offset = 0
-    for name, _shape, size, _dtype in centre.point_map_info:
-        if name not in STANDARDISED:
-            for i in range(offset, offset + size):
-                variance[i] = _inverse_curvature(logp_dlogp, centre.data, i)
-        offset += size
-    mean = np.mean([DictToArrayBijection.map(s).data for s in starts], axis=0)
-    potential = QuadPotentialDiagAdapt(mean.size, mean, variance, 10, rng=np.random.default_rng([seed, 3]))
-    step_rng = np.random.default_rng([seed, 4])
-    # Runs stored before the potential was passed in drew a default potential's stream from this
-    # generator first; spawning it here too keeps a seed's draws what they were.
-    step_rng.spawn(1)
-    step = pm.NUTS(model=model, potential=potential, target_accept=target_accept, rng=step_rng, logp_dlogp_func=logp_dlogp)
-    if reading_groups and any(name == PRECISION_COORDINATE for name, *_ in centre.point_map_info):
-        logp = model.logp_dlogp_function(ravel_inputs=True, compute_grads=False)
-        logp.trust_input = True
-        logp.set_extra_values({})
-        return [step, ReadingPrecisionJumps(model.value_vars, logp=logp, model=model, groups=reading_groups)], starts
-    return step, starts
+def checked_quantities(results: list[ChainResult], density: Density) -> np.ndarray:
+    """(chain, draw, quantity): everything the sampler moved that the diagnostics judge: each free
+    prior entry, every week's level of every obstacle, and the log precision of every Student-t
+    step and every reading (sampled, not stored)."""
+    free = density.layout.free_slots
+    n_slots = len(density.structure.slot_value)
+    return np.stack([np.concatenate([r.draws[:, free], r.draws[:, n_slots:], r.precisions], axis=1) for r in results])
 
 
-def _inverse_curvature(logp_dlogp: ValueGradFunction, x: np.ndarray, i: int, delta: float = 1e-3) -> float:
-    """1 / -(d^2 log p / dx_i^2) at x, clipped to [1e-6, 1e2]; 1 where the curvature is not negative."""
-    up, down = x.copy(), x.copy()
-    up[i] += delta
-    down[i] -= delta
-    curvature = -(logp_dlogp(up)[1][i] - logp_dlogp(down)[1][i]) / (2 * delta)
-    if not np.isfinite(curvature) or curvature <= 0:
-        return 1.0
-    return float(np.clip(1.0 / curvature, 1e-6, 1e2))
-
-
-def diagnose(trace: xr.DataTree, model: pm.Model, seconds: float, chains: int) -> Diagnostics:
-    # The model's parameters: the paths themselves rather than the standard normals behind them.
-    names = [rv.name for rv in model.free_RVs if rv.name not in UNSTORED] + ["theta"]
-    r_hat, bulk, tail = convergence(stacked(trace.posterior, names))
-    divergent = trace.sample_stats["diverging"].values
+def diagnose(results: list[ChainResult], density: Density, seconds: float, chains: int) -> Diagnostics:
+    r_hat, bulk, tail = convergence(checked_quantities(results, density))
+    divergent = sum(int(r.stats[:, STATS.index("diverging")].sum()) for r in results)
     return Diagnostics(
         r_hat_max=float(np.nanmax(r_hat)),
         ess_bulk_min=float(np.nanmin(bulk)),
         ess_tail_min=float(np.nanmin(tail)),
-        divergences=int(divergent.sum()),
+        divergences=divergent,
         sampling_seconds=round(seconds, 2),
         chains=chains,
     )

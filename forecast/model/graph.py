@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from scipy.special import ndtri, stdtrit
 
 from forecast.conventions import (
     CREDIBILITY_GRADES,
@@ -36,9 +35,10 @@ from forecast.conventions import (
     WEEK,
 )
 from forecast.io.priors import Param, Priors
+from forecast.model.coordinates import UNBOUNDED, gaussian_stand_in, sparse_readings
 from forecast.model.dataset import ModelData
-from forecast.model.kalman_path import KalmanPath, gaussian_summary, t_reading_precision
-from forecast.model.signal_density import student_t_signals_logp
+from forecast.model.graph_ops import KalmanPath, gaussian_summary, student_t_signals_logp
+from forecast.model.kalman_path import t_reading_precision
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -111,7 +111,7 @@ def build_fit_model(data: ModelData, priors: Priors, reading_precisions: bool | 
         else:
             h, g = gaussian_summary(len(data.factors), data.n_weeks, observed["signal_index"], observed["signal_value"],
                                     reading_precision / _signal_scale(observed, parameters) ** 2)
-        m0, p0 = np.array([_gaussian_stand_in(f.initial) for f in factors]).T
+        m0, p0 = np.array([gaussian_stand_in(f.initial) for f in factors]).T
         path_std = pm.Flat("path_std", dims=(FACTOR, WEEK))
         # The variance of each week's step (the first column, a step into week 0, is unused).
         step_variance = (volatility**2)[:, None] * pt.ones((len(factors), data.n_weeks))
@@ -131,21 +131,6 @@ def build_fit_model(data: ModelData, priors: Priors, reading_precisions: bool | 
             pm.Potential("walk", pm.logp(pm.Normal.dist(0.0, pt.sqrt(step_variance[:, 1:])), pt.diff(theta, axis=1)).sum())
         _observe(data, priors, theta, parameters, observed, fused=True, reading_precision=reading_precision)
     return model
-
-
-# At most this many readings per factor-week on average make a log sparse (`sparse_readings`).
-SPARSE_READINGS_PER_FACTOR_WEEK = 1.0
-
-
-def sparse_readings(data: ModelData) -> bool:
-    """Whether the fit gives each reading a precision of its own: on sparse logs, where one or
-    two readings decide a level. There the stand-in's normal for a Student-t reading (its Fisher
-    information) is far from the posterior whenever a reading may be an outlier, the sampler's
-    coordinates are then coupled to the volatilities, and a sharp move that came and went (two
-    readings of a one-week aid pause) leaves a volatility that hardly mixes. On dense logs every
-    level is pinned by many readings, the stand-in is close, and a coordinate per reading would
-    only slow the sampler (benchmarks/update.py, the 5,000-reading case)."""
-    return len(data.signal_value) <= SPARSE_READINGS_PER_FACTOR_WEEK * len(data.factors) * data.n_weeks
 
 
 def _reading_precision(parameters: dict) -> TensorVariable:
@@ -177,23 +162,6 @@ def _step_precision(nu: np.ndarray) -> TensorVariable | None:
     n_steps = len(pm.modelcontext(None).coords[STEP])
     free = pm.Gamma("step_precision_heavy", alpha=nu[heavy, None] / 2, beta=nu[heavy, None] / 2, shape=(len(heavy), n_steps))
     return pt.set_subtensor(pt.ones((len(nu), n_steps))[heavy], free)
-
-
-# Initial-level priors on the whole real line, which the Kalman-guided paths can serve.
-UNBOUNDED = {"Normal", "StudentT"}
-
-
-def _gaussian_stand_in(param: Param) -> tuple[float, float]:
-    """(mean, variance) of a normal standing in for an initial-level prior: its median, and the
-    variance of the normal with the same interquartile range (exact for a Normal prior); a
-    fixed value has variance 0."""
-    if param.fixed:
-        return float(param.value), 0.0
-    k = param.kwargs
-    if param.dist == "Normal":
-        return float(k["mu"]), float(k["sigma"]) ** 2
-    # StudentT: quartiles at mu -/+ sigma * t_nu(0.75), a normal's at -/+ 0.6745 sigma.
-    return float(k["mu"]), float(k["sigma"] * stdtrit(k["nu"], 0.75) / ndtri(0.75)) ** 2
 
 
 def _stand_in_information(data: ModelData, priors: Priors, parameters: dict, observed: dict) -> tuple[TensorVariable, TensorVariable]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from forecast.io.priors import Param, Priors
+from forecast.model.coordinates import sparse_readings
 from forecast.model.dataset import ModelData
-from forecast.model.graph import sparse_readings
 from forecast.model.prior_distributions import prior_distribution
 
 # Two readings disagree when they differ by more than this many standard deviations of their

@@ -1,0 +1,518 @@
+"""The fit's log density and its gradient, compiled once with numba for every log and priors.
+
+This is `graph.build_fit_model` written out: the same joint density in the same sampler
+coordinates (each prior entry on PyMC's unconstrained scale, each factor's path as the
+Kalman-guided transform of standard normals, each week's step precision and, on sparse logs,
+each reading's precision on the log scale), evaluated in one pass forward and one backward.
+A test holds it equal to PyMC's own log density of `build_fit_model` at random points, and its
+gradient to finite differences.
+
+Why not PyMC's compiled function: the sampler calls the density 50-60 times an iteration (NUTS's
+leapfrog steps and the jumps between explanations, inference/precision_jumps.py), and through
+PyMC each call carries Python overhead larger than the arithmetic (`benchmarks/ess.py` prints
+both); and PyTensor compiles one function per number of weeks, a backtest's every origin
+another, where this one function is compiled once per machine and cached by numba.
+
+The structure of the model (sizes, which entries are fixed, the data) is a `Structure` of plain
+arrays and numbers, so one compiled function serves every priors folder and every log.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numba
+import numpy as np
+from scipy.special import gammaln
+
+from forecast.io.priors import Param, Priors
+from forecast.model.coordinates import UNBOUNDED, gaussian_stand_in, sparse_readings
+from forecast.model.dataset import ModelData
+from forecast.model.kalman_path import kalman_path, kalman_path_vjp
+from forecast.model.prior_density import (
+    LOG_2PI,
+    bounded_logpdf,
+    digamma,
+    encode,
+    from_coordinate,
+    log_jacobian_slope,
+    support_median,
+    to_coordinate,
+)
+from forecast.model.signal_density import reading_terms
+
+
+class Structure(NamedTuple):
+    """Everything the compiled density reads besides the point: sizes, the prior entries, the log."""
+
+    n_factors: int
+    n_weeks: int
+    n_deals: int
+    n_occasions: int
+    sparse: bool  # each reading has a precision coordinate of its own
+    outcomes_observed: bool
+    # Prior entries ("slots"), each a scalar element of a named parameter (`Layout.parameters`).
+    slot_x: np.ndarray  # int: its sampler coordinate, or -1 when fixed
+    slot_code: np.ndarray  # int: distribution (prior_density codes)
+    slot_p: np.ndarray  # (slots, 4): distribution parameters
+    slot_transform: np.ndarray  # int
+    slot_bounds: np.ndarray  # (slots, 2)
+    slot_value: np.ndarray  # the fixed value (fixed slots)
+    # Where each named parameter starts among the slots.
+    o_volatility: int
+    o_noise: int
+    o_nu: int
+    o_reliability: int
+    o_credibility: int
+    o_baseline: int
+    o_effect: int
+    o_occasion: int
+    # Initial levels: fixed (1) or drawn from their prior at theta[k, 0].
+    initial_fixed: np.ndarray
+    initial_code: np.ndarray
+    initial_p: np.ndarray  # (K, 4)
+    m0: np.ndarray  # the Kalman stand-in of the initial prior: mean and variance
+    p0: np.ndarray
+    # The walk: each factor's Student-t steps (index among the heavy factors, -1: Gaussian).
+    heavy: np.ndarray
+    step_nu: np.ndarray
+    x_step: int  # first coordinate of the heavy factors' log step precisions (heavy, weeks - 1)
+    x_path: int  # first coordinate of the paths' standard normals (factors, weeks)
+    # Readings.
+    flat: np.ndarray  # factor * weeks + week
+    value: np.ndarray
+    reliability: np.ndarray
+    credibility: np.ndarray
+    x_reading: int  # first coordinate of the readings' log precisions (sparse logs)
+    # Outcomes.
+    counts: np.ndarray  # (weeks, deals + 1)
+    totals: np.ndarray  # (weeks,)
+    multinomial_constant: float
+    # The scheduled occasions, sparse: each (week, occasion type, count) that is not zero.
+    occasion_week: np.ndarray
+    occasion_type: np.ndarray
+    occasion_count: np.ndarray
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A named parameter of the posterior: its slots (row-major over `dims`)."""
+
+    name: str
+    dims: tuple[str, ...]
+    shape: tuple[int, ...]
+    first_slot: int
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=int))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a point is laid out: the parameters (slots) and the blocks of coordinates."""
+
+    parameters: tuple[Parameter, ...]
+    n_coordinates: int
+    free_slots: np.ndarray  # slot index of each free slot, in coordinate order
+    standardised: slice  # the paths' standard normals: posterior scale close to 1 by construction
+    step_precisions: slice  # log tau of the heavy factors
+    reading_precisions: slice  # log lambda of each reading (sparse logs)
+
+
+@dataclass(frozen=True)
+class Density:
+    """A model ready to sample: its structure for the compiled functions, its layout, and the
+    point chains start from before their jitter."""
+
+    structure: Structure
+    layout: Layout
+    centre: np.ndarray
+
+    def log_density(self, x: np.ndarray) -> float:
+        return float(log_density(x, np.empty_like(x), False, self.structure))
+
+    def log_density_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        gradient = np.empty_like(x)
+        value = log_density(x, gradient, True, self.structure)
+        return float(value), gradient
+
+
+def supported(priors: Priors, data: ModelData) -> bool:
+    """Whether the compiled density covers this model: every initial level on the whole real
+    line (a bounded one would let the Kalman-guided path step outside its support)."""
+    return all(priors.factors[k].initial.fixed or priors.factors[k].initial.dist in UNBOUNDED for k in data.factors)
+
+
+def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | None = None) -> Density:
+    """The structure and layout of the fit model of `data` under `priors` (as `build_fit_model`)."""
+    if not supported(priors, data):
+        raise ValueError("an initial level has a bounded prior: the compiled density does not cover it")
+    factors = [priors.factors[k] for k in data.factors]
+    deals = [priors.outcomes.deals[k] for k in data.deals]
+    occasions = list(priors.outcomes.occasions.values())
+    obs = priors.observation
+    n_factors, n_weeks, n_signals = len(factors), data.n_weeks, len(data.signal_value)
+    if reading_precisions is None:
+        reading_precisions = sparse_readings(data)
+    sparse = bool(reading_precisions and n_signals)
+
+    entries: list[tuple[str, tuple[str, ...], tuple[int, ...], list[Param]]] = [
+        ("volatility", ("factor",), (n_factors,), [f.volatility for f in factors]),
+        ("noise", (), (), [obs.noise]),
+        ("nu", (), (), [obs.nu]),
+        ("reliability_multiplier", ("reliability",), (len(obs.reliability),), list(obs.reliability.values())),
+        ("credibility_multiplier", ("credibility",), (len(obs.credibility),), list(obs.credibility.values())),
+        ("baseline", ("deal",), (len(deals),), [d.baseline for d in deals]),
+        ("effect", ("deal", "factor"), (len(deals), n_factors), [d.effects[k] for d in deals for k in data.factors]),
+        ("occasion_effect", ("deal", "occasion"), (len(deals), len(occasions)),
+         [o.effects[d.key] for d in deals for o in occasions]),
+    ]
+    parameters, params = [], []
+    for name, dims, shape, elements in entries:
+        parameters.append(Parameter(name, dims, shape, len(params)))
+        params.extend(elements)
+    n_slots = len(params)
+    slot_x = np.full(n_slots, -1, dtype=np.int64)
+    slot_code = np.zeros(n_slots, dtype=np.int64)
+    slot_p = np.zeros((n_slots, 4))
+    slot_transform = np.zeros(n_slots, dtype=np.int64)
+    slot_bounds = np.zeros((n_slots, 2))
+    slot_value = np.zeros(n_slots)
+    centre: list[float] = []
+    for s, param in enumerate(params):
+        if param.fixed:
+            slot_value[s] = float(param.value)
+            continue
+        slot_code[s], slot_p[s], slot_transform[s], slot_bounds[s] = encode(param)
+        slot_x[s] = len(centre)
+        centre.append(to_coordinate(support_median(param), int(slot_transform[s]), slot_bounds[s]))
+    free_slots = np.flatnonzero(slot_x >= 0)
+
+    step_nu = np.array([f.jumps.nu for f in factors], dtype=float)
+    heavy = np.full(n_factors, -1, dtype=np.int64)
+    heavy_factors = np.flatnonzero(np.isfinite(step_nu)) if n_weeks > 1 else np.zeros(0, dtype=np.int64)
+    heavy[heavy_factors] = np.arange(len(heavy_factors))
+    x_step = len(centre)
+    n_steps = len(heavy_factors) * (n_weeks - 1)
+    x_path = x_step + n_steps
+    x_reading = x_path + n_factors * n_weeks
+    n_coordinates = x_reading + (n_signals if sparse else 0)
+    # Precisions start at their prior's mode on the log scale (log 1 = 0), the paths at 0.
+    full_centre = np.zeros(n_coordinates)
+    full_centre[:len(centre)] = centre
+
+    initial_fixed = np.array([f.initial.fixed for f in factors], dtype=np.int64)
+    initial_code = np.zeros(n_factors, dtype=np.int64)
+    initial_p = np.zeros((n_factors, 4))
+    for k, f in enumerate(factors):
+        if not f.initial.fixed:
+            initial_code[k], initial_p[k], _, _ = encode(f.initial)
+    m0, p0 = np.array([gaussian_stand_in(f.initial) for f in factors], dtype=float).reshape(n_factors, 2).T
+
+    counts = data.outcome_counts.astype(float)
+    totals = counts.sum(axis=1)
+    occasion_counts = (data.occasion_counts.astype(float) if data.occasion_counts is not None and len(occasions)
+                       else np.zeros((n_weeks, len(occasions))))
+    structure = Structure(
+        n_factors=n_factors, n_weeks=n_weeks, n_deals=len(deals), n_occasions=len(occasions), sparse=sparse,
+        outcomes_observed=bool(data.outcomes_observed),
+        slot_x=slot_x, slot_code=slot_code, slot_p=slot_p, slot_transform=slot_transform, slot_bounds=slot_bounds,
+        slot_value=slot_value,
+        **{f"o_{name}": p.first_slot for name, p in zip(
+            ("volatility", "noise", "nu", "reliability", "credibility", "baseline", "effect", "occasion"), parameters)},
+        initial_fixed=initial_fixed, initial_code=initial_code, initial_p=initial_p,
+        m0=np.ascontiguousarray(m0), p0=np.ascontiguousarray(p0),
+        heavy=heavy, step_nu=step_nu, x_step=x_step, x_path=x_path,
+        flat=(data.signal_factor * n_weeks + data.signal_week).astype(np.int64),
+        value=data.signal_value.astype(float), reliability=data.signal_reliability.astype(np.int64),
+        credibility=data.signal_credibility.astype(np.int64), x_reading=x_reading,
+        counts=counts, totals=totals,
+        multinomial_constant=float(np.sum(gammaln(totals + 1)) - np.sum(gammaln(counts + 1))),
+        occasion_week=np.nonzero(occasion_counts)[0].astype(np.int64),
+        occasion_type=np.nonzero(occasion_counts)[1].astype(np.int64),
+        occasion_count=occasion_counts[np.nonzero(occasion_counts)].astype(float),
+    )
+    layout = Layout(tuple(parameters), n_coordinates, free_slots, slice(x_path, x_reading),
+                    slice(x_step, x_path), slice(x_reading, n_coordinates))
+    return Density(structure, layout, full_centre)
+
+
+@numba.njit(cache=True, nogil=True)
+def slot_values(x: np.ndarray, S: Structure) -> np.ndarray:
+    """Every prior entry's value at the point: the fixed ones, and the free ones off their coordinate."""
+    values = S.slot_value.copy()
+    for s in range(values.shape[0]):
+        if S.slot_x[s] >= 0:
+            values[s] = from_coordinate(x[S.slot_x[s]], S.slot_transform[s], S.slot_bounds[s])[0]
+    return values
+
+
+@numba.njit(cache=True, nogil=True)
+def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Structure) -> float:
+    """The fit model's log density at `x`; with `with_gradient`, its gradient into `gradient`."""
+    K, W, J, V = S.n_factors, S.n_weeks, S.n_deals, S.n_occasions  # V: occasion types
+    n_slots = S.slot_value.shape[0]
+    total = 0.0
+
+    # Prior entries: value, prior density and the transform's log Jacobian.
+    values = S.slot_value.copy()
+    slopes = np.zeros(n_slots)  # d value / d coordinate
+    for s in range(n_slots):
+        i = S.slot_x[s]
+        if i < 0:
+            continue
+        value, slope, log_jacobian = from_coordinate(x[i], S.slot_transform[s], S.slot_bounds[s])
+        density, _ = bounded_logpdf(S.slot_code[s], S.slot_p[s], S.slot_bounds[s], value)
+        values[s], slopes[s] = value, slope
+        total += density + log_jacobian
+    volatility = values[S.o_volatility:S.o_volatility + K]
+    noise, nu = values[S.o_noise], values[S.o_nu]
+    reliability_m = values[S.o_reliability:S.o_reliability + 6]
+    credibility_m = values[S.o_credibility:S.o_credibility + 6]
+
+    # The walk's step variances, with each heavy factor's step precisions; log q without a
+    # logarithm a week (log volatility^2 - log tau).
+    q = np.ones((K, W))
+    log_q = np.zeros((K, W))
+    d_q = np.zeros((K, W))
+    for k in range(K):
+        log_variance = 2.0 * math.log(volatility[k])
+        for w in range(1, W):
+            q[k, w] = volatility[k] * volatility[k]
+            log_q[k, w] = log_variance
+        h = S.heavy[k]
+        if h >= 0:
+            # Gamma(nu/2, rate nu/2) on tau, on the log scale: its constant once, not once a week.
+            half = S.step_nu[k] / 2.0
+            total += (W - 1) * (half * math.log(half) - math.lgamma(half))
+            for w in range(1, W):
+                i = S.x_step + h * (W - 1) + (w - 1)
+                tau = math.exp(x[i])
+                total += half * (x[i] - tau)
+                q[k, w] /= tau
+                log_q[k, w] -= x[i]
+
+    # Readings: their scales, and the Kalman stand-in's information per factor-week.
+    N = S.value.shape[0]
+    scale = np.empty(N)
+    log_scale = np.empty(N)
+    log_noise = math.log(noise)
+    log_reliability = np.log(reliability_m)
+    log_credibility = np.log(credibility_m)
+    for n in range(N):
+        scale[n] = noise * reliability_m[S.reliability[n]] * credibility_m[S.credibility[n]]
+        log_scale[n] = log_noise + log_reliability[S.reliability[n]] + log_credibility[S.credibility[n]]
+    information = np.zeros(K * W)
+    weighted = np.zeros(K * W)
+    precision = np.empty(N)
+    lam = np.empty(N)
+    half_nu = nu / 2.0
+    sum_y_minus_lam = 0.0  # the readings' precision prior needs only this sum, and its constant
+    if S.sparse and N > 0:
+        total += N * (half_nu * math.log(half_nu) - math.lgamma(half_nu))
+    for n in range(N):
+        if S.sparse:
+            y = x[S.x_reading + n]
+            lam[n] = math.exp(y)
+            sum_y_minus_lam += y - lam[n]
+            precision[n] = lam[n] / (scale[n] * scale[n])
+        else:
+            precision[n] = (nu + 1.0) / ((nu + 3.0) * scale[n] * scale[n])
+        information[S.flat[n]] += precision[n]
+        weighted[S.flat[n]] += precision[n] * S.value[n]
+    if S.sparse:
+        total += half_nu * sum_y_minus_lam
+    h_in = information.reshape((K, W))
+    g_in = weighted.reshape((K, W))
+
+    eps = np.ascontiguousarray(x[S.x_path:S.x_path + K * W]).reshape((K, W))
+    theta, log_jacobian, filtered_var, filtered_mean = kalman_path(h_in, g_in, q, S.m0, S.p0, eps)
+    total += log_jacobian.sum()
+    theta_bar = np.zeros((K, W))
+    eps_bar_direct = np.zeros((K, W))
+    for k in range(K):
+        if S.initial_fixed[k]:
+            total += -0.5 * eps[k, 0] ** 2 - 0.5 * LOG_2PI
+            eps_bar_direct[k, 0] = -eps[k, 0]
+        else:
+            density, slope = bounded_logpdf(S.initial_code[k], S.initial_p[k], np.zeros(2), theta[k, 0])
+            total += density
+            theta_bar[k, 0] += slope
+        for w in range(1, W):
+            step = theta[k, w] - theta[k, w - 1]
+            total += -0.5 * (LOG_2PI + log_q[k, w] + step * step / q[k, w])
+            theta_bar[k, w] -= step / q[k, w]
+            theta_bar[k, w - 1] += step / q[k, w]
+            d_q[k, w] += -0.5 / q[k, w] + 0.5 * step * step / (q[k, w] * q[k, w])
+
+    # The readings' own density.
+    theta_flat = theta.reshape(K * W)
+    theta_flat_bar = theta_bar.reshape(K * W)
+    scale_bar = np.zeros(N)
+    precision_bar = np.zeros(N)  # the sparse readings' lambda, d/d lambda
+    nu_bar = 0.0
+    noise_bar = 0.0
+    reliability_bar = np.zeros(6)
+    credibility_bar = np.zeros(6)
+    if S.sparse:
+        for n in range(N):
+            d = S.value[n] - theta_flat[S.flat[n]]
+            sigma2 = scale[n] * scale[n]
+            total += -0.5 * LOG_2PI - log_scale[n] + 0.5 * x[S.x_reading + n] - 0.5 * lam[n] * d * d / sigma2
+            theta_flat_bar[S.flat[n]] += lam[n] * d / sigma2
+            precision_bar[n] += 0.5 / lam[n] - 0.5 * d * d / sigma2
+            scale_bar[n] += -1.0 / scale[n] + lam[n] * d * d / (sigma2 * scale[n])
+    elif N > 0:
+        a, d_theta, d_noise, d_reliability, d_credibility, d_nu = reading_terms(
+            theta_flat, S.flat, S.value, S.reliability, S.credibility, noise, reliability_m, credibility_m, nu)
+        total += N * (math.lgamma((nu + 1.0) / 2.0) - math.lgamma(nu / 2.0) - 0.5 * math.log(nu * math.pi)) - a
+        for i in range(K * W):
+            theta_flat_bar[i] -= d_theta[i]
+        noise_bar -= d_noise
+        for r in range(6):
+            reliability_bar[r] -= d_reliability[r]
+            credibility_bar[r] -= d_credibility[r]
+        nu_bar += N * (0.5 * digamma((nu + 1.0) / 2.0) - 0.5 * digamma(nu / 2.0) - 0.5 / nu) - d_nu
+
+    # Outcomes: each week a categorical draw between no deal and each deal type.
+    baseline_bar = np.zeros(J)
+    effect_bar = np.zeros((J, K))
+    occasion_bar = np.zeros((J, V))
+    if S.outcomes_observed:
+        total += S.multinomial_constant
+        # What the scheduled occasions add to each week's log-odds: a sparse sum (few weeks hold one).
+        boost = np.zeros((W, J))
+        for e_ in range(S.occasion_week.shape[0]):
+            w, o, c = S.occasion_week[e_], S.occasion_type[e_], S.occasion_count[e_]
+            for j in range(J):
+                boost[w, j] += values[S.o_occasion + j * V + o] * c
+        eta = np.empty(J)
+        d_eta_w = np.zeros((W, J))
+        for w in range(W):
+            largest = 0.0
+            for j in range(J):
+                e = values[S.o_baseline + j] + boost[w, j]
+                for k in range(K):
+                    e += values[S.o_effect + j * K + k] * theta[k, w]
+                eta[j] = e
+                largest = max(largest, e)
+            normaliser = math.exp(-largest)
+            for j in range(J):
+                normaliser += math.exp(eta[j] - largest)
+            log_normaliser = largest + math.log(normaliser)
+            total -= S.totals[w] * log_normaliser
+            for j in range(J):
+                total += S.counts[w, j + 1] * eta[j]
+                d_eta = S.counts[w, j + 1] - S.totals[w] * math.exp(eta[j] - log_normaliser)
+                baseline_bar[j] += d_eta
+                d_eta_w[w, j] = d_eta
+                for k in range(K):
+                    effect_bar[j, k] += d_eta * theta[k, w]
+                    theta_bar[k, w] += d_eta * values[S.o_effect + j * K + k]
+        for e_ in range(S.occasion_week.shape[0]):
+            w, o, c = S.occasion_week[e_], S.occasion_type[e_], S.occasion_count[e_]
+            for j in range(J):
+                occasion_bar[j, o] += d_eta_w[w, j] * c
+
+    if not with_gradient:
+        return total
+
+    # Backward: through the Kalman transform to its inputs.
+    h_bar, g_bar, q_bar, _, _, eps_bar = kalman_path_vjp(h_in, g_in, q, S.p0, eps, theta, filtered_var, filtered_mean,
+                                                         theta_bar, np.ones(K))
+    gradient[:] = 0.0
+    for k in range(K):
+        for w in range(W):
+            gradient[S.x_path + k * W + w] = eps_bar[k, w] + eps_bar_direct[k, w]
+    volatility_bar = np.zeros(K)
+    for k in range(K):
+        h = S.heavy[k]
+        for w in range(1, W):
+            total_q_bar = q_bar[k, w] + d_q[k, w]
+            if h >= 0:
+                i = S.x_step + h * (W - 1) + (w - 1)
+                tau = math.exp(x[i])
+                # q = volatility^2 / tau: d q / d log tau = -q.
+                half = S.step_nu[k] / 2.0
+                gradient[i] = half * (1.0 - tau) - total_q_bar * q[k, w]
+                volatility_bar[k] += total_q_bar * 2.0 * volatility[k] / tau
+            else:
+                volatility_bar[k] += total_q_bar * 2.0 * volatility[k]
+    h_flat_bar = h_bar.reshape(K * W)
+    g_flat_bar = g_bar.reshape(K * W)
+    for n in range(N):
+        # precision[n] feeds information and weighted.
+        p_bar = h_flat_bar[S.flat[n]] + g_flat_bar[S.flat[n]] * S.value[n]
+        if S.sparse:
+            i = S.x_reading + n
+            sigma2 = scale[n] * scale[n]
+            lam_bar = precision_bar[n] + p_bar / sigma2
+            scale_bar[n] += -2.0 * p_bar * precision[n] / scale[n]
+            gradient[i] = half_nu * (1.0 - lam[n]) + lam_bar * lam[n]
+        else:
+            scale_bar[n] += -2.0 * p_bar * precision[n] / scale[n]
+            nu_bar += p_bar * 2.0 / ((nu + 3.0) * (nu + 3.0) * scale[n] * scale[n])
+        noise_bar += scale_bar[n] * scale[n] / noise
+        reliability_bar[S.reliability[n]] += scale_bar[n] * scale[n] / reliability_m[S.reliability[n]]
+        credibility_bar[S.credibility[n]] += scale_bar[n] * scale[n] / credibility_m[S.credibility[n]]
+
+    if S.sparse and N > 0:
+        # d/d nu of the readings' Gamma(nu/2, nu/2) precision prior, summed over the readings.
+        nu_bar += 0.5 * (N * (math.log(half_nu) + 1.0 - digamma(half_nu)) + sum_y_minus_lam)
+
+    # Into the prior entries' coordinates.
+    value_bar = np.zeros(n_slots)
+    for k in range(K):
+        value_bar[S.o_volatility + k] = volatility_bar[k]
+    value_bar[S.o_noise] = noise_bar
+    value_bar[S.o_nu] = nu_bar
+    for r in range(6):
+        value_bar[S.o_reliability + r] = reliability_bar[r]
+        value_bar[S.o_credibility + r] = credibility_bar[r]
+    for j in range(J):
+        value_bar[S.o_baseline + j] = baseline_bar[j]
+        for k in range(K):
+            value_bar[S.o_effect + j * K + k] = effect_bar[j, k]
+        for o in range(V):
+            value_bar[S.o_occasion + j * V + o] = occasion_bar[j, o]
+    for s in range(n_slots):
+        i = S.slot_x[s]
+        if i < 0:
+            continue
+        _, density_slope = bounded_logpdf(S.slot_code[s], S.slot_p[s], S.slot_bounds[s], values[s])
+        gradient[i] = (value_bar[s] + density_slope) * slopes[s] + log_jacobian_slope(x[i], S.slot_transform[s])
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def constrained(x: np.ndarray, S: Structure, out: np.ndarray) -> None:
+    """What a draw stores: every prior entry's value, then the paths theta (factors x weeks),
+    into `out` (slots + factors * weeks)."""
+    K, W = S.n_factors, S.n_weeks
+    values = slot_values(x, S)
+    n_slots = values.shape[0]
+    out[:n_slots] = values
+    volatility = values[S.o_volatility:S.o_volatility + K]
+    noise, nu = values[S.o_noise], values[S.o_nu]
+    q = np.ones((K, W))
+    for k in range(K):
+        for w in range(1, W):
+            q[k, w] = volatility[k] * volatility[k]
+            if S.heavy[k] >= 0:
+                q[k, w] /= math.exp(x[S.x_step + S.heavy[k] * (W - 1) + (w - 1)])
+    information = np.zeros(K * W)
+    weighted = np.zeros(K * W)
+    for n in range(S.value.shape[0]):
+        sigma = noise * values[S.o_reliability + S.reliability[n]] * values[S.o_credibility + S.credibility[n]]
+        if S.sparse:
+            p = math.exp(x[S.x_reading + n]) / (sigma * sigma)
+        else:
+            p = (nu + 1.0) / ((nu + 3.0) * sigma * sigma)
+        information[S.flat[n]] += p
+        weighted[S.flat[n]] += p * S.value[n]
+    eps = np.ascontiguousarray(x[S.x_path:S.x_path + K * W]).reshape((K, W))
+    theta = kalman_path(information.reshape((K, W)), weighted.reshape((K, W)), q, S.m0, S.p0, eps)[0]
+    out[n_slots:] = theta.reshape(K * W)

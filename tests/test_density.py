@@ -1,0 +1,174 @@
+"""The compiled log density (model/density.py) against PyMC's own log density of the same fit
+model (graph.build_fit_model): equal value and gradient at random points, in every form the
+model takes (sparse and dense logs, Student-t steps, sampled and fixed entries of every prior
+family, fixed initial levels, scheduled occasions), and the same paths."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from conftest import EXAMPLE
+
+from forecast.io.events import read_events
+from forecast.io.priors import write_priors
+from forecast.model.dataset import build_dataset, default_as_of
+from forecast.model.density import compile_density, constrained, supported
+from forecast.model.graph import build_fit_model
+from forecast.model.prior_density import digamma
+
+RECORD = EXAMPLE.parent / "history-2022-2026.csv"
+NOTE = {"rationale": "density test", "source": "tests/test_density.py"}
+
+
+def _pymc_point(density, model, x):
+    """The PyMC value-variable point for the compiled density's coordinates x."""
+    S, layout = density.structure, density.layout
+    values = {v.name for v in model.value_vars}
+    initial = model.initial_point()
+
+    def name_of(base):
+        for suffix in ("", "_log__", "_interval__", "_lowerbound__", "_upperbound__"):
+            if base + suffix in values:
+                return base + suffix
+        return None
+
+    point, slots = {}, {}
+    for parameter in layout.parameters:
+        whole = name_of(parameter.name)
+        for i, index in enumerate(np.ndindex(parameter.shape)):
+            s = parameter.first_slot + i
+            if S.slot_x[s] < 0:
+                continue
+            name = whole if whole is not None else name_of("__".join([parameter.name, *map(str, index)]))
+            slots[s] = (name, index if whole is not None else ())
+            point.setdefault(name, np.zeros(initial[name].shape))[slots[s][1]] = x[S.slot_x[s]]
+    point["path_std"] = x[layout.standardised].reshape(S.n_factors, S.n_weeks)
+    if layout.reading_precisions.stop > layout.reading_precisions.start:
+        point["reading_precision_log__"] = x[layout.reading_precisions]
+    steps = [n for n in values if n.startswith("step_precision")]
+    if steps:
+        point[steps[0]] = x[layout.step_precisions].reshape(initial[steps[0]].shape)
+    return point, slots
+
+
+def _check(data, priors, reading_precisions=None, points=3):
+    density = compile_density(data, priors, reading_precisions)
+    model = build_fit_model(data, priors, reading_precisions)
+    # PyTensor's Python implementations: numba would compile each graph for longer than the check.
+    mode = "FAST_COMPILE"
+    logp, dlogp = model.compile_logp(mode=mode), model.compile_dlogp(mode=mode)
+    theta = model.compile_fn(model.replace_rvs_by_values([model["theta"]])[0], inputs=model.value_vars,
+                             on_unused_input="ignore", mode=mode)
+    rng = np.random.default_rng(7)
+    for _ in range(points):
+        x = density.centre + rng.uniform(-0.8, 0.8, density.centre.size)
+        point, slots = _pymc_point(density, model, x)
+        value, gradient = density.log_density_and_gradient(x)
+        assert value == pytest.approx(float(logp(point)), abs=1e-6)
+        theirs = dlogp(point)
+        offsets = np.cumsum([0, *(np.size(point[v.name]) for v in model.value_vars)])
+        block = {v.name: theirs[offsets[i]:offsets[i + 1]].reshape(np.shape(point[v.name])) for i, v in enumerate(model.value_vars)}
+        for s, (name, index) in slots.items():
+            assert gradient[density.structure.slot_x[s]] == pytest.approx(block[name][index], abs=1e-6), name
+        layout = density.layout
+        np.testing.assert_allclose(gradient[layout.standardised], block["path_std"].ravel(), atol=1e-8)
+        if "reading_precision_log__" in block:
+            np.testing.assert_allclose(gradient[layout.reading_precisions], block["reading_precision_log__"], atol=1e-8)
+        for name in block:
+            if name.startswith("step_precision"):
+                np.testing.assert_allclose(gradient[layout.step_precisions], block[name].ravel(), atol=1e-8)
+        out = np.empty(len(density.structure.slot_value) + data.n_weeks * len(data.factors))
+        constrained(x, density.structure, out)
+        np.testing.assert_allclose(out[len(density.structure.slot_value):], theta(point).ravel(), atol=1e-10)
+    return density
+
+
+def _data(priors, path=RECORD):
+    events = read_events(path, priors).events
+    return build_dataset(events, priors, default_as_of(events))
+
+
+def test_the_record_with_reading_precisions(priors):
+    data = _data(priors)
+    density = _check(data, priors)
+    assert density.structure.sparse and len(density.structure.occasion_week) > 0
+
+
+def test_the_record_with_fisher_stand_ins_and_student_t_readings(priors):
+    _check(_data(priors), priors, reading_precisions=False)
+
+
+def _edited(priors, folder, edit):
+    content = copy.deepcopy(priors.content)
+    edit(content)
+    return write_priors(content, folder)
+
+
+def test_student_t_steps_a_sampled_nu_and_mixed_families(priors, tmp_path):
+    def edit(content):
+        for factor in content["factors.yaml"]["factors"].values():
+            factor["jumps"] = {"nu": 1.75, **NOTE}
+        observation = content["observation.yaml"]
+        observation["nu"] = {"dist": "Gamma", "kwargs": {"alpha": 8.0, "beta": 2.0}, **NOTE}
+        observation["reliability"]["B"] = {"dist": "LogNormal", "kwargs": {"mu": -0.2, "sigma": 0.2}, **NOTE}
+        observation["credibility"]["2"] = {"dist": "HalfNormal", "kwargs": {"sigma": 1.0}, **NOTE}
+
+    jumpy = _edited(priors, tmp_path / "p", edit)
+    data = _data(jumpy)
+    for reading_precisions in (True, False):
+        density = _check(data, jumpy, reading_precisions)
+        assert density.layout.step_precisions.stop > density.layout.step_precisions.start
+
+
+def test_every_prior_family_and_a_fixed_initial_level(priors, tmp_path):
+    families = [
+        {"dist": "HalfStudentT", "kwargs": {"nu": 3.0, "sigma": 0.2}},
+        {"dist": "HalfCauchy", "kwargs": {"beta": 0.1}},
+        {"dist": "Gamma", "kwargs": {"alpha": 2.0, "beta": 20.0}},
+        {"dist": "InverseGamma", "kwargs": {"alpha": 3.0, "beta": 0.3}},
+    ]
+
+    def edit(content):
+        factors = list(content["factors.yaml"]["factors"].values())
+        for factor, family in zip(factors, families):
+            factor["volatility"] = {**family, **NOTE}
+        factors[1]["initial"] = {"value": 1.0, **NOTE}
+        factors[2]["initial"] = {"dist": "StudentT", "kwargs": {"nu": 5.0, "mu": 0.5, "sigma": 0.6}, **NOTE}
+        observation = content["observation.yaml"]
+        observation["noise"] = {"dist": "Exponential", "kwargs": {"lam": 2.0}, **NOTE}
+        observation["reliability"]["C"] = {"dist": "Uniform", "kwargs": {"lower": 0.8, "upper": 1.2}, **NOTE}
+        observation["credibility"]["3"] = {"dist": "TruncatedNormal", "kwargs": {"mu": 1.0, "sigma": 0.2, "lower": 0.5}, **NOTE}
+        observation["credibility"]["4"] = {"dist": "TruncatedNormal",
+                                           "kwargs": {"mu": 1.4, "sigma": 0.2, "lower": 1.0, "upper": 2.0}, **NOTE}
+        deal = next(iter(content["outcomes.yaml"]["deals"].values()))
+        deal["baseline"] = {"dist": "StudentT", "kwargs": {"nu": 4.0, "mu": -2.0, "sigma": 0.5}, **NOTE}
+
+    varied = _edited(priors, tmp_path / "p", edit)
+    for reading_precisions in (True, False):
+        _check(_data(varied), varied, reading_precisions)
+
+
+def test_the_example_a_dense_log(priors):
+    data = _data(priors, EXAMPLE)
+    _check(data, priors)
+
+
+def test_a_bounded_initial_level_is_left_to_pymc(priors, tmp_path):
+    def edit(content):
+        first = next(iter(content["factors.yaml"]["factors"].values()))
+        first["initial"] = {"dist": "Uniform", "kwargs": {"lower": -3.0, "upper": 3.0}, **NOTE}
+
+    bounded = _edited(priors, tmp_path / "p", edit)
+    data = _data(bounded, EXAMPLE)
+    assert not supported(bounded, data)
+    with pytest.raises(ValueError, match="bounded prior"):
+        compile_density(data, bounded)
+
+
+@pytest.mark.parametrize("x", [0.05, 0.5, 1.0, 2.0, 3.7, 6.0, 50.0])
+def test_digamma_is_scipys(x):
+    from scipy.special import digamma as scipy_digamma
+
+    assert digamma(x) == pytest.approx(scipy_digamma(x), abs=1e-12)

@@ -100,16 +100,21 @@ class Workspace:
 
     def check_ledger(self) -> None:
         """Refuse a workspace whose runs outlived its ledger: without the ledger nothing says
-        which runs are real, and a new ledger would start a history beside theirs."""
-        if self.ledger.path.exists():
-            return
+        which runs are real, and a new ledger would start a history beside theirs. An empty
+        ledger (0 bytes, or no tables) says no more than a missing one, so it is refused alike."""
         stored = self.stored_run_folders()
-        if stored:
+        if not stored or self.ledger.has_history():
+            return
+        runs = (f"{self.root}: {len(stored)} stored run{'s' if len(stored) != 1 else ''} in {RUNS_DIR}/ "
+                f"({', '.join(stored[:3])}{', ...' if len(stored) > 3 else ''})")
+        if not self.ledger.path.exists():
             raise ForecastError(
-                f"{self.root}: {len(stored)} stored run{'s' if len(stored) != 1 else ''} in {RUNS_DIR}/ "
-                f"({', '.join(stored[:3])}{', ...' if len(stored) > 3 else ''}) but no ledger ({LEDGER_FILE}); "
-                f"restore {self.ledger.path} from where it was moved or from a backup, or give --workspace another "
-                "folder to start afresh; nothing was changed")
+                f"{runs} but no ledger ({LEDGER_FILE}); restore {self.ledger.path} from where it was moved or from a "
+                "backup, or give --workspace another folder to start afresh; nothing was changed")
+        empty = "0 bytes" if self.ledger.path.stat().st_size == 0 else "no tables: schema version 0"
+        raise ForecastError(
+            f"{runs} but an empty ledger ({LEDGER_FILE}, {empty}), which lists none of them; restore {self.ledger.path} "
+            "from a backup, or give --workspace another folder to start afresh; nothing was changed")
 
     @contextmanager
     def locked(self, wait: bool = True, announce: Callable[[str], None] | None = None) -> Iterator[None]:

@@ -57,7 +57,9 @@ class UpdateResult:
 def validate(events_path: Path, workspace: Workspace, priors_dir: Path | None) -> tuple[EventFile, Priors]:
     """`forecast validate`: every check `update` makes, nothing written."""
     priors = load_priors(priors_dir)
-    return read_events(events_path, priors, workspace.ledger.known_events()), priors
+    parsed = read_events(events_path, priors, workspace.ledger.known_events())
+    workspace.check_ledger()  # runs beside a missing or empty ledger: update would refuse to start a history
+    return parsed, priors
 
 
 def update(

@@ -1,0 +1,53 @@
+"""The last findings of the adversarial run (issue 28, items 3 to 5), each replayed and kept fixed.
+
+As in `test_faults.py`: every test here failed before its fix, names the item it keeps fixed, and
+checks the words a user reads, and that a refusal leaves the workspace exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+import pytest
+from conftest import EXAMPLE, snapshot
+from test_faults import CROWD, _stored_run
+
+from forecast.cli.main import main
+from forecast.io.workspace import Workspace
+
+# --- 3. an empty ledger beside stored runs is a missing one -----------------------------------
+
+
+def _emptied(ws: Workspace, how: str) -> None:
+    ws.ledger.path.unlink()
+    if how == "0 bytes":
+        ws.ledger.path.write_bytes(b"")
+    else:  # an SQLite file, but not one of ours: its schema version is 0
+        with contextlib.closing(sqlite3.connect(ws.ledger.path)) as conn:
+            conn.execute("CREATE TABLE notes (text TEXT)")
+            conn.commit()
+
+
+@pytest.mark.parametrize("how", ["0 bytes", "no tables: schema version 0"])
+def test_3_an_empty_ledger_beside_stored_runs_is_refused_and_nothing_is_touched(workspace, tmp_path, capsys, how):
+    ws = Workspace(workspace)
+    _stored_run(ws, "20250101T000000Z-aaaaaa")
+    _emptied(ws, how)
+    (tmp_path / "crowd.csv").write_text(CROWD)
+    before = snapshot(workspace)
+    expected = (f"error: {workspace}: 1 stored run in runs/ (20250101T000000Z-aaaaaa) but an empty ledger (forecast.sqlite, "
+                f"{how}), which lists none of them; restore {ws.ledger.path} from a backup, or give --workspace another "
+                "folder to start afresh; nothing was changed\n")
+    # Before: status said "no runs yet", and update started a new history beside the old runs.
+    for command in (["status"], ["update", EXAMPLE], ["validate", EXAMPLE], ["report"], ["explain"], ["backtest"],
+                    ["compare", tmp_path / "crowd.csv"]):
+        assert main([*map(str, command), "--workspace", str(workspace)]) == 1, command
+        assert capsys.readouterr().err == expected, command
+    assert snapshot(workspace) == before
+
+
+def test_3_an_empty_ledger_with_no_runs_beside_it_is_a_fresh_start(workspace):
+    workspace.mkdir()
+    (workspace / "forecast.sqlite").write_bytes(b"")
+    Workspace(workspace).check_ledger()  # no runs to lose: the first update creates the tables in it

@@ -1000,7 +1000,8 @@ def test_write_atomically_makes_the_folder_and_leaves_no_temporary_file(tmp_path
     write_atomically(target, write)
     assert target.read_bytes() == b"pdf" and os.listdir(target.parent) == ["brief.pdf"]
     tmp = __import__("pathlib").Path(seen[0])
-    assert tmp.parent == target.parent and tmp.name.startswith(".partial-") and tmp.suffix == ".pdf"
+    # Beside the target, in a folder of its own that carries our mark; the file keeps its name and suffix.
+    assert tmp.parent.parent == target.parent and tmp.parent.name.startswith(f".partial-{os.getpid()}-") and tmp.name == "brief.pdf"
 
     def full(tmp):
         raise OSError(28, "No space left on device")
@@ -1618,10 +1619,14 @@ def test_leftovers_go_but_what_is_not_ours_stays(tmp_path):
 
     workspace = Workspace(tmp_path / "ws")
     workspace.reports_dir.mkdir(parents=True)
-    (workspace.reports_dir / ".partial-x.pdf").write_bytes(b"half")
+    (workspace.reports_dir / ".partial-x.pdf").write_bytes(b"half")  # a user's file: no mark
     (tmp_path / "elsewhere.pdf").write_bytes(b"keep")
     (workspace.reports_dir / ".partial-link.pdf").symlink_to(tmp_path / "elsewhere.pdf")
     (workspace.reports_dir / ".partial-dir").mkdir()
+    crashed_write = workspace.reports_dir / ".partial-999999999-abc"  # a pid no process has
+    crashed_write.mkdir()
+    (crashed_write / UNCOMMITTED).write_text("999999999-abc", encoding="utf-8")
+    (crashed_write / "brief.pdf").write_bytes(b"%PDF-half")
     committed = workspace.runs_dir / "r1"
     committed.mkdir(parents=True)
     (committed / UNCOMMITTED).write_text("r1", encoding="utf-8")
@@ -1631,7 +1636,7 @@ def test_leftovers_go_but_what_is_not_ours_stays(tmp_path):
     (crashed / UNCOMMITTED).write_text("r2", encoding="utf-8")
     with workspace.locked():
         pass
-    assert sorted(p.name for p in workspace.reports_dir.iterdir()) == [".partial-dir", ".partial-link.pdf"]
+    assert sorted(p.name for p in workspace.reports_dir.iterdir()) == [".partial-dir", ".partial-link.pdf", ".partial-x.pdf"]
     assert (tmp_path / "elsewhere.pdf").read_bytes() == b"keep"
     assert [p.name for p in workspace.runs_dir.iterdir()] == ["r1"] and not (committed / UNCOMMITTED).exists()
     workspace.mark_committed("r1")  # again: nothing to remove, no error

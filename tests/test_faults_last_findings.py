@@ -7,14 +7,18 @@ checks the words a user reads, and that a refusal leaves the workspace exactly a
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE, snapshot
 from test_faults import CROWD, _stored_run
 
 from forecast.cli.main import main
-from forecast.io.workspace import Workspace
+from forecast.io.workspace import UNCOMMITTED, Workspace
 
 # --- 3. an empty ledger beside stored runs is a missing one -----------------------------------
 
@@ -51,3 +55,38 @@ def test_3_an_empty_ledger_with_no_runs_beside_it_is_a_fresh_start(workspace):
     workspace.mkdir()
     (workspace / "forecast.sqlite").write_bytes(b"")
     Workspace(workspace).check_ledger()  # no runs to lose: the first update creates the tables in it
+
+
+_CRASH_MID_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from forecast.io.workspace import write_atomically
+
+def half(tmp):
+    Path(tmp).write_bytes(b"%PDF-half")
+    os.kill(os.getpid(), signal.SIGKILL)
+
+write_atomically(Path(sys.argv[1]), half)
+"""
+
+
+def test_3_a_users_partial_file_in_reports_is_kept_and_only_our_crash_leftover_goes(workspace):
+    ws = Workspace(workspace)
+    ws.reports_dir.mkdir(parents=True)
+    mine = {name: b"the user's own" for name in (".partial-notes.pdf", ".partial-1234.txt")}
+    for name, content in mine.items():
+        (ws.reports_dir / name).write_bytes(content)
+    # A brief whose process was killed while writing it.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    crash = subprocess.run([sys.executable, "-c", _CRASH_MID_WRITE, str(ws.reports_dir / "brief.pdf")], env=env, check=False)
+    assert crash.returncode == -9
+    leftovers = [p for p in ws.reports_dir.iterdir() if p.name not in mine]
+    assert len(leftovers) == 1 and (leftovers[0] / UNCOMMITTED).is_file() and (leftovers[0] / "brief.pdf").is_file()
+    # One being written right now by a live process (compare and priors check take no lock).
+    live = ws.reports_dir / f".partial-{os.getpid()}-live"
+    live.mkdir()
+    (live / UNCOMMITTED).write_text(f"{os.getpid()}-live", encoding="utf-8")
+    with ws.locked():
+        pass
+    assert sorted(p.name for p in ws.reports_dir.iterdir()) == sorted([*mine, live.name])
+    assert all((ws.reports_dir / name).read_bytes() == content for name, content in mine.items())

@@ -95,9 +95,13 @@ def test_write_atomically_replaces_whole_or_not_at_all_with_ordinary_permissions
 
 
 def test_a_crashed_briefs_partial_file_is_removed_by_the_next_lock(workspace):
+    from forecast.io.workspace import UNCOMMITTED
+
     ws = Workspace(workspace)
-    ws.reports_dir.mkdir(parents=True)
-    (ws.reports_dir / ".partial-abc.pdf").write_bytes(b"%PDF-half")
+    crashed = ws.reports_dir / ".partial-999999999-abc"  # what write_atomically leaves, for a pid no process has
+    crashed.mkdir(parents=True)
+    (crashed / UNCOMMITTED).write_text("999999999-abc", encoding="utf-8")
+    (crashed / "brief.pdf").write_bytes(b"%PDF-half")
     (ws.reports_dir / "latest.pdf").write_bytes(b"%PDF-good")
     with ws.locked():
         pass

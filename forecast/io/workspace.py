@@ -8,6 +8,8 @@ Nothing is deleted that this code cannot prove it wrote and never committed: a r
 a mark (`UNCOMMITTED`, holding its run id) from its first byte until its ledger row is committed,
 and only a marked folder that the ledger does not list is a crash's leftover. A folder of another
 tool, a runs/ that is a link, or runs that a restored older ledger no longer lists are left alone.
+A file is written through a marked folder of its own too (`write_atomically`), so a user's file
+that happens to be named `.partial-*` is never taken for a leftover.
 """
 
 from __future__ import annotations
@@ -238,11 +240,9 @@ class Workspace:
 
     def _discard_partial_runs(self) -> None:
         """Remove the leftovers of a crashed update: run folders that carry our mark of an
-        unfinished update and that no ledger row lists, and half-written briefs."""
-        if self.reports_dir.is_dir():
-            for child in self.reports_dir.glob(f"{_PARTIAL_PREFIX}*"):
-                if child.is_file() and not child.is_symlink():
-                    child.unlink(missing_ok=True)
+        unfinished update and that no ledger row lists, and half-written briefs and backtests."""
+        for folder in (self.reports_dir, self.root / BACKTESTS_DIR):
+            _discard_partial_writes(folder)
         if not self.runs_dir.is_dir():
             return
         referenced = {r.run_id for r in self.ledger.runs()}
@@ -262,6 +262,31 @@ def _not_writable(path: Path, exc: OSError) -> ForecastError:
                          "stored: make it writable (a read-only mount? chattr +i?), or give --workspace another folder")
 
 
+def _discard_partial_writes(folder: Path) -> None:
+    """Remove what a crashed `write_atomically` left in `folder`: a `.partial-<pid>-<random>/`
+    folder with our mark, whose process is gone (a live one, such as a `forecast compare` that
+    takes no lock, is still writing). Anything else named `.partial-*` is not ours: it stays."""
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    for child in folder.glob(f"{_PARTIAL_PREFIX}*"):
+        token = child.name.removeprefix(_PARTIAL_PREFIX)
+        pid = token.split("-", 1)[0]
+        if not _ours_uncommitted(child, token) or not pid.isdigit():
+            continue
+        if not _process_alive(int(pid)):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def _ours_uncommitted(folder: Path, run_id: str) -> bool:
     """A real folder (not a link) carrying our mark for `run_id`."""
     mark = folder / UNCOMMITTED
@@ -277,26 +302,33 @@ def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
     """Create or replace the file `path` so that readers see the old file or the whole new one:
     `write(tmp)` fills a temporary file beside it, which is fsynced and renamed into place.
 
+    The temporary file lives in a folder of its own, `.partial-<pid>-<random>/`, that carries our
+    mark (`UNCOMMITTED`, holding the folder's name after the prefix): that mark, not the name, is
+    what lets a later command remove a crash's leftover (`_discard_partial_writes`), so a user's
+    own `.partial-*` file is never deleted.
+
     Only a regular file (or a new path) is written: a device, a pipe or a folder at `path` is
     refused, since renaming onto it would replace it. An operating system error (a full disk, a
     read-only folder) is one `ForecastError` that says nothing was written.
     """
     check_output_path(path)
-    tmp = None
+    folder = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL_PREFIX, suffix=path.suffix)
-        os.close(fd)
-        write(tmp)
-        _fsync(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a brief is an ordinary file
+        folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_PARTIAL_PREFIX}{os.getpid()}-"))
+        (folder / UNCOMMITTED).write_text(folder.name.removeprefix(_PARTIAL_PREFIX), encoding="utf-8")
+        tmp = folder / path.name  # the final name: a writer may read the format from the suffix
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # an ordinary file, as the umask says
+        write(str(tmp))
+        _fsync(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise WriteFailed(path, _reason(exc)) from None
         raise
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     return path
 
 
@@ -339,12 +371,6 @@ def _reason(exc: OSError) -> str:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"not writable: {text}"
     return text
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _fsync(path: Path) -> None:

@@ -90,3 +90,38 @@ def test_3_a_users_partial_file_in_reports_is_kept_and_only_our_crash_leftover_g
         pass
     assert sorted(p.name for p in ws.reports_dir.iterdir()) == sorted([*mine, live.name])
     assert all((ws.reports_dir / name).read_bytes() == content for name, content in mine.items())
+
+
+# --- 4. the last tracebacks: integers too long for Python to read -----------------------------
+
+RANGE = "the range the model's scales allow (a positive parameter from 0.001 to 1000, any other within ±1000)"
+
+
+@pytest.mark.parametrize(("name", "old", "new", "says"), [
+    # 401 digits: float() overflowed ("int too large to convert to float").
+    ("outcomes.yaml", "kwargs: {mu: -2.6, sigma: 0.6}", "kwargs: {mu: " + "9" * 401 + ", sigma: 0.6}",
+     "line 35: key 'deals.local_ceasefire.baseline.kwargs.mu': an integer of 401 digits is outside -1000 to 1000, " + RANGE),
+    # 5,001 digits: PyYAML's int() hit Python's limit of 4,300 digits (a ValueError out of the parser).
+    ("outcomes.yaml", "kwargs: {mu: -2.6, sigma: 0.6}", "kwargs: {mu: -" + "9" * 5001 + ", sigma: 0.6}",
+     "line 35: key 'deals.local_ceasefire.baseline.kwargs.mu': a negative integer of 5,001 digits is outside -1000 to "
+     "1000, " + RANGE),
+    ("factors.yaml", "kwargs: {mu: 2.5, sigma: 0.5}", "kwargs: {mu: 2.5, sigma: " + "1" * 5001 + "}",
+     "line 15: key 'factors.territorial_rigidity.initial.kwargs.sigma': an integer of 5,001 digits is outside 0.001 to "
+     "1000, " + RANGE),
+    ("factors.yaml", "kwargs: {mu: 2.5, sigma: 0.5}", "kwargs: {mu: 2.5, sigma: -" + "1" * 5001 + "}",
+     "line 15: key 'factors.territorial_rigidity.initial.kwargs.sigma': must be > 0, got a negative integer of 5,001 "
+     "digits"),
+    ("outcomes.yaml", "value: 12", "value: " + "1" * 5001,
+     "line 10: key 'horizon_weeks.value': expected a whole number of weeks from 1 to 520, got an integer of 5,001 digits"),
+])
+def test_4_a_huge_integer_in_the_priors_is_out_of_range_at_its_key(workspace, tmp_path, capsys, name, old, new, says):
+    from test_faults import _edited_priors
+
+    folder = _edited_priors(tmp_path, name, old, new)
+    ws = Workspace(workspace)
+    _stored_run(ws, "20250101T000000Z-aaaaaa")
+    before = snapshot(workspace)
+    for command in (["priors", "check", "--out", str(tmp_path / "p.pdf")], ["update", str(EXAMPLE)], ["validate", str(EXAMPLE)]):
+        assert main([*command, "--priors", str(folder), "--workspace", str(workspace)]) == 2, command
+        assert capsys.readouterr().err == f"error: {folder / name}, {says}\n", command
+    assert snapshot(workspace) == before and not (tmp_path / "p.pdf").exists()

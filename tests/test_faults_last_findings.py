@@ -125,3 +125,23 @@ def test_4_a_huge_integer_in_the_priors_is_out_of_range_at_its_key(workspace, tm
         assert main([*command, "--priors", str(folder), "--workspace", str(workspace)]) == 2, command
         assert capsys.readouterr().err == f"error: {folder / name}, {says}\n", command
     assert snapshot(workspace) == before and not (tmp_path / "p.pdf").exists()
+
+
+@pytest.mark.parametrize(("row", "says"), [
+    # Before: matplotlib's "Matplotlib dates must be between year 0001 and 9999", out of the chart.
+    ("0001-01-01,0.3,9999-12-31,any_deal", "date 0001-01-01 is more than 12 years before the first run (as of 2025-02-21), "
+                                           "refused as a likely typo"),
+    ("2999-01-01,0.3,9999-12-31,any_deal", "date 2999-01-01 is in the future"),
+])
+def test_4_a_crowd_row_dated_out_of_any_runs_reach_is_refused_at_its_line(workspace, tmp_path, capsys, row, says):
+    import datetime as dt
+
+    ws = Workspace(workspace)
+    _stored_run(ws, "20250101T000000Z-aaaaaa")  # as of 2025-02-21
+    crowd = tmp_path / "crowd.csv"
+    crowd.write_text(CROWD + row + "\n")
+    before = snapshot(workspace)
+    assert main(["compare", str(crowd), "--workspace", str(workspace)]) == 2
+    assert capsys.readouterr().err == (f"error: {crowd}, line 3, column date: {says}; a forecast's date is when it was made, "
+                                       f"from 2013-02-21 to today ({dt.date.today()})\n")
+    assert snapshot(workspace) == before

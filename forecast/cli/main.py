@@ -261,7 +261,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_out(args.out)
     workspace, runs = _workspace_with_runs(args.workspace)
-    compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline)))
+    compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline), runs_from=min(r.as_of for r in runs)))
     _print(table_text(compared, args.include_loose))
     out = args.out or workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
     _print(f"\nChart: {write_chart(compared, out, args.include_loose)}")

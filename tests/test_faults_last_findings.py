@@ -145,3 +145,22 @@ def test_4_a_crowd_row_dated_out_of_any_runs_reach_is_refused_at_its_line(worksp
     assert capsys.readouterr().err == (f"error: {crowd}, line 3, column date: {says}; a forecast's date is when it was made, "
                                        f"from 2013-02-21 to today ({dt.date.today()})\n")
     assert snapshot(workspace) == before
+
+
+# --- 5. messages that mislead -----------------------------------------------------------------
+
+
+def test_5_forecast_earliest_after_the_priors_start_is_refused_as_a_setting(workspace, capsys, monkeypatch):
+    ws = Workspace(workspace)
+    _stored_run(ws, "20250101T000000Z-aaaaaa")
+    before = snapshot(workspace)
+    # Before: "date 2025-02-17 is 0 years before the priors' start (2025-02-17); ... a fit of 0 years".
+    monkeypatch.setenv("FORECAST_EARLIEST", "2025-03-01")
+    for command in ("validate", "update"):
+        assert main([command, str(EXAMPLE), "--workspace", str(workspace)]) == 2, command
+        assert capsys.readouterr().err == (
+            "error: FORECAST_EARLIEST=2025-03-01 is after the priors' start (2025-02-17); it sets how long before the start "
+            "an event may lie, so expected a date on or before 2025-02-17 (unset, it is 2013-02-17)\n"), command
+    assert snapshot(workspace) == before
+    monkeypatch.setenv("FORECAST_EARLIEST", "2025-02-17")  # the start itself is a setting that can be meant
+    assert main(["validate", str(EXAMPLE), "--workspace", str(workspace)]) == 0

@@ -1643,15 +1643,15 @@ def test_leftovers_go_but_what_is_not_ours_stays(tmp_path):
 
 
 @pytest.mark.parametrize(("argv", "shown"), [
-    (["forecast", "update", "--quiet", "events.csv", "--workspace", "ws"], "forecast update events.csv"),
+    (["/x/bin/forecast", "update", "--quiet", "events.csv", "--workspace", "ws"], "forecast update --quiet events.csv --workspace ws"),
     (["forecast", "status"], "forecast status"),
-    (["python", "-m", "x", "a", "b", "c"], "forecast x a"),
+    (["forecast", "update", "my events.csv", "--workspace", "it's"], "forecast update 'my events.csv' --workspace 'it'\"'\"'s'"),
 ])
 def test_the_lock_holder_is_shown_as_the_command_a_user_typed(monkeypatch, argv, shown):
-    from forecast.io.workspace import _command_line
+    from forecast.io.lock_holder import command_line
 
     monkeypatch.setattr("sys.argv", argv)
-    assert _command_line() == shown
+    assert command_line() == shown
 
 
 
@@ -1939,13 +1939,17 @@ def test_the_workspace_option_then_the_environment_then_here(monkeypatch):
 
 
 def test_the_lock_holder_is_named_only_when_the_lock_file_says_who(tmp_path):
-    workspace = Workspace(tmp_path / "ws")
-    workspace.root.mkdir()
-    assert workspace._holder() == "another forecast process"  # no file
-    (workspace.root / ".lock").write_bytes(b"\xff\xfe garbage")
-    assert workspace._holder() == "another forecast process"
-    (workspace.root / ".lock").write_text("pid 42: forecast update e.csv, since 10:00:00\n", encoding="utf-8")
-    assert workspace._holder() == "pid 42: forecast update e.csv, since 10:00:00"
+    from forecast.io.lock_holder import describe_holder
+
+    lock = tmp_path / ".lock"
+    assert describe_holder(lock) == "another forecast process"  # no file
+    lock.write_bytes(b"\xff\xfe garbage")
+    assert describe_holder(lock) == "another forecast process"
+    # No flock on the file for the kernel to list: a line is believed while its process lives.
+    lock.write_text(f"pid {os.getpid()}: forecast update e.csv, since 10:00:00\n", encoding="utf-8")
+    assert describe_holder(lock) == f"pid {os.getpid()}: forecast update e.csv, since 10:00:00"
+    lock.write_text("pid 999999999: forecast update e.csv, since 10:00:00\n", encoding="utf-8")  # no such process
+    assert describe_holder(lock) == "another forecast process"
 
 
 def test_writing_to_a_ledger_from_a_newer_forecast_names_the_file(tmp_path):

@@ -164,3 +164,69 @@ def test_5_forecast_earliest_after_the_priors_start_is_refused_as_a_setting(work
     assert snapshot(workspace) == before
     monkeypatch.setenv("FORECAST_EARLIEST", "2025-02-17")  # the start itself is a setting that can be meant
     assert main(["validate", str(EXAMPLE), "--workspace", str(workspace)]) == 0
+
+
+# The console script as a user runs it (python .venv/bin/forecast update ...), holding the lock:
+# through Workspace.locked, or with a bare flock that writes no line (a holder on a full disk, or
+# one an instant after it took the lock).
+_FAKE_FORECAST = """
+import fcntl, os, sys, time
+from forecast.io.workspace import Workspace
+workspace = sys.argv[sys.argv.index("--workspace") + 1]
+if os.environ["HOLD"] == "bare":
+    handle = open(os.path.join(workspace, ".lock"), "a")
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    time.sleep(120)
+with Workspace(workspace).locked():
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+@contextlib.contextmanager
+def _holding(tmp_path: Path, workspace: Path, how: str):
+    script = tmp_path / "bin" / "forecast"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(_FAKE_FORECAST)
+    path = os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])
+    process = subprocess.Popen([sys.executable, str(script), "update", "my events.csv", "--workspace", str(workspace)],
+                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": path, "HOLD": how})
+    try:
+        assert process.stdout.readline().strip() == "locked"
+        yield process.pid
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_5_the_lock_wait_names_the_current_holder_as_typed_not_a_stale_line(workspace, tmp_path):
+    import re
+    import shlex
+
+    from forecast.errors import WorkspaceBusy
+
+    workspace.mkdir()
+    typed = f"forecast update 'my events.csv' --workspace {shlex.quote(str(workspace))}"
+    # A holder writes its line as typed (before: "forecast update my events.csv"), and clears it when it lets go.
+    with _holding(tmp_path, workspace, "locked") as pid:
+        messages = []
+        with pytest.raises(WorkspaceBusy) as gave_up, Workspace(workspace, lock_timeout=0.2).locked(announce=messages.append):
+            pass
+    assert re.fullmatch(rf"{re.escape(f'{workspace}: another forecast command holds the workspace lock (pid {pid}: {typed}')}"
+                        r", since \d\d:\d\d:\d\d\); waiting for it to finish, for at most 0\.2 s", messages[0]), messages
+    assert f"held by pid {pid}: {typed}, since " in str(gave_up.value)
+    with Workspace(workspace).locked():
+        pass
+    assert (workspace / ".lock").read_text() == ""
+    # A stale line, of a holder killed before it could clear it, while another holds the lock now.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (workspace / ".lock").write_text(f"pid {gone.pid}: forecast update old.csv, since 09:00:00\n")
+    with _holding(tmp_path, workspace, "bare") as pid:
+        messages = []
+        with pytest.raises(WorkspaceBusy) as gave_up, Workspace(workspace, lock_timeout=0.2).locked(announce=messages.append):
+            pass
+    assert messages == [f"{workspace}: another forecast command holds the workspace lock (pid {pid}: {typed}); waiting for "
+                        "it to finish, for at most 0.2 s"]
+    assert f"held by pid {pid}: {typed}; nothing was changed" in str(gave_up.value) and "old.csv" not in str(gave_up.value)

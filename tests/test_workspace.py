@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 import time
 from pathlib import Path
@@ -141,8 +142,9 @@ def test_runs_without_a_ledger_are_counted_and_named_in_the_refusal(workspace):
 def test_a_waiting_command_says_how_long_it_will_wait_and_waits_that_long(workspace, monkeypatch):
     ws = Workspace(workspace, lock_timeout=0.5)
     workspace.mkdir(parents=True)
-    (workspace / ".lock").write_text("pid 42: forecast update e.csv, since 10:00:00\n", encoding="utf-8")
-    holder = "pid 42: forecast update e.csv, since 10:00:00"
+    # The line of the process the kernel lists as holding the flock below (this one) is believed.
+    holder = f"pid {os.getpid()}: forecast update e.csv, since 10:00:00"
+    (workspace / ".lock").write_text(holder + "\n", encoding="utf-8")
     with open(workspace / ".lock", "a+") as other:
         fcntl.flock(other, fcntl.LOCK_EX)  # another process's update, as far as the lock can tell
         messages = []

@@ -32,6 +32,7 @@ from typing import IO
 
 from forecast.errors import ForecastError, WorkspaceBusy, printable
 from forecast.io.ledger import Ledger
+from forecast.io.lock_holder import describe_holder, holder_line, process_alive
 
 LEDGER_FILE = "forecast.sqlite"
 RUNS_DIR = "runs"
@@ -143,19 +144,21 @@ class Workspace:
             try:
                 with suppress(OSError):  # who holds it, for a command that has to wait (a full disk: no one says)
                     os.ftruncate(handle.fileno(), 0)
-                    os.write(handle.fileno(), f"pid {os.getpid()}: {_command_line()}, since {time.strftime('%H:%M:%S')}\n".encode())
+                    os.write(handle.fileno(), holder_line().encode())
                 self.check_ledger()  # again under the lock: the check above may have raced an update
                 self.check_writable()
                 self._discard_partial_runs()
                 yield
             finally:
                 _HELD.discard(handle.fileno())
+                with suppress(OSError):  # a line left behind would name a process that no longer holds the lock
+                    os.ftruncate(handle.fileno(), 0)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _acquire(self, handle: IO[str], wait: bool, announce: Callable[[str], None]) -> None:
         if _try_lock(handle):
             return
-        holder = self._holder()
+        holder = describe_holder(self.root / LOCK_FILE)
         if not wait:
             raise WorkspaceBusy(f"{self.root}: another forecast update holds the workspace ({holder})")
         limit = lock_timeout(self.lock_timeout)
@@ -166,17 +169,11 @@ class Workspace:
         while not _try_lock(handle):
             if limit is not None and time.monotonic() - started >= limit:
                 raise WorkspaceBusy(
-                    f"{self.root}: gave up after {limit:g} s waiting for the workspace lock, held by {self._holder()}; "
+                    f"{self.root}: gave up after {limit:g} s waiting for the workspace lock, held by "
+                    f"{describe_holder(self.root / LOCK_FILE)}; "
                     "nothing was changed. Try again when it has finished, or wait longer with --wait SECONDS "
                     "(FORECAST_LOCK_TIMEOUT)")
             time.sleep(0.1)
-
-    def _holder(self) -> str:
-        try:
-            text = (self.root / LOCK_FILE).read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
-            text = ""
-        return text if text.startswith("pid ") else "another forecast process"
 
     def publish_run_files(self, run_id: str, write: Callable[[Path], None]) -> Path:
         """Write a run's files into a hidden folder with `write(folder)`, then rename it into place.
@@ -273,18 +270,8 @@ def _discard_partial_writes(folder: Path) -> None:
         pid = token.split("-", 1)[0]
         if not _ours_uncommitted(child, token) or not pid.isdigit():
             continue
-        if not _process_alive(int(pid)):
+        if not process_alive(int(pid)):
             shutil.rmtree(child, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
 
 
 def _ours_uncommitted(folder: Path, run_id: str) -> bool:
@@ -426,11 +413,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-
-
-def _command_line() -> str:
-    """'forecast update events.csv': the command and its first argument, as a user would know it."""
-    return " ".join(["forecast", *[w for w in sys.argv[1:] if not w.startswith("-")][:2]])
 
 
 def _stderr(message: str) -> None:

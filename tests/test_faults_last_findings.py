@@ -230,3 +230,45 @@ def test_5_the_lock_wait_names_the_current_holder_as_typed_not_a_stale_line(work
     assert messages == [f"{workspace}: another forecast command holds the workspace lock (pid {pid}: {typed}); waiting for "
                         "it to finish, for at most 0.2 s"]
     assert f"held by pid {pid}: {typed}; nothing was changed" in str(gave_up.value) and "old.csv" not in str(gave_up.value)
+
+
+def _renamed_factor(tmp_path: Path) -> Path:
+    """The default priors with the factor territorial_rigidity renamed territorial_claims."""
+    import shutil
+
+    folder = tmp_path / "renamed"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "priors", folder)
+    for name in ("factors.yaml", "outcomes.yaml"):
+        path = folder / name
+        path.write_text(path.read_text(encoding="utf-8").replace("territorial_rigidity", "territorial_claims"), encoding="utf-8")
+    return folder
+
+
+def test_5_validate_refuses_new_priors_that_lack_a_factor_the_ledger_reads_as_update_does(workspace, tmp_path, capsys):
+    from conftest import write_csv
+
+    from forecast.io.events import read_events
+    from forecast.io.priors import load_priors
+
+    ws = Workspace(workspace)
+    events = read_events(EXAMPLE, load_priors()).events
+    ws.ledger.commit_update(file="events.csv", file_sha256="s", new_events=events, known_count=0, run=None)
+    renamed = _renamed_factor(tmp_path)
+    later = write_csv(tmp_path / "later.csv", "n1,2025-02-24,signal,territorial_claims,2.0,,,B,2,the factor's new name")
+    first = next(e.event_id for e in events if e.factor == "territorial_rigidity")
+    before = snapshot(workspace)
+    expected = (f"error: event '{first}' in the ledger reads factor 'territorial_rigidity', which these priors do not define; "
+                "add it to factors.yaml or retract the event\n")
+    for command in ("validate", "update"):  # before: validate said OK, and update refused
+        assert main([command, str(later), "--priors", str(renamed), "--workspace", str(workspace)]) == 2, command
+        assert capsys.readouterr().err == expected, command
+    assert snapshot(workspace) == before
+
+
+def test_5_validate_refuses_a_workspace_that_is_a_file_as_update_does(tmp_path, capsys):
+    path = tmp_path / "notes.txt"
+    path.write_text("mine")
+    for command in ("validate", "update"):  # before: validate said OK, and update refused
+        assert main([command, str(EXAMPLE), "--workspace", str(path)]) == 1, command
+        assert capsys.readouterr().err == f"error: {path}: the workspace must be a folder\n", command
+    assert path.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

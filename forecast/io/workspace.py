@@ -101,6 +101,12 @@ class Workspace:
                       if not child.name.startswith(".") and not child.is_symlink() and child.is_dir()
                       and (child / POSTERIOR_FILE).is_file() and not (child / UNCOMMITTED).exists())
 
+    def check_folder(self) -> None:
+        """Refuse a workspace path that names something other than a folder (a folder not yet
+        made is fine: the first update makes it)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ForecastError(f"{self.root}: the workspace must be a folder")
+
     def check_ledger(self) -> None:
         """Refuse a workspace whose runs outlived its ledger: without the ledger nothing says
         which runs are real, and a new ledger would start a history beside theirs. An empty
@@ -128,8 +134,7 @@ class Workspace:
         The lock is an flock on `.lock`, which forked children would share: every child forked
         while it is held lets go of it and dies with its parent (`_after_fork_in_child`), so a
         killed update frees the workspace even while its sampler's workers run."""
-        if self.root.exists() and not self.root.is_dir():
-            raise ForecastError(f"{self.root}: the workspace must be a folder")
+        self.check_folder()
         self.check_ledger()
         try:
             self.root.mkdir(parents=True, exist_ok=True)

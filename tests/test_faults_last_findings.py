@@ -272,3 +272,44 @@ def test_5_validate_refuses_a_workspace_that_is_a_file_as_update_does(tmp_path, 
         assert main([command, str(EXAMPLE), "--workspace", str(path)]) == 1, command
         assert capsys.readouterr().err == f"error: {path}: the workspace must be a folder\n", command
     assert path.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def _no_computing(monkeypatch) -> None:
+    import forecast.brief.publish
+    import forecast.evaluation.compare
+    import forecast.evaluation.priors_check
+
+    def fails(*args, **kwargs):
+        raise AssertionError("computed before finding out that the output cannot be written")
+
+    monkeypatch.setattr(forecast.evaluation.compare, "compare", fails)
+    monkeypatch.setattr(forecast.evaluation.priors_check, "check_priors", fails)
+    monkeypatch.setattr(forecast.brief.publish, "write_report", fails)
+
+
+@pytest.mark.parametrize("command", ["compare", "priors check", "report"])
+def test_5_an_unwritable_output_is_refused_before_computing(workspace, tmp_path, read_only, monkeypatch, capsys, command):
+    ws = Workspace(workspace)
+    _stored_run(ws, "20250101T000000Z-aaaaaa")
+    crowd = tmp_path / "crowd.csv"
+    crowd.write_text(CROWD)
+    args = {"compare": ["compare", str(crowd)], "priors check": ["priors", "check"], "report": ["report"]}[command]
+    _no_computing(monkeypatch)
+    (tmp_path / "read-only").mkdir()
+    elsewhere = read_only(tmp_path / "read-only")
+    # --out in a read-only folder, or in a folder still to be made there.
+    for out in (elsewhere / "chart.pdf", elsewhere / "new" / "chart.pdf"):
+        assert main([*args, "--out", str(out), "--workspace", str(workspace)]) == 1, out
+        assert capsys.readouterr().err == (f"error: {out}: cannot be written (not writable: Read-only file system, in "
+                                           f"{elsewhere}); nothing was computed or written: give --out a writable place\n")
+    if command == "report":
+        return  # without --out, report takes the lock, which says so (test_faults.py, test_13)
+    # The default output, in a read-only workspace.
+    before = snapshot(workspace)
+    read_only(workspace)
+    assert main([*args, "--workspace", str(workspace)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {workspace}/reports/") and err.endswith(
+        f".pdf: cannot be written (not writable: Read-only file system, in {workspace}); nothing was computed or written: "
+        "give --out a writable place\n"), err
+    assert snapshot(workspace) == before

@@ -347,6 +347,23 @@ def check_output_path(path: Path) -> None:
                             "replaced); nothing was written")
 
 
+def check_output_writable(path: Path) -> None:
+    """Refuse, before the work that produces it, an output that `write_atomically` could not write:
+    what `check_output_path` refuses, and a folder that cannot take a new entry (a read-only mount,
+    chattr +i, another user's folder). The folder is probed as the write will use it: a hidden
+    folder made there and removed at once. A folder still to be made is probed in the nearest one
+    that exists, where it would be made."""
+    check_output_path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=_PARTIAL_PREFIX))
+    except OSError as exc:
+        raise ForecastError(f"{path}: cannot be written ({_reason(exc)}, in {folder}); nothing was computed or written: "
+                            "give --out a writable place") from None
+
+
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                        (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -57,6 +58,23 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """`read_only(folder)` mounts `folder` read-only over itself (root only) until the test ends."""
+    mounted = []
+
+    def mount(folder: Path) -> Path:
+        if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
+            pytest.skip("cannot bind-mount here (needs root)")
+        mounted.append(folder)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def snapshot(root: Path) -> dict[str, str]:

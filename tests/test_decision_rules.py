@@ -1000,7 +1000,8 @@ def test_write_atomically_makes_the_folder_and_leaves_no_temporary_file(tmp_path
     write_atomically(target, write)
     assert target.read_bytes() == b"pdf" and os.listdir(target.parent) == ["brief.pdf"]
     tmp = __import__("pathlib").Path(seen[0])
-    assert tmp.parent == target.parent and tmp.name.startswith(".partial-") and tmp.suffix == ".pdf"
+    # Beside the target, in a folder of its own that carries our mark; the file keeps its name and suffix.
+    assert tmp.parent.parent == target.parent and tmp.parent.name.startswith(f".partial-{os.getpid()}-") and tmp.name == "brief.pdf"
 
     def full(tmp):
         raise OSError(28, "No space left on device")
@@ -1618,10 +1619,14 @@ def test_leftovers_go_but_what_is_not_ours_stays(tmp_path):
 
     workspace = Workspace(tmp_path / "ws")
     workspace.reports_dir.mkdir(parents=True)
-    (workspace.reports_dir / ".partial-x.pdf").write_bytes(b"half")
+    (workspace.reports_dir / ".partial-x.pdf").write_bytes(b"half")  # a user's file: no mark
     (tmp_path / "elsewhere.pdf").write_bytes(b"keep")
     (workspace.reports_dir / ".partial-link.pdf").symlink_to(tmp_path / "elsewhere.pdf")
     (workspace.reports_dir / ".partial-dir").mkdir()
+    crashed_write = workspace.reports_dir / ".partial-999999999-abc"  # a pid no process has
+    crashed_write.mkdir()
+    (crashed_write / UNCOMMITTED).write_text("999999999-abc", encoding="utf-8")
+    (crashed_write / "brief.pdf").write_bytes(b"%PDF-half")
     committed = workspace.runs_dir / "r1"
     committed.mkdir(parents=True)
     (committed / UNCOMMITTED).write_text("r1", encoding="utf-8")
@@ -1631,22 +1636,22 @@ def test_leftovers_go_but_what_is_not_ours_stays(tmp_path):
     (crashed / UNCOMMITTED).write_text("r2", encoding="utf-8")
     with workspace.locked():
         pass
-    assert sorted(p.name for p in workspace.reports_dir.iterdir()) == [".partial-dir", ".partial-link.pdf"]
+    assert sorted(p.name for p in workspace.reports_dir.iterdir()) == [".partial-dir", ".partial-link.pdf", ".partial-x.pdf"]
     assert (tmp_path / "elsewhere.pdf").read_bytes() == b"keep"
     assert [p.name for p in workspace.runs_dir.iterdir()] == ["r1"] and not (committed / UNCOMMITTED).exists()
     workspace.mark_committed("r1")  # again: nothing to remove, no error
 
 
 @pytest.mark.parametrize(("argv", "shown"), [
-    (["forecast", "update", "--quiet", "events.csv", "--workspace", "ws"], "forecast update events.csv"),
+    (["/x/bin/forecast", "update", "--quiet", "events.csv", "--workspace", "ws"], "forecast update --quiet events.csv --workspace ws"),
     (["forecast", "status"], "forecast status"),
-    (["python", "-m", "x", "a", "b", "c"], "forecast x a"),
+    (["forecast", "update", "my events.csv", "--workspace", "it's"], "forecast update 'my events.csv' --workspace 'it'\"'\"'s'"),
 ])
 def test_the_lock_holder_is_shown_as_the_command_a_user_typed(monkeypatch, argv, shown):
-    from forecast.io.workspace import _command_line
+    from forecast.io.lock_holder import command_line
 
     monkeypatch.setattr("sys.argv", argv)
-    assert _command_line() == shown
+    assert command_line() == shown
 
 
 
@@ -1934,13 +1939,17 @@ def test_the_workspace_option_then_the_environment_then_here(monkeypatch):
 
 
 def test_the_lock_holder_is_named_only_when_the_lock_file_says_who(tmp_path):
-    workspace = Workspace(tmp_path / "ws")
-    workspace.root.mkdir()
-    assert workspace._holder() == "another forecast process"  # no file
-    (workspace.root / ".lock").write_bytes(b"\xff\xfe garbage")
-    assert workspace._holder() == "another forecast process"
-    (workspace.root / ".lock").write_text("pid 42: forecast update e.csv, since 10:00:00\n", encoding="utf-8")
-    assert workspace._holder() == "pid 42: forecast update e.csv, since 10:00:00"
+    from forecast.io.lock_holder import describe_holder
+
+    lock = tmp_path / ".lock"
+    assert describe_holder(lock) == "another forecast process"  # no file
+    lock.write_bytes(b"\xff\xfe garbage")
+    assert describe_holder(lock) == "another forecast process"
+    # No flock on the file for the kernel to list: a line is believed while its process lives.
+    lock.write_text(f"pid {os.getpid()}: forecast update e.csv, since 10:00:00\n", encoding="utf-8")
+    assert describe_holder(lock) == f"pid {os.getpid()}: forecast update e.csv, since 10:00:00"
+    lock.write_text("pid 999999999: forecast update e.csv, since 10:00:00\n", encoding="utf-8")  # no such process
+    assert describe_holder(lock) == "another forecast process"
 
 
 def test_writing_to_a_ledger_from_a_newer_forecast_names_the_file(tmp_path):

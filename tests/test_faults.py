@@ -914,23 +914,6 @@ def _no_fits(monkeypatch) -> None:
     monkeypatch.setattr(sampler, "sample", fails)
 
 
-@pytest.fixture
-def read_only(tmp_path):
-    """`read_only(folder)` mounts `folder` read-only over itself (root only) until the test ends."""
-    mounted = []
-
-    def mount(folder: Path) -> Path:
-        if subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode:
-            pytest.skip("cannot bind-mount here (needs root)")
-        mounted.append(folder)
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
-        return folder
-
-    yield mount
-    for folder in mounted:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 @pytest.mark.parametrize("command", ["backtest", "update", "report", "explain"])
 def test_13_a_read_only_workspace_is_said_before_any_work(fitted_copy, read_only, monkeypatch, capsys, command):
     _no_fits(monkeypatch)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 import time
 from pathlib import Path
@@ -95,9 +96,13 @@ def test_write_atomically_replaces_whole_or_not_at_all_with_ordinary_permissions
 
 
 def test_a_crashed_briefs_partial_file_is_removed_by_the_next_lock(workspace):
+    from forecast.io.workspace import UNCOMMITTED
+
     ws = Workspace(workspace)
-    ws.reports_dir.mkdir(parents=True)
-    (ws.reports_dir / ".partial-abc.pdf").write_bytes(b"%PDF-half")
+    crashed = ws.reports_dir / ".partial-999999999-abc"  # what write_atomically leaves, for a pid no process has
+    crashed.mkdir(parents=True)
+    (crashed / UNCOMMITTED).write_text("999999999-abc", encoding="utf-8")
+    (crashed / "brief.pdf").write_bytes(b"%PDF-half")
     (ws.reports_dir / "latest.pdf").write_bytes(b"%PDF-good")
     with ws.locked():
         pass
@@ -137,8 +142,9 @@ def test_runs_without_a_ledger_are_counted_and_named_in_the_refusal(workspace):
 def test_a_waiting_command_says_how_long_it_will_wait_and_waits_that_long(workspace, monkeypatch):
     ws = Workspace(workspace, lock_timeout=0.5)
     workspace.mkdir(parents=True)
-    (workspace / ".lock").write_text("pid 42: forecast update e.csv, since 10:00:00\n", encoding="utf-8")
-    holder = "pid 42: forecast update e.csv, since 10:00:00"
+    # The line of the process the kernel lists as holding the flock below (this one) is believed.
+    holder = f"pid {os.getpid()}: forecast update e.csv, since 10:00:00"
+    (workspace / ".lock").write_text(holder + "\n", encoding="utf-8")
     with open(workspace / ".lock", "a+") as other:
         fcntl.flock(other, fcntl.LOCK_EX)  # another process's update, as far as the lock can tell
         messages = []

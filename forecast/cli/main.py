@@ -261,18 +261,22 @@ def _compare(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_out(args.out)
     workspace, runs = _workspace_with_runs(args.workspace)
-    compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline)))
+    out = args.out
+    if out is None:  # checked too: a read-only workspace is said before the comparison, not after it
+        out = workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
+        _check_out(out)
+    compared = compare(workspace, read_crowd(args.crowd, list(runs[-1].headline), runs_from=min(r.as_of for r in runs)))
     _print(table_text(compared, args.include_loose))
-    out = args.out or workspace.reports_dir / f"compare-{args.crowd.stem}.pdf"
     _print(f"\nChart: {write_chart(compared, out, args.include_loose)}")
     return 0
 
 
 def _check_out(path: Path) -> None:
-    """Refuse a bad --out before any work: a device, a pipe, a folder, a name that cannot be."""
-    from forecast.io.workspace import check_output_path
+    """Refuse a bad output before any work: a device, a pipe, a folder, a name that cannot be, a
+    folder that cannot be written."""
+    from forecast.io.workspace import check_output_writable
 
-    check_output_path(path)
+    check_output_writable(path)
 
 
 def _seconds(text: str) -> float:
@@ -322,15 +326,17 @@ def _status(args: argparse.Namespace) -> int:
 def _priors_check(args: argparse.Namespace) -> int:
     from forecast.errors import InputError
     from forecast.evaluation.priors_check import check_priors, headline_text, write_check_pdf
+    from forecast.io.priors import load_priors
     from forecast.io.workspace import Workspace, resolve_workspace
 
     if args.draws < 100:
         raise InputError(f"--draws must be at least 100, got {args.draws}")
-    if args.out is not None:
-        _check_out(args.out)
+    out = args.out
+    if out is None:  # its name holds the priors' hash: read them (quick) to check it before the draws
+        out = Workspace(resolve_workspace(args.workspace)).reports_dir / f"prior-predictive-{load_priors(args.priors).hash[:12]}.pdf"
+    _check_out(out)
     priors, predictive = check_priors(args.priors, seed=args.seed, draws=args.draws)
     _print(headline_text(priors, predictive))
-    out = args.out or Workspace(resolve_workspace(args.workspace)).reports_dir / f"prior-predictive-{priors.hash[:12]}.pdf"
     _print(f"\nCharts: {write_check_pdf(priors, predictive, out)}")
     return 0
 

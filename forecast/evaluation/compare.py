@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from forecast.conventions import DEAL, FACTOR, HORIZON, OUTCOME
+from forecast.conventions import DEAL, EARLIEST_YEARS_BEFORE_START, FACTOR, HORIZON, OUTCOME
 from forecast.errors import InputError, did_you_mean
 from forecast.evaluation.scoring import binary_scores
 from forecast.forecasting.incidence import HAPPENS_BY
@@ -85,8 +85,15 @@ class CrowdForecast:
         return f"{LOOSE}{self.match}" if self.loose else self.match
 
 
-def read_crowd(path: Path, outcome_keys: list[str]) -> list[CrowdForecast]:
-    """Parse CROWD.csv whole, or raise InputError naming file, line and column."""
+def read_crowd(path: Path, outcome_keys: list[str], *, runs_from: dt.date | None = None,
+               today: dt.date | None = None) -> list[CrowdForecast]:
+    """Parse CROWD.csv whole, or raise InputError naming file, line and column.
+
+    A forecast's date is when it was made: not after `today`, and, given `runs_from` (the first
+    run's as-of date), not more than EARLIEST_YEARS_BEFORE_START years before it, the events'
+    rule for a likely typo. Such a date (0001-01-01) can be read by no run, and drawn on no chart.
+    """
+    today = today or dt.date.today()
     raw = read_input(path, "a crowd file")
     header_row, reader = csv_rows(path, decode_text(path, raw))
     header = header_names(path, header_row, REQUIRED + OPTIONAL) if header_row else []
@@ -131,6 +138,12 @@ def read_crowd(path: Path, outcome_keys: list[str]) -> list[CrowdForecast]:
             raise fail("resolved", f"expected yes, no, open or nothing, got '{cell['resolved']}'; "
                                    f"{did_you_mean(answer, ANSWERS)}")
         made, deadline = date("date"), date("deadline")
+        span = f"from {_earliest(runs_from)} to today ({today})" if runs_from is not None else f"up to today ({today})"
+        if made > today:
+            raise fail("date", f"date {made} is in the future; a forecast's date is when it was made, {span}")
+        if runs_from is not None and made < _earliest(runs_from):
+            raise fail("date", f"date {made} is more than {EARLIEST_YEARS_BEFORE_START} years before the first run (as of "
+                               f"{runs_from}), refused as a likely typo; a forecast's date is when it was made, {span}")
         if deadline <= made:
             raise fail("deadline", f"the deadline {deadline} is not after the forecast's date {made}")
         rows.append(CrowdForecast(line, made, probability, deadline, match, cell.get("question") or "crowd forecast",
@@ -138,6 +151,10 @@ def read_crowd(path: Path, outcome_keys: list[str]) -> list[CrowdForecast]:
     if not rows:
         raise InputError("no forecasts below the header row", path=path, line=2)
     return rows
+
+
+def _earliest(runs_from: dt.date) -> dt.date:
+    return runs_from.replace(year=runs_from.year - EARLIEST_YEARS_BEFORE_START, day=min(runs_from.day, 28))
 
 
 @dataclass(frozen=True)

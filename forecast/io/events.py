@@ -189,16 +189,26 @@ class _Row:
 
 
 def earliest_date(start: dt.date) -> dt.date:
-    """The earliest date an event may have: $FORECAST_EARLIEST, else some years before the priors' start."""
+    """The earliest date an event may have: $FORECAST_EARLIEST, else some years before the priors' start.
+
+    The setting moves the guard against typos (1900 for 2025) that lie before the start; it cannot
+    make the start later, so a date after it is refused as a setting, not turned into "0 years
+    before the priors' start" for each row between the two.
+    """
+    default = start.replace(year=start.year - EARLIEST_YEARS_BEFORE_START, day=min(start.day, 28))
     text = os.environ.get(EARLIEST_ENV, "").strip()
-    if text:
-        try:
-            if not _ISO_DATE.match(text):
-                raise ValueError(text)
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            raise InputError(f"{EARLIEST_ENV}={text!r}: expected a date YYYY-MM-DD") from None
-    return start.replace(year=start.year - EARLIEST_YEARS_BEFORE_START, day=min(start.day, 28))
+    if not text:
+        return default
+    try:
+        if not _ISO_DATE.match(text):
+            raise ValueError(text)
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{EARLIEST_ENV}={text!r}: expected a date YYYY-MM-DD") from None
+    if value > start:
+        raise InputError(f"{EARLIEST_ENV}={text} is after the priors' start ({start}); it sets how long before the start "
+                         f"an event may lie, so expected a date on or before {start} (unset, it is {default})")
+    return value
 
 
 def _parse_row(row: _Row, priors: Priors, bounds: tuple[dt.date, dt.date], extras: list[str]) -> Event:

@@ -143,6 +143,12 @@ class Ledger:
         except sqlite3.Error as exc:
             raise ledger_error(self.path, exc, writing=False) from None
 
+    def has_history(self) -> bool:
+        """Whether the file holds a ledger: it exists and its tables were created. A 0-byte file,
+        or one whose first transaction never committed (schema version 0), holds none."""
+        with self._reader() as conn:
+            return conn is not None
+
     def known_events(self) -> dict[str, KnownEvent]:
         with self._reader() as conn:
             if conn is None:

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ import yaml
 
 from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
 from forecast.errors import InputError, did_you_mean
-from forecast.io.textfiles import decode_text, read_input
+from forecast.io.priors_yaml import LongInteger, NoAliasDumper, read_yaml
 
 PRIOR_FILES = ("factors.yaml", "outcomes.yaml", "observation.yaml")
 
@@ -187,7 +186,7 @@ def load_priors(directory: str | Path | None = None) -> Priors:
     directory = Path(directory) if directory is not None else default_priors_dir()
     if not directory.is_dir():
         raise InputError("priors folder not found", path=directory)
-    return parse_priors({name: _read_yaml(directory / name) for name in PRIOR_FILES}, directory)
+    return parse_priors({name: read_yaml(directory / name, PRIOR_FILES) for name in PRIOR_FILES}, directory)
 
 
 def parse_priors(content: dict[str, Any], directory: str | Path) -> Priors:
@@ -211,94 +210,12 @@ def write_priors(content: dict[str, Any], directory: str | Path) -> Priors:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for name in PRIOR_FILES:
-        text = yaml.dump(content[name], Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=100)
+        text = yaml.dump(content[name], Dumper=NoAliasDumper, sort_keys=False, allow_unicode=True, width=100)
         (directory / name).write_text(text, encoding="utf-8")
     return load_priors(directory)
 
 
 # --- reading -------------------------------------------------------------------------------
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.exists() and not path.is_symlink():
-        raise InputError(f"missing priors file (a priors folder holds {', '.join(PRIOR_FILES)})", path=path)
-    text = decode_text(path, read_input(path, "a priors file"))
-    try:
-        data = yaml.load(text, Loader=_PriorsLoader)
-    except RecursionError:
-        raise InputError("nested too deeply to be priors", path=path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", path=path, line=line, column=column) from None
-    if not isinstance(data, dict):
-        raise InputError("expected a YAML mapping at the top level", path=path, line=1)
-    return data
-
-
-class _PriorsLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, stricter and a little more modern:
-
-    * aliases (`*name`) may not expand the file beyond `MAX_YAML_VALUES` values: a few lines of
-      them can stand for billions (and a message that shows such a value would print them all);
-    * a key given twice in one mapping is an error, not a silent choice of the last;
-    * `8e-2` is a number, as in YAML 1.2 (PyYAML, on YAML 1.1, reads a float without '.' as text).
-    """
-
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            self.last_alias = self.peek_event()
-        return super().compose_node(parent, index)
-
-    def compose_document(self) -> yaml.Node | None:
-        self.last_alias = None
-        node = super().compose_document()
-        if self.last_alias is not None and _expanded_size(node, {}) > MAX_YAML_VALUES:
-            alias = self.last_alias
-            raise yaml.composer.ComposerError(
-                None, None, f"its aliases (such as *{alias.anchor}) expand to more than {MAX_YAML_VALUES:,} values; "
-                "priors are a page of numbers: write the values out", alias.start_mark)
-        return node
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[object, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                earlier = seen.get(key)
-            except TypeError:
-                continue  # an unhashable key: the constructor below says so
-            if earlier is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key '{key}' appears twice in this mapping (also line {earlier})", key_node.start_mark)
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
-
-
-MAX_YAML_VALUES = 100_000
-
-
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
-    """How many values `node` stands for once every alias is written out (each node counted once)."""
-    if id(node) not in sizes:
-        sizes[id(node)] = 1  # a node that contains itself counts once, not for ever
-        if isinstance(node, yaml.SequenceNode):
-            sizes[id(node)] += sum(_expanded_size(child, sizes) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            sizes[id(node)] += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
-    return sizes[id(node)]
-
-
-class _NoAliasDumper(yaml.SafeDumper):
-    """Writes a value shared by two entries out twice: priors are read without aliases."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-_PriorsLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 @dataclass
@@ -372,16 +289,27 @@ def _label(doc: _Doc, keypath: tuple, value: Any) -> str:
 
 
 def _number(doc: _Doc, keypath: tuple, value: Any, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    # Integers are compared as integers, never converted first: float() of one of 309 digits or
+    # more overflows, and one of over 4,300 digits arrives as a LongInteger (priors_yaml.py).
+    if isinstance(value, bool) or not isinstance(value, (int, float, LongInteger)) or (
+            isinstance(value, float) and not math.isfinite(value)):
         raise doc.error(keypath, f"expected a finite number, got {_shown(value)}")
-    if positive and value <= 0:
-        raise doc.error(keypath, f"must be > 0, got {value}")
+    if positive and (value.negative if isinstance(value, LongInteger) else value <= 0):
+        raise doc.error(keypath, f"must be > 0, got {_shown_number(value)}")
     largest = NU_LARGEST if keypath and keypath[0] == "nu" else LARGEST
-    if abs(value) > largest or (positive and value < SMALLEST):
+    if isinstance(value, LongInteger) or abs(value) > largest or (positive and value < SMALLEST):
         span = f"{SMALLEST:g} to {largest:g}" if positive else f"-{largest:g} to {largest:g}"
-        raise doc.error(keypath, f"{value:g} is outside {span}, the range the model's scales allow "
+        raise doc.error(keypath, f"{_shown_number(value)} is outside {span}, the range the model's scales allow "
                                  f"(a positive parameter from {SMALLEST:g} to {largest:g}, any other within ±{largest:g})")
     return float(value)
+
+
+def _shown_number(value: float | LongInteger) -> str:
+    """A number as a message shows it: `1e+06`, or, for an integer too long to read at a glance
+    (or to format as a float at all), its length."""
+    if isinstance(value, int) and abs(value) >= 10**16:
+        return repr(LongInteger(str(value)))
+    return repr(value) if isinstance(value, LongInteger) else f"{value:g}"
 
 
 def _shown(value: Any, width: int = 60) -> str:

@@ -8,6 +8,8 @@ Nothing is deleted that this code cannot prove it wrote and never committed: a r
 a mark (`UNCOMMITTED`, holding its run id) from its first byte until its ledger row is committed,
 and only a marked folder that the ledger does not list is a crash's leftover. A folder of another
 tool, a runs/ that is a link, or runs that a restored older ledger no longer lists are left alone.
+A file is written through a marked folder of its own too (`write_atomically`), so a user's file
+that happens to be named `.partial-*` is never taken for a leftover.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import IO
 
 from forecast.errors import ForecastError, WorkspaceBusy, printable
 from forecast.io.ledger import Ledger
+from forecast.io.lock_holder import describe_holder, holder_line, process_alive
 
 LEDGER_FILE = "forecast.sqlite"
 RUNS_DIR = "runs"
@@ -98,18 +101,29 @@ class Workspace:
                       if not child.name.startswith(".") and not child.is_symlink() and child.is_dir()
                       and (child / POSTERIOR_FILE).is_file() and not (child / UNCOMMITTED).exists())
 
+    def check_folder(self) -> None:
+        """Refuse a workspace path that names something other than a folder (a folder not yet
+        made is fine: the first update makes it)."""
+        if self.root.exists() and not self.root.is_dir():
+            raise ForecastError(f"{self.root}: the workspace must be a folder")
+
     def check_ledger(self) -> None:
         """Refuse a workspace whose runs outlived its ledger: without the ledger nothing says
-        which runs are real, and a new ledger would start a history beside theirs."""
-        if self.ledger.path.exists():
-            return
+        which runs are real, and a new ledger would start a history beside theirs. An empty
+        ledger (0 bytes, or no tables) says no more than a missing one, so it is refused alike."""
         stored = self.stored_run_folders()
-        if stored:
+        if not stored or self.ledger.has_history():
+            return
+        runs = (f"{self.root}: {len(stored)} stored run{'s' if len(stored) != 1 else ''} in {RUNS_DIR}/ "
+                f"({', '.join(stored[:3])}{', ...' if len(stored) > 3 else ''})")
+        if not self.ledger.path.exists():
             raise ForecastError(
-                f"{self.root}: {len(stored)} stored run{'s' if len(stored) != 1 else ''} in {RUNS_DIR}/ "
-                f"({', '.join(stored[:3])}{', ...' if len(stored) > 3 else ''}) but no ledger ({LEDGER_FILE}); "
-                f"restore {self.ledger.path} from where it was moved or from a backup, or give --workspace another "
-                "folder to start afresh; nothing was changed")
+                f"{runs} but no ledger ({LEDGER_FILE}); restore {self.ledger.path} from where it was moved or from a "
+                "backup, or give --workspace another folder to start afresh; nothing was changed")
+        empty = "0 bytes" if self.ledger.path.stat().st_size == 0 else "no tables: schema version 0"
+        raise ForecastError(
+            f"{runs} but an empty ledger ({LEDGER_FILE}, {empty}), which lists none of them; restore {self.ledger.path} "
+            "from a backup, or give --workspace another folder to start afresh; nothing was changed")
 
     @contextmanager
     def locked(self, wait: bool = True, announce: Callable[[str], None] | None = None) -> Iterator[None]:
@@ -120,8 +134,7 @@ class Workspace:
         The lock is an flock on `.lock`, which forked children would share: every child forked
         while it is held lets go of it and dies with its parent (`_after_fork_in_child`), so a
         killed update frees the workspace even while its sampler's workers run."""
-        if self.root.exists() and not self.root.is_dir():
-            raise ForecastError(f"{self.root}: the workspace must be a folder")
+        self.check_folder()
         self.check_ledger()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -136,19 +149,21 @@ class Workspace:
             try:
                 with suppress(OSError):  # who holds it, for a command that has to wait (a full disk: no one says)
                     os.ftruncate(handle.fileno(), 0)
-                    os.write(handle.fileno(), f"pid {os.getpid()}: {_command_line()}, since {time.strftime('%H:%M:%S')}\n".encode())
+                    os.write(handle.fileno(), holder_line().encode())
                 self.check_ledger()  # again under the lock: the check above may have raced an update
                 self.check_writable()
                 self._discard_partial_runs()
                 yield
             finally:
                 _HELD.discard(handle.fileno())
+                with suppress(OSError):  # a line left behind would name a process that no longer holds the lock
+                    os.ftruncate(handle.fileno(), 0)
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _acquire(self, handle: IO[str], wait: bool, announce: Callable[[str], None]) -> None:
         if _try_lock(handle):
             return
-        holder = self._holder()
+        holder = describe_holder(self.root / LOCK_FILE)
         if not wait:
             raise WorkspaceBusy(f"{self.root}: another forecast update holds the workspace ({holder})")
         limit = lock_timeout(self.lock_timeout)
@@ -159,17 +174,11 @@ class Workspace:
         while not _try_lock(handle):
             if limit is not None and time.monotonic() - started >= limit:
                 raise WorkspaceBusy(
-                    f"{self.root}: gave up after {limit:g} s waiting for the workspace lock, held by {self._holder()}; "
+                    f"{self.root}: gave up after {limit:g} s waiting for the workspace lock, held by "
+                    f"{describe_holder(self.root / LOCK_FILE)}; "
                     "nothing was changed. Try again when it has finished, or wait longer with --wait SECONDS "
                     "(FORECAST_LOCK_TIMEOUT)")
             time.sleep(0.1)
-
-    def _holder(self) -> str:
-        try:
-            text = (self.root / LOCK_FILE).read_text(encoding="utf-8", errors="replace").strip()
-        except OSError:
-            text = ""
-        return text if text.startswith("pid ") else "another forecast process"
 
     def publish_run_files(self, run_id: str, write: Callable[[Path], None]) -> Path:
         """Write a run's files into a hidden folder with `write(folder)`, then rename it into place.
@@ -233,11 +242,9 @@ class Workspace:
 
     def _discard_partial_runs(self) -> None:
         """Remove the leftovers of a crashed update: run folders that carry our mark of an
-        unfinished update and that no ledger row lists, and half-written briefs."""
-        if self.reports_dir.is_dir():
-            for child in self.reports_dir.glob(f"{_PARTIAL_PREFIX}*"):
-                if child.is_file() and not child.is_symlink():
-                    child.unlink(missing_ok=True)
+        unfinished update and that no ledger row lists, and half-written briefs and backtests."""
+        for folder in (self.reports_dir, self.root / BACKTESTS_DIR):
+            _discard_partial_writes(folder)
         if not self.runs_dir.is_dir():
             return
         referenced = {r.run_id for r in self.ledger.runs()}
@@ -257,6 +264,21 @@ def _not_writable(path: Path, exc: OSError) -> ForecastError:
                          "stored: make it writable (a read-only mount? chattr +i?), or give --workspace another folder")
 
 
+def _discard_partial_writes(folder: Path) -> None:
+    """Remove what a crashed `write_atomically` left in `folder`: a `.partial-<pid>-<random>/`
+    folder with our mark, whose process is gone (a live one, such as a `forecast compare` that
+    takes no lock, is still writing). Anything else named `.partial-*` is not ours: it stays."""
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    for child in folder.glob(f"{_PARTIAL_PREFIX}*"):
+        token = child.name.removeprefix(_PARTIAL_PREFIX)
+        pid = token.split("-", 1)[0]
+        if not _ours_uncommitted(child, token) or not pid.isdigit():
+            continue
+        if not process_alive(int(pid)):
+            shutil.rmtree(child, ignore_errors=True)
+
+
 def _ours_uncommitted(folder: Path, run_id: str) -> bool:
     """A real folder (not a link) carrying our mark for `run_id`."""
     mark = folder / UNCOMMITTED
@@ -272,26 +294,33 @@ def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
     """Create or replace the file `path` so that readers see the old file or the whole new one:
     `write(tmp)` fills a temporary file beside it, which is fsynced and renamed into place.
 
+    The temporary file lives in a folder of its own, `.partial-<pid>-<random>/`, that carries our
+    mark (`UNCOMMITTED`, holding the folder's name after the prefix): that mark, not the name, is
+    what lets a later command remove a crash's leftover (`_discard_partial_writes`), so a user's
+    own `.partial-*` file is never deleted.
+
     Only a regular file (or a new path) is written: a device, a pipe or a folder at `path` is
     refused, since renaming onto it would replace it. An operating system error (a full disk, a
     read-only folder) is one `ForecastError` that says nothing was written.
     """
     check_output_path(path)
-    tmp = None
+    folder = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_PARTIAL_PREFIX, suffix=path.suffix)
-        os.close(fd)
-        write(tmp)
-        _fsync(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a brief is an ordinary file
+        folder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f"{_PARTIAL_PREFIX}{os.getpid()}-"))
+        (folder / UNCOMMITTED).write_text(folder.name.removeprefix(_PARTIAL_PREFIX), encoding="utf-8")
+        tmp = folder / path.name  # the final name: a writer may read the format from the suffix
+        os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # an ordinary file, as the umask says
+        write(str(tmp))
+        _fsync(tmp)
         os.replace(tmp, path)
     except BaseException as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise WriteFailed(path, _reason(exc)) from None
         raise
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     return path
 
 
@@ -318,6 +347,23 @@ def check_output_path(path: Path) -> None:
                             "replaced); nothing was written")
 
 
+def check_output_writable(path: Path) -> None:
+    """Refuse, before the work that produces it, an output that `write_atomically` could not write:
+    what `check_output_path` refuses, and a folder that cannot take a new entry (a read-only mount,
+    chattr +i, another user's folder). The folder is probed as the write will use it: a hidden
+    folder made there and removed at once. A folder still to be made is probed in the nearest one
+    that exists, where it would be made."""
+    check_output_path(path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder, prefix=_PARTIAL_PREFIX))
+    except OSError as exc:
+        raise ForecastError(f"{path}: cannot be written ({_reason(exc)}, in {folder}); nothing was computed or written: "
+                            "give --out a writable place") from None
+
+
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                        (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket")):
@@ -334,12 +380,6 @@ def _reason(exc: OSError) -> str:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"not writable: {text}"
     return text
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _fsync(path: Path) -> None:
@@ -395,11 +435,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-
-
-def _command_line() -> str:
-    """'forecast update events.csv': the command and its first argument, as a user would know it."""
-    return " ".join(["forecast", *[w for w in sys.argv[1:] if not w.startswith("-")][:2]])
 
 
 def _stderr(message: str) -> None:

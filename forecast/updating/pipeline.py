@@ -54,8 +54,22 @@ class UpdateResult:
     report_error: ForecastError | None = None  # why the brief failed; the run is stored regardless
 
 
-def validate(events_path: Path, workspace: Workspace, priors_dir: Path | None) -> tuple[EventFile, Priors]:
-    """`forecast validate`: every check `update` makes, nothing written."""
+def validate(events_path: Path, workspace: Workspace, priors_dir: Path | None,
+             as_of: dt.date | None = None) -> tuple[EventFile, Priors]:
+    """`forecast validate`: every check `update` makes of the file, the workspace and the ledger,
+    nothing written. (Whether the workspace can be written is checked when update takes the lock.)"""
+    parsed, priors = _read(events_path, workspace, priors_dir)
+    workspace.check_folder()
+    workspace.check_ledger()  # runs beside a missing or empty ledger: update would refuse to start a history
+    # The ledger's events too are read against these priors: one of a factor they lack (renamed in
+    # new priors) is refused here, as update refuses it, not only once the fit is due.
+    known = workspace.ledger.known_events()
+    events = workspace.ledger.events() + [e for e in parsed.events if e.event_id not in known]
+    build_dataset(events, priors, as_of or default_as_of(events))
+    return parsed, priors
+
+
+def _read(events_path: Path, workspace: Workspace, priors_dir: Path | None) -> tuple[EventFile, Priors]:
     priors = load_priors(priors_dir)
     return read_events(events_path, priors, workspace.ledger.known_events()), priors
 
@@ -75,10 +89,10 @@ def update(
     if as_of is not None and as_of > dt.date.today():
         raise InputError(f"--as-of {as_of} is in the future; the log can only be complete up to today")
     settings = settings or FitSettings()
-    validate(events_path, workspace, priors_dir)  # fail on bad input before touching anything
+    validate(events_path, workspace, priors_dir, as_of)  # fail on bad input before touching anything
 
     with workspace.locked(announce=log):
-        parsed, priors = validate(events_path, workspace, priors_dir)
+        parsed, priors = _read(events_path, workspace, priors_dir)  # again: an update may have landed while we waited
         known = workspace.ledger.known_events()
         new = [e for e in parsed.events if e.event_id not in known]
         log(f"{events_path}: {len(parsed.events)} event(s), {len(new)} new, {len(parsed.events) - len(new)} already in the ledger")

@@ -1,5 +1,6 @@
 """Charts. Each function takes computed numbers (never a model), draws on `axes` if given, and
-returns (fig, axes); nothing here computes statistics beyond quantiles for bands."""
+returns (fig, axes); nothing here computes statistics beyond quantiles for bands. Every label
+that came from a user (priors, crowd questions) is drawn through `chart_text`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from forecast.brief.chart_text import chart_text
 from forecast.conventions import HORIZON, OUTCOME
 
 if TYPE_CHECKING:
@@ -33,6 +35,10 @@ OUTCOME_COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 FACTOR_COLOURS = ("#8c510a", "#01665e", "#762a83", "#b35806", "#1b7837", "#c51b7d")
 
 
+def _labels(labels: dict[str, str]) -> dict[str, str]:
+    return {key: chart_text(label) for key, label in labels.items()}
+
+
 def _axes(axes: Axes | None, figsize: tuple[float, float] = (6.5, 4.0)) -> tuple[Figure | SubFigure, Axes]:
     if axes is None:
         fig, axes = plt.subplots(figsize=figsize, layout="constrained")
@@ -45,6 +51,7 @@ def plot_probability_by_horizon(
 ) -> tuple[Figure | SubFigure, Axes]:
     """Cumulative chance of each path by horizon: posterior (or prior) mean with the 5-95 % band."""
     fig, ax = _axes(axes)
+    labels = _labels(labels)
     for colour, (key, label) in zip(OUTCOME_COLOURS, labels.items()):
         rows = table[table[OUTCOME] == key].sort_values(HORIZON)
         ax.plot(rows[HORIZON], 100 * rows["p"], color=colour, label=label, linewidth=2)
@@ -68,6 +75,7 @@ def plot_factor_paths(
 ) -> tuple[Figure | SubFigure, Axes]:
     """Factor levels over weeks: median with 50 % and 90 % bands. `paths` is (draws, factor, week)."""
     fig, ax = _axes(axes)
+    labels = _labels(labels)
     weeks = [start + dt.timedelta(weeks=i) for i in range(paths.shape[2])]
     for colour, (k, label) in zip(FACTOR_COLOURS, enumerate(labels.values())):
         q05, q25, q50, q75, q95 = np.quantile(paths[:, k, :], [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
@@ -100,6 +108,7 @@ def plot_history(runs: list[dict], labels: dict[str, str], horizon: int, axes: A
     Flagged runs are drawn hollow.
     """
     fig, ax = _axes(axes)
+    labels = _labels(labels)
     offsets = np.linspace(-0.6, 0.6, len(labels)) if len(labels) > 1 else [0.0]
     for colour, offset, (key, label) in zip(OUTCOME_COLOURS, offsets, labels.items()):
         points = [(r["as_of"] + dt.timedelta(days=float(offset)), r["headline"][key], r["ok"]) for r in runs if key in r["headline"]]
@@ -164,11 +173,11 @@ def plot_factor_panel(
     for day, name in outcomes:
         ax.axvline(day, color="#d62728", linewidth=1 if len(outcomes) <= OUTCOME_LABELS_MAX else 0.5, linestyle="--")
         if len(outcomes) <= OUTCOME_LABELS_MAX:  # beyond that the labels overlap; the event log lists them
-            ax.annotate(name, (day, 3.3), rotation=90, fontsize=6, color="#d62728", ha="right", va="top",
+            ax.annotate(chart_text(name), (day, 3.3), rotation=90, fontsize=6, color="#d62728", ha="right", va="top",
                         xytext=(-2, 0), textcoords="offset points")
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_ylim(-3.5, 3.5)
-    ax.set_title(label, fontsize=9)
+    ax.set_title(chart_text(label), fontsize=9)
     ax.set_ylabel("Level (-3 gone, 0 ordinary, +3 strongest)", fontsize=7)
     _date_axis(ax)
     ax.grid(alpha=0.3)
@@ -198,7 +207,7 @@ def plot_prior_posterior(
     x = np.linspace(min(lo, plo), max(hi, phi), 300)
     ax.hist(posterior, bins=40, range=(x[0], x[-1]), density=True, color="#1f77b4", alpha=0.55, label="posterior")
     ax.plot(x, prior.pdf(x), color="black", linewidth=1.2, label="prior")
-    ax.set_title(label, fontsize=6.5)
+    ax.set_title(chart_text(label), fontsize=6.5)
     ax.tick_params(labelsize=6)
     ax.set_yticks([])
     return fig, ax
@@ -223,7 +232,7 @@ def plot_outcome_check(label: str, observed: int, replicated: np.ndarray, axes: 
     counts = np.bincount(replicated, minlength=top + 1)[: top + 1]
     ax.bar(np.arange(top + 1), counts / counts.sum(), color="#9ecae1", width=0.9)
     ax.axvline(observed, color="#d62728", linewidth=1.5, label=f"observed: {observed}")
-    ax.set_title(label, fontsize=7)
+    ax.set_title(chart_text(label), fontsize=7)
     ax.set_xlabel("Weeks with this outcome", fontsize=6)
     ax.tick_params(labelsize=6)
     ax.set_yticks([])
@@ -242,6 +251,7 @@ def plot_reliability(rows: list[dict], labels: dict[str, str], axes: Axes | None
     """Reliability diagram: observed frequency against mean forecast per bin, point size by count."""
     fig, ax = _axes(axes, figsize=(3.2, 3.0))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="calibrated")
+    labels = _labels(labels)
     for colour, (key, label) in zip(OUTCOME_COLOURS, labels.items()):
         mine = [r for r in rows if r["outcome"] == key]
         if mine:
@@ -263,6 +273,7 @@ def plot_backtest_forecasts(
     """The model's chance of each path at every origin, with what happened marked at 0 or 100 %."""
     fig, ax = _axes(axes, figsize=(4.0, 3.0))
     model = [f for f in forecasts if f["method"] == "model"]
+    labels = _labels(labels)
     days = [dt.date.fromisoformat(f["origin"]) for f in model]
     for colour, (key, label) in zip(OUTCOME_COLOURS, labels.items()):
         ax.plot(days, [100 * f["p"][key] for f in model], color=colour, marker="o", markersize=3, linewidth=1.2, label=label)
@@ -350,7 +361,7 @@ def plot_compare(
                 ax.scatter([c.crowd.deadline], [100 if c.resolved else 0], marker="*", s=60, color=colour, zorder=4)
         match = mine[0].crowd.match_text if mine else rows[0].crowd.match_text
         label = question if len(question) <= 70 else question[:69] + "…"
-        handles.append(Line2D([], [], color=colour, linewidth=2, label=f"{label} [{match}]"))
+        handles.append(Line2D([], [], color=colour, linewidth=2, label=chart_text(f"{label} [{match}]")))
     style = [
         Line2D([], [], color="grey", linestyle="--", marker="o", markerfacecolor="white", markersize=4, label="external forecast"),
         Line2D([], [], color="grey", marker="o", markersize=4, label="model, same question"),

@@ -56,4 +56,9 @@ def _use(fonts: FontSet, font: str) -> None:
 
 @cache
 def _family(path: str) -> str:
+    import logging
+
+    # CJK fonts often come in one weight (500 for WenQuanYi); matplotlib uses it and logs so on
+    # every glyph lookup, which is noise on the analyst's terminal.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     return families([path])[0]

@@ -39,6 +39,13 @@ def _labels(labels: dict[str, str]) -> dict[str, str]:
     return {key: chart_text(label) for key, label in labels.items()}
 
 
+def _title(ax: Axes, label: str, fontsize: float) -> None:
+    """A user's label as a title. The title's text object was made with the axes, with the fonts
+    of that moment: it is given the fallback fonts `chart_text` may have added since."""
+    text = chart_text(label)
+    ax.set_title(text, fontsize=fontsize, family=matplotlib.rcParams["font.family"])
+
+
 def _axes(axes: Axes | None, figsize: tuple[float, float] = (6.5, 4.0)) -> tuple[Figure | SubFigure, Axes]:
     if axes is None:
         fig, axes = plt.subplots(figsize=figsize, layout="constrained")
@@ -177,7 +184,7 @@ def plot_factor_panel(
                         xytext=(-2, 0), textcoords="offset points")
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_ylim(-3.5, 3.5)
-    ax.set_title(chart_text(label), fontsize=9)
+    _title(ax, label, fontsize=9)
     ax.set_ylabel("Level (-3 gone, 0 ordinary, +3 strongest)", fontsize=7)
     _date_axis(ax)
     ax.grid(alpha=0.3)
@@ -207,7 +214,7 @@ def plot_prior_posterior(
     x = np.linspace(min(lo, plo), max(hi, phi), 300)
     ax.hist(posterior, bins=40, range=(x[0], x[-1]), density=True, color="#1f77b4", alpha=0.55, label="posterior")
     ax.plot(x, prior.pdf(x), color="black", linewidth=1.2, label="prior")
-    ax.set_title(chart_text(label), fontsize=6.5)
+    _title(ax, label, fontsize=6.5)
     ax.tick_params(labelsize=6)
     ax.set_yticks([])
     return fig, ax
@@ -232,7 +239,7 @@ def plot_outcome_check(label: str, observed: int, replicated: np.ndarray, axes: 
     counts = np.bincount(replicated, minlength=top + 1)[: top + 1]
     ax.bar(np.arange(top + 1), counts / counts.sum(), color="#9ecae1", width=0.9)
     ax.axvline(observed, color="#d62728", linewidth=1.5, label=f"observed: {observed}")
-    ax.set_title(chart_text(label), fontsize=7)
+    _title(ax, label, fontsize=7)
     ax.set_xlabel("Weeks with this outcome", fontsize=6)
     ax.tick_params(labelsize=6)
     ax.set_yticks([])
@@ -330,27 +337,37 @@ class _Compared(Protocol):
     def scored(self, include_loose: bool = False) -> bool: ...
 
 
+LEGEND_QUESTIONS = 12  # questions named in the compare chart's legend: more would squeeze the chart to nothing
+
+
 def plot_compare(
     compared: Sequence[_Compared], axes: Axes | None = None, include_loose: bool = False,
 ) -> tuple[Figure | SubFigure, Axes]:
     """External forecasts (hollow, dashed) and the model's matched chance (filled) by date, one
     colour per question; a resolved question is marked by its answer at the deadline (a star).
-    Rows left out of the score are drawn faint, loose rows' model numbers as crosses."""
+    Rows left out of the score are drawn faint, loose rows' model numbers as crosses. Past
+    `LEGEND_QUESTIONS` questions the legend names the first ones and counts the rest, and the
+    lines thin out, so that hundreds of questions still leave a chart to read."""
     from matplotlib.lines import Line2D
 
     fig, ax = _axes(axes)
     questions = list(dict.fromkeys(c.crowd.question for c in compared))
     palette = OUTCOME_COLOURS if len(questions) <= len(OUTCOME_COLOURS) else [
         matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]
+    many = len(questions) > LEGEND_QUESTIONS
+    by_question: dict[str, list[_Compared]] = {}
+    for c in compared:
+        by_question.setdefault(c.crowd.question, []).append(c)
     handles = []
     for i, question in enumerate(questions):
         colour = palette[i % len(palette)]
-        rows = sorted((c for c in compared if c.crowd.question == question), key=lambda c: c.crowd.date)
+        rows = sorted(by_question[question], key=lambda c: c.crowd.date)
         ax.plot([c.crowd.date for c in rows], [100 * c.crowd.probability for c in rows], color=colour, linestyle="--",
-                marker="o", markerfacecolor="white", markersize=4, linewidth=1)
+                marker="o", markerfacecolor="white", markersize=2.5 if many else 4, linewidth=0.6 if many else 1,
+                alpha=0.6 if many else 1.0)
         mine = [c for c in rows if c.model is not None]
         if mine:
-            ax.plot([c.crowd.date for c in mine], [100 * c.model for c in mine], color=colour, linewidth=1.6,
+            ax.plot([c.crowd.date for c in mine], [100 * c.model for c in mine], color=colour, linewidth=0.9 if many else 1.6,
                     alpha=1.0 if any(c.scored(include_loose) for c in mine) else 0.35)
             for c in mine:
                 loose = bool(c.loose) and not c.scored(include_loose)
@@ -359,9 +376,13 @@ def plot_compare(
         for c in rows:
             if c.resolved is not None:
                 ax.scatter([c.crowd.deadline], [100 if c.resolved else 0], marker="*", s=60, color=colour, zorder=4)
-        match = mine[0].crowd.match_text if mine else rows[0].crowd.match_text
-        label = question if len(question) <= 70 else question[:69] + "…"
-        handles.append(Line2D([], [], color=colour, linewidth=2, label=chart_text(f"{label} [{match}]")))
+        if i < LEGEND_QUESTIONS:
+            match = mine[0].crowd.match_text if mine else rows[0].crowd.match_text
+            label = question if len(question) <= 70 else question[:69] + "…"
+            handles.append(Line2D([], [], color=colour, linewidth=2, label=chart_text(f"{label} [{match}]")))
+    if many:
+        handles.append(Line2D([], [], linestyle="none", label=f"… and {len(questions) - LEGEND_QUESTIONS} more questions, "
+                                                              "drawn unnamed (forecast compare lists every row)"))
     style = [
         Line2D([], [], color="grey", linestyle="--", marker="o", markerfacecolor="white", markersize=4, label="external forecast"),
         Line2D([], [], color="grey", marker="o", markersize=4, label="model, same question"),

@@ -65,3 +65,10 @@ def test_fonts_named_in_the_environment_come_first_and_missing_ones_are_skipped(
     assert candidates[0] == str(mine)
     assert str(tmp_path / "missing.ttf") not in candidates
     assert candidates.count(known) == 1  # listed once, however often named
+
+
+def test_a_bold_cell_keeps_letters_the_bold_face_has_in_bold():
+    from forecast.brief.fonts import BASE_BOLD
+
+    fonts = brief_fonts()
+    assert fonts.runs("Négociations 停火", BASE_BOLD) == [(BASE_BOLD, "Négociations "), (fonts.font_of("停"), "停火")]

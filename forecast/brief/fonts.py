@@ -105,6 +105,8 @@ class FontSet:
             category = unicodedata.category(char)
             # Some fonts map control characters to glyphs: a control character is never drawn.
             name = base if " " <= char <= "~" else None if category in ("Cc", "Cs") else self.font_of(char)
+            if name == BASE and base != BASE and ord(char) in _coverage(base):
+                name = base  # é in a bold header stays bold
             if name is None:
                 if category not in ("Cc", "Cn", "Cs"):
                     self.missing.add(char)
@@ -133,6 +135,13 @@ class FontSet:
         lines = visual(text).split("\n")
         return "<br/>".join("".join(escape(chunk) if name == base else f'<font name="{name}">{escape(chunk)}</font>'
                                     for name, chunk in self.runs(line, base)) for line in lines)
+
+
+@cache
+def _coverage(name: str) -> dict:
+    from reportlab.pdfbase import pdfmetrics
+
+    return pdfmetrics.getFont(name).face.charToGlyph
 
 
 @cache

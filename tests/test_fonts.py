@@ -55,11 +55,13 @@ def test_format_characters_are_not_drawn():
 
 
 def test_fonts_named_in_the_environment_come_first_and_missing_ones_are_skipped(tmp_path, monkeypatch):
+    import os
+
     from forecast.brief.fonts import KNOWN_FALLBACKS, fallback_font_candidates
 
     mine = tmp_path / "mine.ttf"
     mine.write_bytes(b"not really a font")  # a candidate only; brief_fonts() skips what it cannot load
-    known = next(path for path in KNOWN_FALLBACKS if __import__("os").path.isfile(path))
+    known = next(path for path in KNOWN_FALLBACKS if os.path.isfile(path))
     monkeypatch.setenv("FORECAST_FONTS", f"{tmp_path / 'missing.ttf'}:{mine}:{known}")
     candidates = [path for path, _ in fallback_font_candidates()]
     assert candidates[0] == str(mine)

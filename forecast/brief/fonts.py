@@ -1,13 +1,18 @@
-"""Fonts for the brief, so that text in any language is drawn as itself and never as boxes.
+"""Fonts for the brief, so that text in any script is drawn as itself and never as boxes.
 
 The base font is DejaVu Sans, which ships inside matplotlib and so is always present; it covers
-Latin, Cyrillic and Greek. Chinese, Japanese and Korean come from a system font with TrueType
-outlines (reportlab cannot embed CFF outlines): by default Debian's `fonts-wqy-zenhei`, which
-`scripts/system-packages` installs; `FORECAST_FONTS` (paths separated by ':') adds others.
+Latin, Cyrillic, Greek, Hebrew and Arabic. Other scripts come from system fonts with TrueType
+outlines (reportlab cannot embed CFF outlines, nor draw colour bitmap emoji), which
+`scripts/system-packages` installs on Debian: Noto Sans Arabic and Hebrew (letters DejaVu lacks),
+Devanagari and Thai (`fonts-noto-core`), a CJK font (`fonts-wqy-zenhei`) and Symbola, a
+monochrome font of emoji and symbols (`fonts-symbola`). `FORECAST_FONTS` (paths separated by ':')
+adds others, tried first.
 
-Each piece of text is split into runs by which font has the glyph. A character no font has is
-written as its code point, `[U+0E01]`, and counted, so the brief can say what it could not draw
-instead of printing an empty box.
+Each piece of text is split into runs by which font has the glyph (`FontSet.runs`). A character
+no font has is written as its code point, `[U+0E01]`, and counted, so the brief can say what it
+could not draw instead of printing an empty box. Devanagari and Thai need shaping (conjuncts,
+vowel signs placed before or over their consonant): their fonts are marked `shaped`, and
+`brief/textblock.py` shapes their runs with HarfBuzz.
 """
 
 from __future__ import annotations
@@ -15,27 +20,57 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from forecast.brief.bidi import has_rtl, visual
+from forecast.brief.bidi import visual
 
 BASE = "DejaVuSans"
 BASE_BOLD = "DejaVuSans-Bold"
 BASE_ITALIC = "DejaVuSans-Oblique"
 MONO = "DejaVuSansMono"
-# Where Debian and other distributions put CJK fonts with TrueType outlines.
-KNOWN_FALLBACKS = (
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+NOTO = "/usr/share/fonts/truetype/noto/"
+
+
+@dataclass(frozen=True)
+class Script:
+    """A fallback font for one script: where Debian and others put it, a character it must have,
+    and whether its text must be shaped."""
+
+    name: str
+    probe: str
+    files: tuple[str, ...]
+    shaped: bool = False
+
+
+SCRIPTS = (
+    Script("Arabic", "\u0628", (NOTO + "NotoSansArabic-Regular.ttf",)),
+    Script("Hebrew", "\u05d0", (NOTO + "NotoSansHebrew-Regular.ttf",)),
+    Script("Devanagari", "\u0915", (NOTO + "NotoSansDevanagari-Regular.ttf",
+                                    "/usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf"), shaped=True),
+    Script("Thai", "\u0e01", (NOTO + "NotoSansThai-Regular.ttf",
+                              "/usr/share/fonts/truetype/tlwg/Garuda.ttf"), shaped=True),
+    Script("CJK", "\u4e2d", ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+                             "/usr/share/fonts/truetype/arphic/uming.ttc",
+                             "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")),
+    Script("emoji", "\U0001f600", ("/usr/share/fonts/truetype/ancient-scripts/Symbola_hint.ttf",
+                                   "/usr/share/fonts/truetype/ancient-scripts/Symbola.ttf")),
 )
-CJK_PROBE = "中"  # a fallback font must have at least this
-INSTALL_HINT = "install a font that has them (on Debian: apt-get install fonts-wqy-zenhei, or scripts/system-packages)"
+KNOWN_FALLBACKS = tuple(path for script in SCRIPTS for path in script.files)
+CJK_PROBE = "中"
+INSTALL_HINT = ("install a font that has them (on Debian: scripts/system-packages, or apt-get install fonts-noto-core "
+                "fonts-wqy-zenhei fonts-symbola)")
+
+
+def drawn(char: str) -> bool:
+    """Whether a character is drawn at all: format characters (bidi controls, joiners, the soft
+    hyphen) and variation selectors steer the layout and have no glyph of their own."""
+    code = ord(char)
+    return unicodedata.category(char) != "Cf" and not (0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF)
 
 
 @dataclass
@@ -45,6 +80,7 @@ class FontSet:
     names: list[str]
     coverage: list[frozenset[int] | dict]
     fallback_files: list[str]
+    shaped: frozenset[str] = frozenset()  # fonts whose runs HarfBuzz shapes
     missing: set[str] = field(default_factory=set)  # characters drawn as code points
 
     def font_of(self, char: str) -> str | None:
@@ -54,37 +90,58 @@ class FontSet:
                 return name
         return None
 
-    def markup(self, text: str, base: str = BASE) -> str:
-        """reportlab paragraph markup for `text`: escaped, with a <font> run wherever the
-        base font lacks a glyph, and line breaks kept."""
-        if text.isascii():
-            return escape(text).replace("\n", "<br/>")
-        if has_rtl(text):  # Hebrew or Arabic: each line in drawing order, Arabic joined
-            text = "\n".join(visual(line) for line in text.split("\n"))
-        out: list[str] = []
+    def runs(self, text: str, base: str = BASE) -> list[tuple[str, str]]:
+        """`text` (one line, in drawing order) as (font, characters) runs; spaces in the base font,
+        so a line measures the same in reading and in drawing order. A character no font has
+        becomes its code point in the base font, and is counted unless it is a control character
+        or unassigned (no font could draw those)."""
+        out: list[tuple[str, str]] = []
         current, run = base, []
-
-        def flush() -> None:
-            if run:
-                chunk = escape("".join(run))
-                out.append(chunk if current == base else f'<font name="{current}">{chunk}</font>')
-                run.clear()
-
         for char in text:
-            if char == "\n":
-                flush()
-                out.append("<br/>")
+            if not drawn(char):
+                if current in self.shaped:
+                    run.append(char)  # HarfBuzz reads joiners (ZWJ, ZWNJ) and selectors itself
                 continue
-            name = base if char.isspace() else self.font_of(char)
+            category = unicodedata.category(char)
+            # Some fonts map control characters to glyphs: a control character is never drawn.
+            name = base if " " <= char <= "~" else None if category in ("Cc", "Cs") else self.font_of(char)
+            if name == BASE and base != BASE and ord(char) in _coverage(base):
+                name = base  # é in a bold header stays bold
             if name is None:
-                self.missing.add(char)
-                name, char = BASE, f"[U+{ord(char):04X}]"
+                if category not in ("Cc", "Cn", "Cs"):
+                    self.missing.add(char)
+                name, char = base, f"[U+{ord(char):04X}]"
             if name != current:
-                flush()
-                current = name
+                if run:
+                    out.append((current, "".join(run)))
+                current, run = name, []
             run.append(char)
-        flush()
-        return "".join(out)
+        if run:
+            out.append((current, "".join(run)))
+        return out
+
+    def scan(self, text: str) -> None:
+        """Count the characters of `text` that no font has, before it is laid out (the stamp
+        says how many there were, and the stamp is written before the pages are)."""
+        if not text.isascii():
+            self.runs("".join(set(text)))
+
+    def markup(self, text: str, base: str = BASE) -> str:
+        """reportlab paragraph markup for a short text inside one of the brief's own sentences
+        (a label): escaped, in drawing order, with a <font> run wherever the base font lacks a
+        glyph, and line breaks kept. Text on its own goes through `brief/textblock.py` instead."""
+        if text.isascii() and text.isprintable():
+            return escape(text).replace("\n", "<br/>")
+        lines = visual(text).split("\n")
+        return "<br/>".join("".join(escape(chunk) if name == base else f'<font name="{name}">{escape(chunk)}</font>'
+                                    for name, chunk in self.runs(line, base)) for line in lines)
+
+
+@cache
+def _coverage(name: str) -> dict:
+    from reportlab.pdfbase import pdfmetrics
+
+    return pdfmetrics.getFont(name).face.charToGlyph
 
 
 @cache
@@ -94,32 +151,42 @@ def brief_fonts() -> FontSet:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
+    from forecast.brief.extraction import install as install_tounicode
+
+    install_tounicode()
     bundled = matplotlib_font_dir()
     base_fonts = {BASE: "DejaVuSans.ttf", BASE_BOLD: "DejaVuSans-Bold.ttf", BASE_ITALIC: "DejaVuSans-Oblique.ttf",
                   MONO: "DejaVuSansMono.ttf"}
     for name, file in base_fonts.items():
-        pdfmetrics.registerFont(TTFont(name, str(bundled / file)))
+        # shapable=False: reportlab's own paragraphs must never shape (HarfBuzz would reverse
+        # right-to-left text that is already in drawing order).
+        pdfmetrics.registerFont(TTFont(name, str(bundled / file), shapable=False))
     # <b> and <i> in paragraphs map through these.
     for bold, italic, face in ((0, 0, BASE), (1, 0, BASE_BOLD), (0, 1, BASE_ITALIC), (1, 1, BASE_BOLD)):
         addMapping(BASE, bold, italic, face)
     base = pdfmetrics.getFont(BASE)
-    names, coverage, files = [BASE], [base.face.charToGlyph], []
-    for path in fallback_font_candidates():
+    names, coverage, files, shaped, done = [BASE], [base.face.charToGlyph], [], set(), set()
+    for path, script in fallback_font_candidates():
+        if script is not None and script.name in done:
+            continue  # one font a script: more would only cost time
         name = f"Fallback{len(files)}"
         try:
-            font = TTFont(name, path, subfontIndex=0)  # parsed once per process: a CJK font is large
+            font = TTFont(name, path, subfontIndex=0, shapable=script is not None and script.shaped)
         except (TTFError, OSError, ValueError):
             continue  # CFF outlines, which reportlab cannot embed, or not a font at all
-        if ord(CJK_PROBE) not in font.face.charToGlyph:
+        if script is not None and ord(script.probe) not in font.face.charToGlyph:
             continue
         pdfmetrics.registerFont(font)
         for bold, italic in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            addMapping(name, bold, italic, name)  # no bold CJK face: bold text stays regular there
+            addMapping(name, bold, italic, name)  # one face each: bold text stays regular there
         names.append(name)
         coverage.append(font.face.charToGlyph)
         files.append(path)
-        break  # one CJK font covers Chinese, Japanese and Korean; more would only cost time
-    return FontSet(names, coverage, files)
+        if font.shapable:
+            shaped.add(name)
+        if script is not None:
+            done.add(script.name)
+    return FontSet(names, coverage, files, frozenset(shaped))
 
 
 def matplotlib_font_dir() -> Path:
@@ -128,21 +195,27 @@ def matplotlib_font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
-def fallback_font_candidates() -> Iterator[str]:
-    """Possible CJK fonts, best first: $FORECAST_FONTS, the known places, then fontconfig's list
-    (asked only if nothing before it exists)."""
+def fallback_font_candidates() -> Iterator[tuple[str, Script | None]]:
+    """Fallback fonts, best first, each with the script it is for: every file in
+    $FORECAST_FONTS (for no script in particular), then the first file found of each script in
+    `SCRIPTS` that exists, and fontconfig's CJK fonts if no known one exists (asked only then)."""
     seen = set()
 
-    def fresh(paths: Iterable[str]) -> Iterator[str]:
-        for path in paths:
-            real = os.path.realpath(path)
-            if real not in seen and os.path.isfile(real):
-                seen.add(real)
-                yield real
+    def fresh(path: str) -> str | None:
+        real = os.path.realpath(path)
+        if real in seen or not os.path.isfile(real):
+            return None
+        seen.add(real)
+        return real
 
-    yield from fresh([p for p in os.environ.get("FORECAST_FONTS", "").split(os.pathsep) if p])
-    yield from fresh(KNOWN_FALLBACKS)
-    yield from fresh(_fontconfig_cjk_files())
+    for path in os.environ.get("FORECAST_FONTS", "").split(os.pathsep):
+        if path and (real := fresh(path)):
+            yield real, None
+    for script in SCRIPTS:
+        found = [real for path in script.files if (real := fresh(path))]
+        if script.name == "CJK" and not found:
+            found = [real for path in _fontconfig_cjk_files() if (real := fresh(path))]
+        yield from ((path, script) for path in found)
 
 
 def _fontconfig_cjk_files() -> list[str]:
@@ -155,21 +228,12 @@ def _fontconfig_cjk_files() -> list[str]:
     return sorted(line.strip().rstrip(":") for line in listed.splitlines() if line.strip().endswith((".ttf:", ".ttc:")))
 
 
-def configure_matplotlib(fonts: FontSet, texts: Iterable[str] = ()) -> None:
-    """Let charts fall back to the same CJK fonts when `texts` (the labels the charts will show)
-    need them. Only then: a fallback chain makes every text layout in matplotlib twice as slow."""
-    import logging
-
-    import matplotlib
+def families(paths: Iterable[str]) -> list[str]:
+    """The family names of font files, registered with matplotlib's font manager."""
     from matplotlib import font_manager
 
-    # CJK fonts often come in one weight (500 for WenQuanYi); matplotlib uses it and says so
-    # on every glyph lookup, which is noise for a user.
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-
-    families = ["DejaVu Sans"]
-    needed = any(fonts.font_of(c) not in (BASE, None) for text in texts for c in text if not c.isspace())
-    for path in fonts.fallback_files if needed else ():
+    names = []
+    for path in paths:
         font_manager.fontManager.addfont(path)
-        families.append(font_manager.FontProperties(fname=path).get_name())
-    matplotlib.rcParams["font.family"] = families
+        names.append(font_manager.FontProperties(fname=path).get_name())
+    return names

@@ -19,8 +19,8 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import Image, LongTable, PageBreak, Paragraph, Table, TableStyle
 
-from forecast.brief.bidi import has_rtl, wrap_logical
 from forecast.brief.fonts import BASE, BASE_BOLD, FontSet
+from forecast.brief.textblock import TextBlock
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -63,8 +63,9 @@ class Layout:
         self.fonts = fonts
         self.s = Styles()
 
-    def text(self, value: str, style: ParagraphStyle | None = None) -> Paragraph:
-        return Paragraph(self.fonts.markup(value), style or self.s.body)
+    def text(self, value: str, style: ParagraphStyle | None = None) -> TextBlock:
+        """Text that is not ours (or holds something that is), drawn as written (`TextBlock`)."""
+        return TextBlock(value, style or self.s.body, self.fonts)
 
     def rich(self, markup: str, style: ParagraphStyle | None = None) -> Paragraph:
         """A paragraph from markup we wrote ourselves; user text inside goes through `esc`."""
@@ -73,20 +74,13 @@ class Layout:
     def esc(self, value: str) -> str:
         return self.fonts.markup(value)
 
-    def cell[T](self, value: T, style: ParagraphStyle | None = None, width: float | None = None) -> Paragraph | T:
-        """Text that may need wrapping or another font becomes a Paragraph; a short ASCII cell
-        stays a plain string, which a 5,000-row event log draws several times faster.
-
-        A cell `width` points wide holds at most `CELL_LINES` lines: longer text is cut, with a
-        mark that says how long it was (a cell taller than a page would stop the whole brief).
-        Right-to-left text is wrapped here, in reading order, so that each line can be reordered."""
-        if isinstance(value, str) and (style is not None or not value.isascii() or len(value) > 12):
-            style = style or self.s.cell
-            text = cut_to_fit(value, width, style.fontSize)
-            if width is not None and has_rtl(text):
-                measure = lambda line: stringWidth(line, BASE, style.fontSize)
-                text = "\n".join(wrap_logical(text, width, measure))
-            return Paragraph(self.fonts.markup(text), style)
+    def cell[T](self, value: T, style: ParagraphStyle | None = None) -> TextBlock | T:
+        """Text that may need wrapping or another font becomes a `TextBlock` at most
+        `CELL_HEIGHT` high (longer text is cut, with a mark that says how long it was: a row
+        taller than a page would stop the whole brief); a short ASCII cell stays a plain string,
+        which a 5,000-row event log draws several times faster."""
+        if isinstance(value, str) and (style is not None or not value.isascii() or len(value) > 12 or not value.isprintable()):
+            return TextBlock(value, style or self.s.cell, self.fonts, max_height=CELL_HEIGHT)
         return value
 
     def table(
@@ -96,8 +90,7 @@ class Layout:
         """A styled table; `cells`, if given, are the body rows already made into cells."""
         if header:
             rows = [[_breakable(v, w * mm - 4) if isinstance(v, str) else v for v, w in zip(rows[0], widths_mm)], *rows[1:]]
-        data = [[self.cell(v, self.s.cell_bold if header and i == 0 else None, w * mm - 4) for v, w in zip(row, widths_mm)]
-                for i, row in enumerate(rows)]
+        data = [[self.cell(v, self.s.cell_bold if header and i == 0 else None) for v in row] for i, row in enumerate(rows)]
         if cells is not None:
             data = [data[0], *cells] if header else list(cells)
         style = [
@@ -129,7 +122,7 @@ class Layout:
         """
         # The frame's height: the page less its margins and the frame's own 6 pt paddings, less 4 pt spare.
         frame = A4[1] - 2 * MARGIN - 4 * mm - 12 - 4
-        cells = [[self.cell(v, width=w * mm - 4) for v, w in zip(row, widths_mm)] for row in rows]
+        cells = [[self.cell(v) for v in row] for row in rows]
         whole = self.table([header, *rows], widths_mm, cells=cells)
         whole.wrap(WIDTH, 1e9)
         head, *heights = whole._rowHeights  # measured once, by reportlab itself
@@ -213,17 +206,7 @@ def change(run: RunRecord, previous: RunRecord | None, key: str) -> str:
     return pts(run.headline[key]["p"] - previous.headline[key]["p"])
 
 
-CELL_LINES = 24  # at most this many lines of text in one table cell (24 x 9 pt, a third of a page)
-CELL_CHARS = 600  # for a cell whose width is not known
-
-
-def cut_to_fit(text: str, width: float | None, size: float) -> str:
-    """`text`, cut with a mark if it would take more than `CELL_LINES` lines `width` points wide
-    (an average character is about half the font size wide)."""
-    limit = CELL_CHARS if width is None else max(40, int(CELL_LINES * width / (0.55 * size)))
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 30].rstrip()}… [cut: {len(text):,} characters in all]"
+CELL_HEIGHT = 24 * 9.0  # points of text in one table cell at most: 24 lines of the cell style, a third of a page
 
 
 def clip(text: str, n: int) -> str:

@@ -17,9 +17,8 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from forecast.brief.bidi import visual
 from forecast.brief.content import SIGNPOST_GRADE, SIGNPOST_STRENGTH, Brief
-from forecast.brief.fonts import MONO, FontSet, brief_fonts, configure_matplotlib
+from forecast.brief.fonts import INSTALL_HINT, MONO, FontSet, brief_fonts
 from forecast.brief.layout import (
     INCH,
     MARGIN,
@@ -54,16 +53,6 @@ HEADINGS = (
     "6. Model health",
     "7. Event log and reproducibility stamp",
 )
-
-
-def _drawn(labels: dict[str, str]) -> dict[str, str]:
-    """Labels as a chart draws them: right-to-left text in drawing order (matplotlib has no bidi)."""
-    return {k: visual(v) for k, v in labels.items()}
-
-
-def _wrapped(label: str, width: int) -> str:
-    """A chart label wrapped at `width` characters, each line in drawing order."""
-    return "\n".join(visual(line) for line in wrap_label(label, width).split("\n"))
 
 
 class _Writer(Layout):
@@ -157,11 +146,11 @@ class _Writer(Layout):
 
         b = self.b
         fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH / INCH, 2.9), layout="constrained")
-        plot_probability_by_horizon(b.table, _drawn(b.labels), b.run.horizon_weeks, axes=left)
+        plot_probability_by_horizon(b.table, b.labels, b.run.horizon_weeks, axes=left)
         left.set_title(f"Chance by horizon, from the week of {b.run.as_of}", fontsize=8)
         runs = [{"as_of": r.as_of, "ok": r.status == "ok", "headline": r.headline} for r in b.history
                 if r.horizon_weeks == b.run.horizon_weeks]
-        plot_history(runs, _drawn(b.labels), b.run.horizon_weeks, axes=right)
+        plot_history(runs, b.labels, b.run.horizon_weeks, axes=right)
         right.set_title(f"Headline at each run ({len(runs)} run{'s' if len(runs) != 1 else ''})", fontsize=8)
         for ax in (left, right):
             ax.xaxis.label.set_size(7)
@@ -195,10 +184,10 @@ class _Writer(Layout):
             "reliability": [e.source_reliability for e in b.signals], "credibility": [e.info_credibility for e in b.signals],
             "factor": [e.factor for e in b.signals],
         })
-        outcomes = [(e.date, visual(b.labels[e.outcome])) for e in b.outcomes]
+        outcomes = [(e.date, b.labels[e.outcome]) for e in b.outcomes]
         for i, key in enumerate(keys):
             ax = axes[i // ncols][i % ncols]
-            plot_factor_panel(b.theta[:, i, :], weeks, visual(b.factor_labels[key]), FACTOR_COLOURS[i % len(FACTOR_COLOURS)],
+            plot_factor_panel(b.theta[:, i, :], weeks, b.factor_labels[key], FACTOR_COLOURS[i % len(FACTOR_COLOURS)],
                               signals=signals[signals["factor"] == key] if len(signals) else signals,
                               outcomes=outcomes, axes=ax)
             ax.tick_params(labelsize=6.5)
@@ -408,8 +397,8 @@ class _Writer(Layout):
             rows.append([names.get(method, method), f"{s['brier']:.3f}", f"{s['log']:.3f}",
                          *[f"{s['per_outcome'][k]['brier']:.3f}" for k in labels]])
         fig, (left, right) = plt.subplots(1, 2, figsize=(WIDTH / INCH, 2.8), layout="constrained", width_ratios=[1.3, 1])
-        plot_backtest_forecasts(bt["forecasts"], _drawn(labels), bt["horizon_weeks"], axes=left)
-        plot_reliability(bt["reliability"]["model"], _drawn(labels), axes=right)
+        plot_backtest_forecasts(bt["forecasts"], labels, bt["horizon_weeks"], axes=left)
+        plot_reliability(bt["reliability"]["model"], labels, axes=right)
         right.set_title("Reliability of the model's forecasts", fontsize=7)
         happened = [f["observed"] for f in bt["forecasts"] if f["method"] == "model"]
         stale = "" if bt["priors_hash"] == self.b.run.priors_hash else (
@@ -473,7 +462,7 @@ class _Writer(Layout):
                                      gridspec_kw={"left": 0.02, "right": 0.98, "top": 1 - 0.3 / height,
                                                   "bottom": 0.45 / height, "hspace": 0.95, "wspace": 0.12})
             for i, pair in enumerate(pairs):
-                plot_prior_posterior(_wrapped(pair.label, 25), pair.prior, pair.posterior, axes=axes[i // ncols][i % ncols])
+                plot_prior_posterior(wrap_label(pair.label, 25), pair.prior, pair.posterior, axes=axes[i // ncols][i % ncols])
             for j in range(len(pairs), nrows * ncols):
                 axes[j // ncols][j % ncols].set_visible(False)
             handles, names = axes[0][0].get_legend_handles_labels()
@@ -586,7 +575,7 @@ class _Writer(Layout):
         if missing:
             shown = ", ".join(f"U+{ord(c):04X}" for c in sorted(missing)[:12])
             out.append(self.text(f"{len(missing)} character(s) in the events have no glyph in the installed fonts and are "
-                                 f"shown as code points ({shown}); to draw them, install a font that has them.", self.s.note))
+                                 f"shown as code points ({shown}); to draw them, {INSTALL_HINT}.", self.s.note))
         return out
 
 
@@ -624,7 +613,6 @@ def render_brief(brief: Brief, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fonts = brief_fonts()
-    configure_matplotlib(fonts, [*brief.labels.values(), *brief.factor_labels.values()])
     fonts.missing.clear()
     w = _Writer(brief, fonts)
     story = [*w.title(), *w.banner(), *w.headline(), *w.horizon_and_history(), *w.factors(), *w.what_moved(),

@@ -1,5 +1,6 @@
 """Charts. Each function takes computed numbers (never a model), draws on `axes` if given, and
-returns (fig, axes); nothing here computes statistics beyond quantiles for bands."""
+returns (fig, axes); nothing here computes statistics beyond quantiles for bands. Every label
+that came from a user (priors, crowd questions) is drawn through `chart_text`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from forecast.brief.chart_text import chart_text
 from forecast.conventions import HORIZON, OUTCOME
 
 if TYPE_CHECKING:
@@ -33,6 +35,17 @@ OUTCOME_COLOURS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 FACTOR_COLOURS = ("#8c510a", "#01665e", "#762a83", "#b35806", "#1b7837", "#c51b7d")
 
 
+def _labels(labels: dict[str, str]) -> dict[str, str]:
+    return {key: chart_text(label) for key, label in labels.items()}
+
+
+def _title(ax: Axes, label: str, fontsize: float) -> None:
+    """A user's label as a title. The title's text object was made with the axes, with the fonts
+    of that moment: it is given the fallback fonts `chart_text` may have added since."""
+    text = chart_text(label)
+    ax.set_title(text, fontsize=fontsize, family=matplotlib.rcParams["font.family"])
+
+
 def _axes(axes: Axes | None, figsize: tuple[float, float] = (6.5, 4.0)) -> tuple[Figure | SubFigure, Axes]:
     if axes is None:
         fig, axes = plt.subplots(figsize=figsize, layout="constrained")
@@ -45,6 +58,7 @@ def plot_probability_by_horizon(
 ) -> tuple[Figure | SubFigure, Axes]:
     """Cumulative chance of each path by horizon: posterior (or prior) mean with the 5-95 % band."""
     fig, ax = _axes(axes)
+    labels = _labels(labels)
     for colour, (key, label) in zip(OUTCOME_COLOURS, labels.items()):
         rows = table[table[OUTCOME] == key].sort_values(HORIZON)
         ax.plot(rows[HORIZON], 100 * rows["p"], color=colour, label=label, linewidth=2)
@@ -68,6 +82,7 @@ def plot_factor_paths(
 ) -> tuple[Figure | SubFigure, Axes]:
     """Factor levels over weeks: median with 50 % and 90 % bands. `paths` is (draws, factor, week)."""
     fig, ax = _axes(axes)
+    labels = _labels(labels)
     weeks = [start + dt.timedelta(weeks=i) for i in range(paths.shape[2])]
     for colour, (k, label) in zip(FACTOR_COLOURS, enumerate(labels.values())):
         q05, q25, q50, q75, q95 = np.quantile(paths[:, k, :], [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
@@ -100,6 +115,7 @@ def plot_history(runs: list[dict], labels: dict[str, str], horizon: int, axes: A
     Flagged runs are drawn hollow.
     """
     fig, ax = _axes(axes)
+    labels = _labels(labels)
     offsets = np.linspace(-0.6, 0.6, len(labels)) if len(labels) > 1 else [0.0]
     for colour, offset, (key, label) in zip(OUTCOME_COLOURS, offsets, labels.items()):
         points = [(r["as_of"] + dt.timedelta(days=float(offset)), r["headline"][key], r["ok"]) for r in runs if key in r["headline"]]
@@ -164,11 +180,11 @@ def plot_factor_panel(
     for day, name in outcomes:
         ax.axvline(day, color="#d62728", linewidth=1 if len(outcomes) <= OUTCOME_LABELS_MAX else 0.5, linestyle="--")
         if len(outcomes) <= OUTCOME_LABELS_MAX:  # beyond that the labels overlap; the event log lists them
-            ax.annotate(name, (day, 3.3), rotation=90, fontsize=6, color="#d62728", ha="right", va="top",
+            ax.annotate(chart_text(name), (day, 3.3), rotation=90, fontsize=6, color="#d62728", ha="right", va="top",
                         xytext=(-2, 0), textcoords="offset points")
     ax.axhline(0, color="black", linewidth=0.5)
     ax.set_ylim(-3.5, 3.5)
-    ax.set_title(label, fontsize=9)
+    _title(ax, label, fontsize=9)
     ax.set_ylabel("Level (-3 gone, 0 ordinary, +3 strongest)", fontsize=7)
     _date_axis(ax)
     ax.grid(alpha=0.3)
@@ -198,7 +214,7 @@ def plot_prior_posterior(
     x = np.linspace(min(lo, plo), max(hi, phi), 300)
     ax.hist(posterior, bins=40, range=(x[0], x[-1]), density=True, color="#1f77b4", alpha=0.55, label="posterior")
     ax.plot(x, prior.pdf(x), color="black", linewidth=1.2, label="prior")
-    ax.set_title(label, fontsize=6.5)
+    _title(ax, label, fontsize=6.5)
     ax.tick_params(labelsize=6)
     ax.set_yticks([])
     return fig, ax
@@ -223,7 +239,7 @@ def plot_outcome_check(label: str, observed: int, replicated: np.ndarray, axes: 
     counts = np.bincount(replicated, minlength=top + 1)[: top + 1]
     ax.bar(np.arange(top + 1), counts / counts.sum(), color="#9ecae1", width=0.9)
     ax.axvline(observed, color="#d62728", linewidth=1.5, label=f"observed: {observed}")
-    ax.set_title(label, fontsize=7)
+    _title(ax, label, fontsize=7)
     ax.set_xlabel("Weeks with this outcome", fontsize=6)
     ax.tick_params(labelsize=6)
     ax.set_yticks([])
@@ -242,6 +258,7 @@ def plot_reliability(rows: list[dict], labels: dict[str, str], axes: Axes | None
     """Reliability diagram: observed frequency against mean forecast per bin, point size by count."""
     fig, ax = _axes(axes, figsize=(3.2, 3.0))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="calibrated")
+    labels = _labels(labels)
     for colour, (key, label) in zip(OUTCOME_COLOURS, labels.items()):
         mine = [r for r in rows if r["outcome"] == key]
         if mine:
@@ -263,6 +280,7 @@ def plot_backtest_forecasts(
     """The model's chance of each path at every origin, with what happened marked at 0 or 100 %."""
     fig, ax = _axes(axes, figsize=(4.0, 3.0))
     model = [f for f in forecasts if f["method"] == "model"]
+    labels = _labels(labels)
     days = [dt.date.fromisoformat(f["origin"]) for f in model]
     for colour, (key, label) in zip(OUTCOME_COLOURS, labels.items()):
         ax.plot(days, [100 * f["p"][key] for f in model], color=colour, marker="o", markersize=3, linewidth=1.2, label=label)
@@ -319,27 +337,37 @@ class _Compared(Protocol):
     def scored(self, include_loose: bool = False) -> bool: ...
 
 
+LEGEND_QUESTIONS = 12  # questions named in the compare chart's legend: more would squeeze the chart to nothing
+
+
 def plot_compare(
     compared: Sequence[_Compared], axes: Axes | None = None, include_loose: bool = False,
 ) -> tuple[Figure | SubFigure, Axes]:
     """External forecasts (hollow, dashed) and the model's matched chance (filled) by date, one
     colour per question; a resolved question is marked by its answer at the deadline (a star).
-    Rows left out of the score are drawn faint, loose rows' model numbers as crosses."""
+    Rows left out of the score are drawn faint, loose rows' model numbers as crosses. Past
+    `LEGEND_QUESTIONS` questions the legend names the first ones and counts the rest, and the
+    lines thin out, so that hundreds of questions still leave a chart to read."""
     from matplotlib.lines import Line2D
 
     fig, ax = _axes(axes)
     questions = list(dict.fromkeys(c.crowd.question for c in compared))
     palette = OUTCOME_COLOURS if len(questions) <= len(OUTCOME_COLOURS) else [
         matplotlib.colors.to_hex(c) for c in plt.get_cmap("tab20").colors]
+    many = len(questions) > LEGEND_QUESTIONS
+    by_question: dict[str, list[_Compared]] = {}
+    for c in compared:
+        by_question.setdefault(c.crowd.question, []).append(c)
     handles = []
     for i, question in enumerate(questions):
         colour = palette[i % len(palette)]
-        rows = sorted((c for c in compared if c.crowd.question == question), key=lambda c: c.crowd.date)
+        rows = sorted(by_question[question], key=lambda c: c.crowd.date)
         ax.plot([c.crowd.date for c in rows], [100 * c.crowd.probability for c in rows], color=colour, linestyle="--",
-                marker="o", markerfacecolor="white", markersize=4, linewidth=1)
+                marker="o", markerfacecolor="white", markersize=2.5 if many else 4, linewidth=0.6 if many else 1,
+                alpha=0.6 if many else 1.0)
         mine = [c for c in rows if c.model is not None]
         if mine:
-            ax.plot([c.crowd.date for c in mine], [100 * c.model for c in mine], color=colour, linewidth=1.6,
+            ax.plot([c.crowd.date for c in mine], [100 * c.model for c in mine], color=colour, linewidth=0.9 if many else 1.6,
                     alpha=1.0 if any(c.scored(include_loose) for c in mine) else 0.35)
             for c in mine:
                 loose = bool(c.loose) and not c.scored(include_loose)
@@ -348,9 +376,13 @@ def plot_compare(
         for c in rows:
             if c.resolved is not None:
                 ax.scatter([c.crowd.deadline], [100 if c.resolved else 0], marker="*", s=60, color=colour, zorder=4)
-        match = mine[0].crowd.match_text if mine else rows[0].crowd.match_text
-        label = question if len(question) <= 70 else question[:69] + "…"
-        handles.append(Line2D([], [], color=colour, linewidth=2, label=f"{label} [{match}]"))
+        if i < LEGEND_QUESTIONS:
+            match = mine[0].crowd.match_text if mine else rows[0].crowd.match_text
+            label = question if len(question) <= 70 else question[:69] + "…"
+            handles.append(Line2D([], [], color=colour, linewidth=2, label=chart_text(f"{label} [{match}]")))
+    if many:
+        handles.append(Line2D([], [], linestyle="none", label=f"… and {len(questions) - LEGEND_QUESTIONS} more questions, "
+                                                              "drawn unnamed (forecast compare lists every row)"))
     style = [
         Line2D([], [], color="grey", linestyle="--", marker="o", markerfacecolor="white", markersize=4, label="external forecast"),
         Line2D([], [], color="grey", marker="o", markersize=4, label="model, same question"),

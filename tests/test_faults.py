@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, snapshot, write_csv
+from conftest import EXAMPLE, PRIORS, snapshot, write_csv
 from test_ledger import _run
 
 from forecast.cli.main import main
@@ -431,20 +431,40 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _bounded_initial_priors(folder: Path) -> Path:
+    """The default priors with one initial level bounded (Uniform): a model the compiled density
+    does not cover, so PyMC samples it, its chains in forked processes."""
+    import copy
+
+    from forecast.io.priors import load_priors, write_priors
+
+    content = copy.deepcopy(load_priors(PRIORS).content)
+    first = next(iter(content["factors.yaml"]["factors"].values()))
+    first["initial"] = {"dist": "Uniform", "kwargs": {"lower": -3.0, "upper": 3.0},
+                        "rationale": "a bounded initial prior: PyMC samples it", "source": "tests/test_faults.py"}
+    write_priors(content, folder)
+    return folder
+
+
 @pytest.mark.slow
-def test_2_sigkill_of_update_alone_while_its_sampler_workers_run_frees_the_workspace(tmp_path):
+@pytest.mark.parametrize("sampler", ["compiled", "pymc"])
+def test_2_sigkill_of_update_alone_while_it_samples_frees_the_workspace(tmp_path, sampler):
+    """The compiled sampler runs its chains in threads of the update; PyMC's (bounded initial
+    priors) in forked processes, which must die with it rather than hold the workspace."""
     import signal
 
     from cli_helpers import FORECAST, forecast
     from test_update_end_to_end import _wait_for
 
     ws = tmp_path / "ws"
+    priors = ["--priors", str(_bounded_initial_priors(tmp_path / "priors"))] if sampler == "pymc" else []
     # Long enough to be caught sampling; it is killed a second in.
     process = subprocess.Popen([FORECAST, "update", str(EXAMPLE), "--workspace", str(ws), "--draws", "20000", "--tune", "1000",
-                                "--chains", "2", "--no-report"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                "--chains", "2", "--no-report", *priors], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_for(process, "Multiprocess sampling")
-        assert _wait_until(lambda: len(_children(process.pid)) >= 2, 30)
+        _wait_for(process, "Multiprocess sampling" if sampler == "pymc" else "sampling 2 chains")
+        if sampler == "pymc":
+            assert _wait_until(lambda: len(_children(process.pid)) >= 2, 30)
         workers = _children(process.pid)
         os.kill(process.pid, signal.SIGKILL)  # the parent alone, not its process group
     finally:
@@ -454,7 +474,7 @@ def test_2_sigkill_of_update_alone_while_its_sampler_workers_run_frees_the_works
         assert _wait_until(lambda: not any(_alive(pid) for pid in workers), 10), "the sampler's workers outlived the update"
     finally:
         _kill_all(workers)
-    result = forecast("update", EXAMPLE, "--workspace", ws, "--no-report", "--quiet", "--wait", "10", *TINY, check=False)
+    result = forecast("update", EXAMPLE, "--workspace", ws, "--no-report", "--quiet", "--wait", "10", *TINY, *priors, check=False)
     assert result.returncode in (0, 3), result.stderr
     assert "waiting" not in result.stderr and "gave up" not in result.stderr
 

@@ -196,7 +196,7 @@ def test_sigkill_mid_update_leaves_last_good_state(tmp_path, moment):
         if moment == "store":
             _wait_for(process, "paused at store")
         else:
-            _wait_for(process, "Multiprocess sampling")  # PyMC prints this as the chains start
+            _wait_for(process, "sampling 4 chains")  # the sampler announces the chains as they start
             time.sleep(1.0)
     finally:
         _kill_group(process)

@@ -65,6 +65,12 @@ class SamplingProgress:
             line += f", ~{elapsed * (1 - share) / share:.0f} s left"
         return line
 
+    def announce(self, chains: int, tune: int, draws: int, threads: int) -> None:
+        """One line as sampling starts, so a log shows what is running before its first quarter."""
+        at_once = "one at a time" if threads == 1 else f"{threads} at a time"
+        self.stream.write(f"sampling {chains} chains of {tune:,} tuning and {draws:,} draws, {at_once}\n")
+        self.stream.flush()
+
     def close(self) -> None:
         """End the line if sampling stopped early (an interrupt)."""
         if self.interactive and 0 < self.done < self.total:

@@ -39,6 +39,8 @@ def sample(density: Density, data: ModelData, priors: Priors, *, draws: int, tun
     groups = Groups(reading_groups if reading_groups and density.structure.sparse else [])
     line = SamplingProgress(chains, tune, draws) if progress else None
     threads = min(chains, 2) if cores is None else min(chains, cores)
+    if line is not None:
+        line.announce(chains, tune, draws, threads)
     try:
         results = run_chains(density, groups, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept,
                              threads=threads, progress=(lambda done, total: line.update(done)) if line else None)

@@ -23,6 +23,7 @@ from forecast.evaluation.backtest import (
     uniform_forecast,
     without_effects,
 )
+from forecast.evaluation.engine import Engine
 from forecast.inference.fit import FitSettings
 from forecast.io.events import Event
 from forecast.model.dataset import build_dataset
@@ -255,7 +256,8 @@ def test_obstacles_off_is_the_model_with_effects_at_zero_and_no_signals(priors):
         return fixed_chances(data, priors, horizon)
 
     result = run_backtest(_tiny(), priors, TINY, FIT, forecast_at=recorder)
-    model, off = calls[0::2], calls[1::2]  # at each origin, the model then obstacles_off
+    # Each forecaster runs along the segment as its own task: the model's calls, then obstacles_off's.
+    model, off = [c for c in calls if c[1] is priors], [c for c in calls if c[1] is not priors]
     assert [d.as_of for d, _ in model] == [d.as_of for d, _ in off] == [_week(i) for i in (1, 2, 3, 4)]
     for (data, mine), (data_off, theirs) in zip(model, off):
         assert mine is priors
@@ -371,12 +373,16 @@ def test_the_terminal_table_shows_every_method_and_the_verdicts(tiny_result):
     assert "  Baseline       Brier skill             Log skill" in text.splitlines()
 
 
-def test_two_jobs_give_the_numbers_of_one(priors):
+def test_two_workers_give_the_numbers_of_one(priors):
+    """On a cluster of two worker processes (the embedded LocalCluster) as in this process."""
     one = run_backtest(_log(), priors, BacktestSettings(start=_week(4), every_weeks=1, horizon=3), FIT, forecast_at=fixed_chances)
+    lines = []
     two = run_backtest(_log(), priors, BacktestSettings(start=_week(4), every_weeks=1, horizon=3, jobs=2), FIT,
-                       forecast_at=fixed_chances)
+                       forecast_at=fixed_chances, log=lines.append)
     assert len(one["origins"]) == 24
     assert one == two
+    # Each origin's progress came back from the workers as it finished.
+    assert sorted(int(line.split("/")[0].split()[-1]) for line in lines if "model at" in line) == list(range(1, 25))
 
 
 def test_segments_depend_on_the_origins_only():
@@ -465,8 +471,10 @@ def test_two_jobs_give_the_numbers_of_one_with_reweighting(monkeypatch, priors):
     settings = BacktestSettings(start=_week(4), every_weeks=1, horizon=4)
     one = run_backtest(_log(), priors, settings, FIT)
     assert one["model_fits"]["reweighted"] > 0
-    for jobs in (2, 3):
-        assert run_backtest(_log(), priors, BacktestSettings(start=_week(4), every_weeks=1, horizon=4, jobs=jobs), FIT) == one
+    for jobs in (2, 3):  # workers as threads here, so that they see the stand-in fits
+        with Engine(jobs=jobs, processes=False) as engine:
+            assert run_backtest(_log(), priors, BacktestSettings(start=_week(4), every_weeks=1, horizon=4, jobs=jobs), FIT,
+                                engine=engine) == one
 
 
 @pytest.mark.slow
@@ -603,7 +611,11 @@ def test_the_horizon_defaults_to_the_priors_and_progress_reaches_the_log(priors)
     lines = []
     result = run_backtest(_log(), priors, BacktestSettings(every_weeks=4), FIT, log=lines.append, forecast_at=fixed_chances)
     assert result["horizon_weeks"] == priors.outcomes.horizon_weeks == 12
-    assert len(lines) == len(result["origins"]) and lines[0].startswith("origin 1/")
+    # A line per origin from each forecaster, as it finishes it.
+    n = len(result["origins"])
+    for forecaster in ("model at 12 weeks", "obstacles off (sampled"):
+        assert [line.split(":")[0] for line in lines if forecaster in line] == [f"origin {i}/{n}" for i in range(1, n + 1)]
+    assert len(lines) == 2 * n
 
 
 @pytest.mark.parametrize("horizon", [0, 53])

@@ -23,7 +23,7 @@ from scipy import stats
 from scipy.special import expit, log_softmax
 from test_ledger import _run
 
-from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
+from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES, TARGET_ACCEPT
 from forecast.errors import ForecastError, InputError
 from forecast.io.events import Event, KnownEvent, read_events
 from forecast.io.ledger import Ledger
@@ -167,10 +167,10 @@ def test_an_update_reweights_the_last_sampled_run_never_a_reweighted_one(tmp_pat
     settings = _settings()
     common = dict(priors_hash=priors.hash, code_version=code_version(), seed=settings.seed, draws=settings.draws,
                   tune=settings.tune, chains=settings.chains)
-    sampled = _run("r1-sampled", created_at="2026-01-01T00:00:00+00:00", diagnostics={"method": "sampled", "target_accept": 0.9},
-                   **common)
+    sampled = _run("r1-sampled", created_at="2026-01-01T00:00:00+00:00",
+                   diagnostics={"method": "sampled", "target_accept": TARGET_ACCEPT}, **common)
     reweighted = _run("r2-reweighted", created_at="2026-01-02T00:00:00+00:00",
-                      diagnostics={"method": "reweighted", "base_run": "r1-sampled", "target_accept": 0.9}, **common)
+                      diagnostics={"method": "reweighted", "base_run": "r1-sampled", "target_accept": TARGET_ACCEPT}, **common)
     workspace = Workspace(tmp_path / "ws")
     for run in (sampled, reweighted):
         workspace.ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=run)
@@ -1447,7 +1447,7 @@ def _incremental_case(tmp_path, priors, monkeypatch, outcome, status="ok", prior
     events = [*read_events(EXAMPLE, priors).events, summit]  # an occasion ahead moves the forecast
     data = build_dataset(events, priors, AS_OF)
     base = _run("r1", status=status, priors_hash=priors_hash or priors.hash, code_version=version, seed=7, draws=50, tune=50,
-                chains=2, diagnostics={"target_accept": 0.9, "r_hat_max": 1.0, "ess_bulk_min": 500.0,  # no "method": an older run
+                chains=2, diagnostics={"target_accept": TARGET_ACCEPT, "r_hat_max": 1.0, "ess_bulk_min": 500.0,  # no "method": an older run
                                        "ess_tail_min": 400.0, "divergences": 0, "chains": 2})
     workspace = Workspace(tmp_path / "ws")
     workspace.ledger.commit_update(file="f", file_sha256="s", new_events=events, known_count=0, run=base)

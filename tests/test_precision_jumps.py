@@ -272,3 +272,64 @@ def test_a_step_leaves_the_readings_precisions_where_the_model_puts_them(priors)
     assert np.all(np.abs(moved.mean(axis=0) - exact.mean(axis=0)) < error * np.sqrt(2)), (moved.mean(axis=0), exact.mean(axis=0))
     doubted = (exact <= SIDE).mean(axis=0)
     assert np.all(np.abs((moved <= SIDE).mean(axis=0) - doubted) < 4 * np.sqrt(2 * doubted * (1 - doubted) / n))
+
+
+def test_a_swap_leaves_the_step_precisions_where_the_model_puts_them(priors, tmp_path):
+    """The swaps alone, everything but the aid factor's two step precisions held: draws from the
+    model's conditional density of the two (a jump between a high reading and a low one, in week 1
+    or week 2), each moved by swaps, are still draws from it; a swap without its partner inside the
+    weeks moves nothing; and the swaps do move the jump between the weeks."""
+    from forecast.inference.precision_jumps import swap_steps
+
+    content = copy.deepcopy(priors.content)
+    note = {"rationale": "swap check", "source": "tests/test_precision_jumps.py"}
+    for key, factor in content["factors.yaml"]["factors"].items():
+        factor["volatility"] = {"value": 0.1, **note}
+        factor.pop("jumps", None)
+        if key == AID:
+            factor["jumps"] = {"nu": 1.5, **note}
+    for deal in content["outcomes.yaml"]["deals"].values():
+        deal["effects"] = {k: {"value": 0.0, **note} for k in deal["effects"]}
+    content["observation.yaml"]["noise"] = {"value": NOISE, **note}
+    jumpy = write_priors(content, tmp_path / "priors")
+    start = _monday(jumpy)
+    events = [ev("hi", start, factor=AID, signal=2.0, grade=("A", "1")),
+              ev("lo", start + dt.timedelta(weeks=2), factor=AID, signal=-1.0, grade=("A", "1"))]
+    data = build_dataset(events, jumpy, as_of=start + dt.timedelta(weeks=2, days=1))
+    density = compile_density(data, jumpy, reading_precisions=False)
+    steps = density.layout.step_precisions
+    assert steps.stop - steps.start == 2  # the aid factor's steps into weeks 1 and 2
+    x = density.centre.copy()
+
+    spacing = 0.05
+    grid = np.arange(-10.0, 4.0, spacing)
+    values = np.empty((len(grid), len(grid)))
+    point = x.copy()
+    for i, a in enumerate(grid):
+        for j, b in enumerate(grid):
+            point[steps] = (a, b)
+            values[i, j] = density.log_density(point)
+    values = np.exp(values - values.max()).ravel()
+    values /= values.sum()
+
+    rng = np.random.default_rng(9)
+    n = 4000
+    cells = rng.choice(values.size, size=n, p=values)
+    exact = np.column_stack([grid[cells // len(grid)], grid[cells % len(grid)]]) + rng.uniform(0, spacing, (n, 2))
+    moved, accepted = np.empty_like(exact), 0
+    for i in range(n):
+        point = x.copy()
+        point[steps] = exact[i]
+        log_p, count = swap_steps(point, density.log_density(point), density.structure, 32, rng)
+        assert log_p == pytest.approx(density.log_density(point), abs=1e-9)
+        assert np.array_equal(np.delete(point, np.r_[steps]), np.delete(x, np.r_[steps]))
+        assert sorted(point[steps]) == sorted(exact[i])  # a permutation, nothing else
+        moved[i] = point[steps]
+        accepted += count > 0
+    assert accepted > n / 10
+    # The jump sits in either week (the smaller precision), and the swaps keep the share in each.
+    error = 4 * exact.std(axis=0) / np.sqrt(n)
+    assert np.all(np.abs(moved.mean(axis=0) - exact.mean(axis=0)) < error * np.sqrt(2)), (moved.mean(axis=0), exact.mean(axis=0))
+    first = (exact[:, 0] < exact[:, 1]).mean()
+    assert 0.2 < first < 0.8
+    assert abs((moved[:, 0] < moved[:, 1]).mean() - first) < 4 * np.sqrt(2 * first * (1 - first) / n)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from forecast.conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, TARGET_ACCEPT
-from forecast.errors import ForecastError, InferenceFailed, printable
+from forecast.errors import ForecastError, InferenceFailed, InputError, printable
 
 if TYPE_CHECKING:
     from forecast.io.ledger import RunRecord
@@ -39,8 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def fit_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
+    def cluster_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="local workers fitting at once (default: one per core; 1: in this process); the scores do not "
+                            "depend on it")
+        p.add_argument("--cluster", metavar="tcp://HOST:8786",
+                       help="run on this dask scheduler's workers instead (default: $FORECAST_CLUSTER, else local workers)")
+
+    def fit_options(p: argparse.ArgumentParser, priors: bool = True) -> None:
+        if priors:
+            p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder (default: the bundled priors)")
         p.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help=f"posterior draws per chain (default {DEFAULT_DRAWS})")
         p.add_argument("--tune", type=int, default=DEFAULT_TUNE, help=f"tuning steps per chain (default {DEFAULT_TUNE})")
         p.add_argument("--chains", type=int, default=DEFAULT_CHAINS, help=f"chains (default {DEFAULT_CHAINS})")
@@ -92,14 +100,33 @@ def _parser() -> argparse.ArgumentParser:
                    help="first origin (default: 4 weeks after the first week with data)")
     p.add_argument("--every", type=_weeks, default=2, metavar="Nw", help="weeks between origins, e.g. 2w (default 2w)")
     p.add_argument("--horizon", type=int, metavar="H", help="weeks ahead to score (default: the priors' headline horizon)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="processes fitting origins at once, up to one per core (default 1); the scores do not depend on it")
+    cluster_options(p)
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     fit_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress output")
     workspace_option(p)
     wait_option(p)
     p.set_defaults(handler=_backtest)
+
+    p = commands.add_parser("sweep", help="backtest several priors side by side, each paired with the first origin by origin")
+    p.add_argument("--priors", dest="sweep_priors", type=Path, action="append", metavar="DIR",
+                   help="a priors folder; give it twice or more, the first is the reference (default: the defaults)")
+    p.add_argument("--grid", metavar="FILE.KEY...=V1,V2",
+                   help="variants of one priors folder over one entry, e.g. outcomes.deals.local_ceasefire.baseline.mu=-2.5,-1.9")
+    p.add_argument("--from", dest="start", type=_date, metavar="YYYY-MM-DD",
+                   help="first origin (default: 4 weeks after the first week with data)")
+    p.add_argument("--every", type=_weeks, default=4, metavar="Nw", help="weeks between origins (default 4w)")
+    p.add_argument("--horizon", type=_horizons, metavar="H[,H...]", help="weeks ahead to score (default: the priors' headline horizon)")
+    cluster_options(p)
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    fit_options(p, priors=False)
+    workspace_option(p)
+    wait_option(p)
+    p.set_defaults(handler=_sweep)
+
+    p = commands.add_parser("warm", help="compile the sampler's kernels (or load them from the cache): once per machine")
+    p.set_defaults(handler=_warm)
 
     p = commands.add_parser("compare", help="external forecasts (a crowd, a market) beside the model's, scored the same way")
     p.add_argument("crowd", type=Path, metavar="CROWD.csv",
@@ -240,7 +267,8 @@ def _backtest(args: argparse.Namespace) -> int:
         raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
     log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
     fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
-    settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon, jobs=args.jobs)
+    settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon, jobs=_jobs(args),
+                                cluster=args.cluster)
     result = run_backtest(events, load_priors(args.priors), settings, fit, log=log)
     result["created_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     text = json.dumps(result, indent=2, ensure_ascii=False)
@@ -252,6 +280,62 @@ def _backtest(args: argparse.Namespace) -> int:
         _print(text, json=True)
     else:
         _print(table_text(result) + f"\n\nSaved: {dated}")
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from forecast.evaluation.engine import default_jobs
+
+    return default_jobs() if args.jobs is None else args.jobs
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from forecast.evaluation.backtest import BacktestSettings
+    from forecast.evaluation.engine import Engine
+    from forecast.evaluation.sweep import Variant, grid_variants, run_sweep, table_text
+    from forecast.inference.fit import FitSettings
+    from forecast.io.priors import load_priors
+    from forecast.io.workspace import Workspace, write_atomically
+
+    folders = args.sweep_priors or [None]
+    if args.grid and len(folders) > 1:
+        raise InputError("give either several --priors or one --priors with a --grid, not both")
+    if args.grid:
+        variants = grid_variants(load_priors(folders[0]), args.grid)
+    else:
+        loaded = [load_priors(folder) for folder in folders]
+        variants = [Variant(str(folder) if folder is not None else "priors", priors) for folder, priors in zip(folders, loaded)]
+    workspace = Workspace(resolve_workspace_or_fail(args.workspace), lock_timeout=args.wait)
+    workspace.check_ledger()
+    workspace.check_writable()
+    events = workspace.ledger.events()
+    if not events:
+        raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
+    log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
+    fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
+    settings = BacktestSettings(start=args.start, every_weeks=args.every, jobs=_jobs(args), cluster=args.cluster)
+    horizons = args.horizon or [variants[0].priors.outcomes.horizon_weeks]
+    with Engine(jobs=settings.jobs, cluster=settings.cluster, log=log) as engine:
+        result = run_sweep(events, variants, settings, fit, horizons, engine=engine, log=log)
+    result["created_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    with workspace.locked(announce=log):
+        path = workspace.latest_backtest.with_name(f"sweep-{result['created_at'][:19].replace(':', '')}.json")
+        write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    if args.json:
+        _print(text, json=True)
+    else:
+        _print(table_text(result) + f"\n\nSaved: {path}")
+    return 0
+
+
+def _warm(args: argparse.Namespace) -> int:
+    from forecast.evaluation.worker_setup import warm
+
+    seconds = warm()
+    _print(f"the sampler's kernels are compiled and cached ({seconds:.1f} s)")
     return 0
 
 
@@ -287,6 +371,13 @@ def _seconds(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), got '{text}'")
     return value
+
+
+def _horizons(text: str) -> list[int]:
+    try:
+        return [int(h) for h in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected weeks such as 4 or 4,12, got {text!r}") from None
 
 
 def _weeks(text: str) -> int:

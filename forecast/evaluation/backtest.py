@@ -27,9 +27,11 @@ origins are cut into segments of ceil(H / every) consecutive origins (one window
 blocks the skill bootstrap resamples). The first origin of a segment is sampled; each later one
 reweights the segment's last sampled fit, if that fit passed its diagnostics, by what is new since
 (`inference/incremental.py`), and is sampled when the incremental path declines. The segments
-depend on the origins and the horizon only, never on `jobs`: `--jobs N` runs segments in N
-processes at once and changes how long a backtest takes, not its numbers. (A segment boundary
-forces a fresh fit that one long chain of reweighting would not, which is the price of that.)
+depend on the origins and the horizon only. Each segment of each forecaster is one task of the
+cluster the backtest runs on (`evaluation/engine.py`: `--jobs N` local workers, or `--cluster`),
+carrying its data, priors and seed, so the numbers do not depend on how many workers share the
+work. (A segment boundary forces a fresh fit that one long chain of reweighting would not, which
+is the price of that.)
 
 **Skill.** Against each baseline, 1 - S_model / S_baseline for the mean Brier and log scores,
 with a 90 % interval from a moving-block bootstrap over origins (`evaluation/skill.py`).
@@ -43,10 +45,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
-import multiprocessing
 import textwrap
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,7 @@ import numpy as np
 from forecast.brief.layout import signed_skill
 from forecast.conventions import INTERVAL
 from forecast.errors import InputError
+from forecast.evaluation.engine import Engine, report
 from forecast.evaluation.scoring import brier, log_score, reliability, summary
 from forecast.evaluation.skill import RESAMPLES, block_length, in_words, judged_skill
 from forecast.inference.diagnostics import Diagnostics
@@ -95,7 +97,7 @@ IN_A_SENTENCE = {
 
 # forecast_at(data, priors, horizon) -> (chance of each path at the horizon, diagnostics passed):
 # stands in for a fit of the model (the priors as given) or of obstacles_off (effects fixed at 0,
-# data without signals). With --jobs above 1 it must be picklable (a module-level function).
+# data without signals). On a cluster it must be picklable (a module-level function).
 ForecastAt = Callable[[ModelData, Priors, int], tuple[dict[str, float], bool]]
 
 
@@ -104,7 +106,8 @@ class BacktestSettings:
     start: dt.date | None = None  # first origin; default: 4 weeks after the first week with data
     every_weeks: int = 2
     horizon: int | None = None  # default: the priors' headline horizon
-    jobs: int = 1  # processes running segments of origins at once; the numbers do not depend on it
+    jobs: int = 1  # local workers (evaluation/engine.py; 1 and no cluster: in this process); the numbers do not depend on it
+    cluster: str | None = None  # a dask scheduler's address; default $FORECAST_CLUSTER, else local workers
 
 
 def origins(events: Sequence[Event], priors: Priors, settings: BacktestSettings, horizon: int) -> tuple[list[dt.date], dt.date]:
@@ -231,6 +234,7 @@ def run_backtest(
     *,
     log: Callable[[str], None] = lambda message: None,
     forecast_at: ForecastAt | None = None,
+    engine: Engine | None = None,
 ) -> dict:
     """The backtest as the JSON object `forecast backtest --json` prints.
 
@@ -238,7 +242,7 @@ def run_backtest(
     e.g. in tests; by default each is sampled or reweighted with `fit`'s settings.
     """
     horizon = settings.horizon if settings.horizon is not None else priors.outcomes.horizon_weeks
-    return run_backtests(events, priors, settings, fit, [horizon], log=log, forecast_at=forecast_at)[horizon]
+    return run_backtests(events, priors, settings, fit, [horizon], log=log, forecast_at=forecast_at, engine=engine)[horizon]
 
 
 def run_backtests(
@@ -250,15 +254,27 @@ def run_backtests(
     *,
     log: Callable[[str], None] = lambda message: None,
     forecast_at: ForecastAt | None = None,
+    engine: Engine | None = None,
 ) -> dict[int, dict]:
     """One backtest per horizon, from one fit per origin: a fit's forecast table holds every
     horizon, and an origin whose window is complete for a long horizon is complete for a short
     one, so the fits at the shortest horizon's origins serve them all. Segments (where fits start
-    afresh) are cut for the longest horizon. {horizon: what `run_backtest` returns}."""
-    from forecast.forecasting.incidence import headline
-    from forecast.forecasting.prior_predictive import prior_predictive
+    afresh) are cut for the longest horizon. {horizon: what `run_backtest` returns}.
 
-    horizons = sorted(set(horizons))
+    `engine`: the cluster to run on; by default one made from the settings' jobs and cluster."""
+    plan = plan_backtests(events, priors, settings, fit, horizons, forecast_at=forecast_at)
+    if engine is None:
+        with Engine(jobs=settings.jobs, cluster=settings.cluster, log=log) as own:
+            return plan.assemble(list(own.map(forecast_track, plan.tasks)))
+    return plan.assemble(list(engine.map(forecast_track, plan.tasks)))
+
+
+def plan_backtests(events: Sequence[Event], priors: Priors, settings: BacktestSettings, fit: FitSettings,
+                   horizons: Sequence[int], *, forecast_at: ForecastAt | None = None, label: str = "") -> BacktestPlan:
+    """The backtests' tasks (each forecaster's fits along each segment), to run anywhere, and
+    how their results become the backtests. `label` names the backtest in progress lines (a
+    sweep runs several at once)."""
+    horizons = tuple(sorted(set(horizons)))
     for horizon in horizons:
         if not 1 <= horizon <= priors.outcomes.forecast_weeks:
             raise InputError(f"--horizon must be from 1 to {priors.outcomes.forecast_weeks} weeks "
@@ -270,16 +286,56 @@ def run_backtests(
         raise InputError(f"no origin has a complete {horizons[-1]}-week window: the ledger runs to {known}; "
                          "use an earlier --from or a shorter --horizon")
     all_dates, _ = origins(events, priors, settings, horizons[0])
-    prior_table = prior_predictive(priors, draws=4000, seed=fit.seed).table
-    fitted = list(_fitted_forecasts(tuple(events), priors, fit, tuple(horizons), all_dates,
-                                    block_length(horizons[-1], settings.every_weeks), settings.jobs, forecast_at, log))
-    results = {}
-    for horizon in horizons:
-        horizon_dates, _ = origins(events, priors, settings, horizon)
-        prior = {k: v["p"] for k, v in headline(prior_table, horizon, priors.outcomes.labels).items()}
-        at_origins = [{**f, **{m: {**f[m], "p": f[m]["p"][horizon]} for m in FITTED}} for f in fitted[: len(horizon_dates)]]
-        results[horizon] = _scored(events, priors, settings, fit, horizon, horizon_dates, known, at_origins, prior)
-    return results
+    events = tuple(events)
+    priors_off = without_effects(priors)
+    signal_free = tuple(e for e in events if e.kind != "signal")
+    cut = segments(len(all_dates), block_length(horizons[-1], settings.every_weeks))
+    # Several fits at once on a worker's one thread: each runs its chains one after another.
+    fit_here = dataclasses.replace(fit, cores=1) if settings.jobs > 1 or settings.cluster else fit
+    tasks = []
+    for seg in cut:
+        at = tuple(all_dates[i] for i in seg)
+        numbers = tuple(i + 1 for i in seg)
+        tasks.append(TrackTask("model", label, events, events, priors, priors, fit_here, horizons, at, numbers, len(all_dates),
+                               forecast_at))
+        tasks.append(TrackTask("obstacles_off", label, events, signal_free, priors, priors_off, fit_here, horizons, at, numbers,
+                               len(all_dates), forecast_at))
+    return BacktestPlan(events, priors, settings, fit, horizons, tuple(all_dates), known, tuple(tasks))
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    events: tuple[Event, ...]
+    priors: Priors
+    settings: BacktestSettings
+    fit: FitSettings
+    horizons: tuple[int, ...]
+    dates: tuple[dt.date, ...]
+    known: dt.date
+    tasks: tuple[TrackTask, ...]
+
+    def assemble(self, results: Sequence[list[dict]]) -> dict[int, dict]:
+        """The backtests from the tasks' results, in the tasks' order."""
+        from forecast.forecasting.incidence import headline
+        from forecast.forecasting.prior_predictive import prior_predictive
+
+        per_origin: list[dict] = []
+        for task, found in zip(self.tasks, results):
+            if task.forecaster == "model":
+                per_origin.extend({"model": f} for f in found)
+            else:
+                for row, f in zip(per_origin[len(per_origin) - len(found):], found):
+                    row["obstacles_off"] = f
+        fitted = [{**row, "seconds": row["model"].pop("seconds") + row["obstacles_off"].pop("seconds")} for row in per_origin]
+        prior_table = prior_predictive(self.priors, draws=4000, seed=self.fit.seed).table
+        out = {}
+        for horizon in self.horizons:
+            horizon_dates, _ = origins(self.events, self.priors, self.settings, horizon)
+            prior = {k: v["p"] for k, v in headline(prior_table, horizon, self.priors.outcomes.labels).items()}
+            at_origins = [{**f, **{m: {**f[m], "p": f[m]["p"][horizon]} for m in FITTED}} for f in fitted[: len(horizon_dates)]]
+            out[horizon] = _scored(self.events, self.priors, self.settings, self.fit, horizon, horizon_dates, self.known,
+                                   at_origins, prior)
+        return out
 
 
 def _scored(events: Sequence[Event], priors: Priors, settings: BacktestSettings, fit: FitSettings, horizon: int,
@@ -331,69 +387,43 @@ def _scored(events: Sequence[Event], priors: Priors, settings: BacktestSettings,
 
 
 @dataclass(frozen=True)
-class _Segment:
-    """One segment's work, sent whole to a worker process: everything in it pickles."""
+class TrackTask:
+    """One forecaster along one segment of origins: a task of the cluster, sent whole to a worker
+    (everything in it pickles). `events` are those the backtest's datasets are built from,
+    `reads` those this forecaster reweights with (obstacles_off reads no signals)."""
 
+    forecaster: str  # "model" or "obstacles_off"
+    label: str
     events: tuple[Event, ...]
-    priors: Priors
+    reads: tuple[Event, ...]
+    data_priors: Priors  # the datasets are the model's (obstacles_off's then lose their signals)
+    priors: Priors  # this forecaster's priors
     fit: FitSettings
     horizons: tuple[int, ...]
     origins: tuple[dt.date, ...]
+    numbers: tuple[int, ...]  # each origin's place among all the backtest's origins, from 1
+    total: int
     forecast_at: ForecastAt | None
 
 
-def _fitted_forecasts(
-    events: tuple[Event, ...], priors: Priors, fit: FitSettings, horizons: tuple[int, ...], dates: Sequence[dt.date], length: int,
-    jobs: int, forecast_at: ForecastAt | None, log: Callable[[str], None],
-) -> Iterator[dict]:
-    """Per origin, in order: {"model": ..., "obstacles_off": ..., "seconds"}, as each segment
-    finishes; each method's "p" is {horizon: chance of each path}."""
-    for n, (origin, at_origin) in enumerate(zip(dates, _segments_fitted(events, priors, fit, horizons, dates, length, jobs, forecast_at)),
-                                            start=1):
-        model = at_origin["model"]
-        how = model["fit"] + (f", Pareto k {model['pareto_k']:.2f}" if model["fit"] == "reweighted" else "")
-        log(f"origin {n}/{len(dates)}: {origin}, model at {horizons[-1]} weeks {_fmt(model['p'][horizons[-1]])} "
-            f"({how}; {at_origin['seconds']:.0f} s)")
-        yield at_origin
-
-
-def _segments_fitted(
-    events: tuple[Event, ...], priors: Priors, fit: FitSettings, horizons: tuple[int, ...], dates: Sequence[dt.date], length: int,
-    jobs: int, forecast_at: ForecastAt | None,
-) -> Iterator[dict]:
-    cut = segments(len(dates), length)
-    if jobs == 1 or len(cut) == 1:
-        yield from _flatten(_forecast_segment(_Segment(events, priors, fit, horizons, tuple(dates[i] for i in seg), forecast_at))
-                            for seg in cut)
-        return
-    from concurrent.futures import ProcessPoolExecutor
-
-    # Several fits at once: each runs its chains in its own process rather than forking more.
-    fit = dataclasses.replace(fit, cores=1)
-    work = [_Segment(events, priors, fit, horizons, tuple(dates[i] for i in seg), forecast_at) for seg in cut]
-
-    # Forked workers start with PyMC already imported, as the sampler's own chain processes do.
-    with ProcessPoolExecutor(max_workers=min(jobs, len(work)), mp_context=multiprocessing.get_context("fork")) as pool:
-        yield from _flatten(pool.map(_forecast_segment, work))
-
-
-def _flatten(per_segment: Iterable[list[dict]]) -> Iterator[dict]:
-    for results in per_segment:
-        yield from results
-
-
-def _forecast_segment(segment: _Segment) -> list[dict]:
-    """The model's and obstacles_off's forecasts at a segment's origins, in order."""
-    priors_off = without_effects(segment.priors)
-    signal_free = [e for e in segment.events if e.kind != "signal"]
-    model = _Track(segment.priors, segment.events, segment.fit, segment.horizons, segment.forecast_at)
-    off = _Track(priors_off, signal_free, segment.fit, segment.horizons, segment.forecast_at)
+def forecast_track(task: TrackTask) -> list[dict]:
+    """The forecaster's forecasts at the task's origins, in order, each with its seconds; a
+    progress line to the client after each."""
+    track = _Track(task.priors, task.reads, task.fit, task.horizons, task.forecast_at)
     out = []
-    for origin in segment.origins:
+    for number, origin in zip(task.numbers, task.origins):
         started = time.perf_counter()
         # The one place the backtest chooses data: what `update --as-of origin` would have seen.
-        data = build_dataset(segment.events, segment.priors, origin)
-        out.append({"model": model.at(data), "obstacles_off": off.at(without_signals(data)), "seconds": time.perf_counter() - started})
+        data = build_dataset(task.events, task.data_priors, origin)
+        if task.forecaster == "obstacles_off":
+            data = without_signals(data)
+        at = {**track.at(data), "seconds": time.perf_counter() - started}
+        out.append(at)
+        how = at["fit"] + (f", Pareto k {at['pareto_k']:.2f}" if at["fit"] == "reweighted" else "")
+        what = (f"model at {task.horizons[-1]} weeks {_fmt(at['p'][task.horizons[-1]])}" if task.forecaster == "model"
+                else "obstacles off")
+        report(f"{task.label + ': ' if task.label else ''}origin {number}/{task.total}: {origin}, {what} ({how}; "
+               f"{at['seconds']:.0f} s)")
     return out
 
 

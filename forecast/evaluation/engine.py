@@ -28,6 +28,7 @@ from forecast.errors import InputError
 
 CLUSTER_ENV = "FORECAST_CLUSTER"
 TOPIC = "forecast-progress"
+WORKER_SETUP = "forecast.evaluation.worker_setup"  # `dask worker --preload` it on a cluster too
 
 
 def default_jobs() -> int:
@@ -76,8 +77,10 @@ _inline_sink = _InlineSink()
 class Engine:
     """Runs tasks on a cluster, or here with `jobs=1` and no cluster; results in input order."""
 
-    def __init__(self, *, jobs: int | None = None, cluster: str | None = None, log: Callable[[str], None] = lambda m: None) -> None:
+    def __init__(self, *, jobs: int | None = None, cluster: str | None = None, log: Callable[[str], None] = lambda m: None,
+                 processes: bool = True) -> None:
         self.jobs = default_jobs() if jobs is None else jobs
+        self.processes = processes
         if self.jobs < 1:
             raise InputError(f"--jobs must be at least 1, got {self.jobs}")
         self.address = cluster_address(cluster)
@@ -101,9 +104,13 @@ class Engine:
                 raise InputError(f"cannot reach the dask scheduler at {self.address}: {exc}") from None
         else:
             # Workers are processes (a fit holds the GIL between its compiled loops) with one thread
-            # each; no dashboard, no spilling to disk: the tasks' data are small.
-            self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None,
-                                         silence_logs=40)
+            # each, started afresh (dask's default, spawn: forking this process, whose event loop
+            # runs in a thread, could deadlock a worker), each warming the compiled kernels as it
+            # starts (worker_setup.py). No dashboard. `processes=False` (tests) runs the workers as
+            # threads of this process instead.
+            self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
+                                         dashboard_address=None, silence_logs=40,
+                                         **({"preload": [WORKER_SETUP]} if self.processes else {}))
             self._client = Client(self._cluster)
         self._client.subscribe_topic(TOPIC, lambda event: self.log(event[1]))
         return self

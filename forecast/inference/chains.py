@@ -33,13 +33,13 @@ from forecast.inference.nuts import (
     scratch,
     transition,
 )
-from forecast.inference.precision_jumps import PROPOSALS, Groups, jump
+from forecast.inference.precision_jumps import PROPOSALS, SWAPS, Groups, jump, swap_steps
 from forecast.model.density import Density, Structure, constrained, log_density
 
 BLOCK = 50  # iterations between looks at the progress (and at an interrupt)
 # Per-iteration statistics kept for each chain, in this order.
 STATS = ("n_steps", "diverging", "acceptance_rate", "max_energy_error", "tree_depth", "energy", "energy_error", "step_size",
-         "lp", "precision_jumps_accepted")
+         "lp", "precision_jumps_accepted", "step_swaps_accepted")
 N_RECORDED = len(STATS)
 
 
@@ -135,18 +135,19 @@ def initial_step(x: np.ndarray, g: np.ndarray, log_p: float, inverse_mass: np.nd
 def run_block(first: int, last: int, tune: int, x: np.ndarray, g: np.ndarray, log_p: np.ndarray, inverse_mass: np.ndarray,
               state: np.ndarray, window_first: int, window_ends: np.ndarray, count: np.ndarray, mean: np.ndarray,
               m2: np.ndarray, target_accept: float, S: Structure, work: Scratch, members: np.ndarray, starts: np.ndarray,
-              draws: np.ndarray, precisions: np.ndarray, stats: np.ndarray, rng: np.random.Generator) -> None:
+              proposals: int, draws: np.ndarray, precisions: np.ndarray, stats: np.ndarray, rng: np.random.Generator) -> None:
     """Iterations [first, last) of a chain; the first `tune` of the chain tune and are not kept."""
     step_stats = np.zeros(N_STATS)
     for it in range(first, last):
         log_p[0] = transition(x, g, log_p[0], state[adapt.STEP], inverse_mass, S, work, step_stats, rng)
         accepted = 0
         if starts.shape[0] > 1:
-            new_log_p, accepted = jump(x, log_p[0], S, members, starts, PROPOSALS, rng)
-            if accepted:
-                log_p[0] = log_density(x, g, True, S)
-            else:
-                log_p[0] = new_log_p
+            log_p[0], accepted = jump(x, log_p[0], S, members, starts, proposals, rng)
+        swapped = 0
+        if S.x_path > S.x_step:
+            log_p[0], swapped = swap_steps(x, log_p[0], S, SWAPS, rng)
+        if accepted or swapped:
+            log_p[0] = log_density(x, g, True, S)  # the next transition starts from x's gradient
         step_used = state[adapt.STEP]
         if it < tune:
             adapt.learn_step(state, step_stats[SUM_ACCEPT], target_accept)
@@ -178,10 +179,11 @@ def run_block(first: int, last: int, tune: int, x: np.ndarray, g: np.ndarray, lo
         row[7] = step_used
         row[8] = log_p[0]
         row[9] = accepted
+        row[10] = swapped
 
 
 def run_chains(density: Density, groups: Groups, *, draws: int, tune: int, chains: int, seed: int, target_accept: float,
-               threads: int, progress: Callable[[int, int], None] | None = None) -> list[ChainResult]:
+               threads: int, progress: Callable[[int, int], None] | None = None, proposals: int = PROPOSALS) -> list[ChainResult]:
     """Every chain's draws, `threads` chains at a time. `progress(done, total)` is called from
     the calling thread as iterations complete."""
     S = density.structure
@@ -210,7 +212,8 @@ def run_chains(density: Density, groups: Groups, *, draws: int, tune: int, chain
                 break
             last = min(first + BLOCK, tune + draws)
             run_block(first, last, tune, x, g, log_p, inverse_mass, state, window_first, window_ends, count, mean, m2,
-                      target_accept, S, work, groups.members, groups.starts, out.draws, out.precisions, out.stats, rng)
+                      target_accept, S, work, groups.members, groups.starts, proposals, out.draws, out.precisions, out.stats,
+                      rng)
             done[c] = last
         return out
 

@@ -108,3 +108,47 @@ def flipped(log_precision: np.ndarray, rng: np.random.Generator) -> tuple[np.nda
         new[i], ratio = _flip(float(value), float(rng.standard_normal()))
         total += ratio
     return new, total
+
+
+# Where a Student-t walk jumped between two readings weeks apart, any of those weeks explains the
+# readings: the posterior holds one mode per week, and NUTS moves between them only through
+# states where the jump is split over several weeks. This move swaps two weeks' step precisions
+# instead, holding the sampler's path coordinates, so the jump moves to another week at once.
+SWAP_REACH = 4  # weeks: the partner of a swap lies within this many weeks of the first
+SWAPS = 16  # proposals an iteration, on logs with Student-t steps
+
+
+@numba.njit(cache=True, nogil=True)
+def swap_steps(x: np.ndarray, log_p: float, S: Structure, proposals: int, rng: np.random.Generator) -> tuple[float, int]:
+    """`proposals` Metropolis-Hastings swaps of two weeks' log step precisions of one heavy factor
+    (in place). The first week is drawn in proportion to 1 / tau (the jumps most likely), the
+    second uniformly within SWAP_REACH weeks of it. A swap only permutes the precisions, so the sum
+    of 1 / tau is the same after it, and the chance of proposing a swap is the same forward and
+    back (either week drawn first): the acceptance is the model's density ratio alone. Returns
+    (log density at x, swaps accepted)."""
+    n_steps = S.x_path - S.x_step
+    if n_steps == 0:
+        return log_p, 0
+    weeks = n_steps // max(1, np.sum(S.heavy >= 0))  # each heavy factor's steps: weeks - 1
+    weight = np.exp(-x[S.x_step:S.x_path])
+    cumulative = np.cumsum(weight)
+    accepted = 0
+    scratch = np.empty(0)
+    for _ in range(proposals):
+        first = np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")
+        first = min(first, n_steps - 1)
+        offset = rng.integers(1, SWAP_REACH + 1) * (1 if rng.random() < 0.5 else -1)
+        week = first % weeks
+        if not 0 <= week + offset < weeks:
+            continue  # outside the factor's weeks: no move, as a rejected proposal
+        i, j = S.x_step + first, S.x_step + first + offset
+        x[i], x[j] = x[j], x[i]
+        proposed = log_density(x, scratch, False, S)
+        if math.log(rng.random()) < proposed - log_p:
+            log_p = proposed
+            accepted += 1
+            weight[first], weight[first + offset] = weight[first + offset], weight[first]
+            cumulative = np.cumsum(weight)
+        else:
+            x[i], x[j] = x[j], x[i]
+    return log_p, accepted

@@ -17,7 +17,7 @@ from forecast.conventions import DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABIL
 from forecast.inference.chains import STATS, ChainResult, run_chains
 from forecast.inference.convergence import convergence
 from forecast.inference.diagnostics import Diagnostics
-from forecast.inference.precision_jumps import Groups
+from forecast.inference.precision_jumps import PROPOSALS, Groups
 from forecast.inference.progress import SamplingProgress
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
@@ -28,7 +28,7 @@ SAMPLER = "forecast NUTS (numba)"
 
 def sample(density: Density, data: ModelData, priors: Priors, *, draws: int, tune: int, chains: int, seed: int,
            progress: bool, cores: int | None = None, target_accept: float = TARGET_ACCEPT,
-           reading_groups: list[np.ndarray] | None = None) -> tuple[xr.DataTree, Diagnostics]:
+           reading_groups: list[np.ndarray] | None = None, proposals: int = PROPOSALS) -> tuple[xr.DataTree, Diagnostics]:
     """NUTS on the compiled density. `cores` threads run the chains (default: one per chain, at
     most two); each chain has its own seeded stream, so the draws are the same whatever `cores` is.
 
@@ -43,13 +43,14 @@ def sample(density: Density, data: ModelData, priors: Priors, *, draws: int, tun
         line.announce(chains, tune, draws, threads)
     try:
         results = run_chains(density, groups, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept,
-                             threads=threads, progress=(lambda done, total: line.update(done)) if line else None)
+                             threads=threads, progress=(lambda done, total: line.update(done)) if line else None,
+                             proposals=proposals)
     finally:
         if line is not None:
             line.close()
     seconds = time.perf_counter() - started
     trace = to_datatree(results, density, data, priors, seconds, tune)
-    return trace, diagnose(results, density, seconds, chains)
+    return trace, diagnose(results, density, data, seconds, chains)
 
 
 def to_datatree(results: list[ChainResult], density: Density, data: ModelData, priors: Priors, seconds: float,
@@ -79,26 +80,39 @@ def to_datatree(results: list[ChainResult], density: Density, data: ModelData, p
     used = {dim for dims, _ in variables.values() for dim in dims}
     posterior = xr.Dataset(variables, coords={k: v for k, v in coords.items() if k in used}, attrs=attrs)
     stats = np.stack([r.stats for r in results])
+    counted = ("n_steps", "tree_depth", "precision_jumps_accepted", "step_swaps_accepted")
     sample_stats = xr.Dataset(
-        {name: (("chain", "draw"), stats[:, :, i].astype(bool if name == "diverging" else
-                                                         np.int64 if name in ("n_steps", "tree_depth",
-                                                                              "precision_jumps_accepted") else float))
+        {name: (("chain", "draw"), stats[:, :, i].astype(bool if name == "diverging" else np.int64 if name in counted else float))
          for i, name in enumerate(STATS)},
         coords={"chain": np.arange(chains), "draw": np.arange(draws)}, attrs=attrs)
     return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats})
 
 
-def checked_quantities(results: list[ChainResult], density: Density) -> np.ndarray:
-    """(chain, draw, quantity): everything the sampler moved that the diagnostics judge: each free
-    prior entry, every week's level of every obstacle, and the log precision of every Student-t
-    step and every reading (sampled, not stored)."""
+def checked_quantities(results: list[ChainResult], density: Density, data: ModelData) -> np.ndarray:
+    """(chain, draw, quantity): what the diagnostics judge. Each free prior entry and every week's
+    level of every obstacle, one by one; the log density; and the precisions of the Student-t
+    steps and readings (sampled, not stored) through summaries: per factor, the sum of its steps'
+    log precisions and the mean of its readings' (docs/MODEL.md, "Diagnostics", says why)."""
     free = density.layout.free_slots
     n_slots = len(density.structure.slot_value)
-    return np.stack([np.concatenate([r.draws[:, free], r.draws[:, n_slots:], r.precisions], axis=1) for r in results])
+    layout, S = density.layout, density.structure
+    n_steps = layout.step_precisions.stop - layout.step_precisions.start
+    heavy = [k for k in range(S.n_factors) if S.heavy[k] >= 0]
+    read = [np.flatnonzero(data.signal_factor == k) for k in range(S.n_factors)] if layout.reading_precisions.stop > \
+        layout.reading_precisions.start else []
+    parts = []
+    for r in results:
+        steps = r.precisions[:, :n_steps].reshape(len(r.precisions), len(heavy), -1) if heavy else None
+        readings = r.precisions[:, n_steps:]
+        summaries = [steps.sum(axis=2)] if heavy else []
+        summaries += [readings[:, mine].mean(axis=1, keepdims=True) for mine in read if len(mine)]
+        lp = r.stats[:, STATS.index("lp"), None]
+        parts.append(np.concatenate([r.draws[:, free], r.draws[:, n_slots:], lp, *summaries], axis=1))
+    return np.stack(parts)
 
 
-def diagnose(results: list[ChainResult], density: Density, seconds: float, chains: int) -> Diagnostics:
-    r_hat, bulk, tail = convergence(checked_quantities(results, density))
+def diagnose(results: list[ChainResult], density: Density, data: ModelData, seconds: float, chains: int) -> Diagnostics:
+    r_hat, bulk, tail = convergence(checked_quantities(results, density, data))
     divergent = sum(int(r.stats[:, STATS.index("diverging")].sum()) for r in results)
     return Diagnostics(
         r_hat_max=float(np.nanmax(r_hat)),

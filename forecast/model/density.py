@@ -30,7 +30,7 @@ from scipy.special import gammaln
 from forecast.io.priors import Param, Priors
 from forecast.model.coordinates import UNBOUNDED, gaussian_stand_in, sparse_readings
 from forecast.model.dataset import ModelData
-from forecast.model.kalman_path import kalman_path, kalman_path_vjp
+from forecast.model.kalman_path import backward, forward
 from forecast.model.prior_density import (
     LOG_2PI,
     bounded_logpdf,
@@ -81,7 +81,8 @@ class Structure(NamedTuple):
     x_step: int  # first coordinate of the heavy factors' log step precisions (heavy, weeks - 1)
     x_path: int  # first coordinate of the paths' standard normals (factors, weeks)
     # Readings.
-    flat: np.ndarray  # factor * weeks + week
+    flat: np.ndarray  # factor * weeks + week (PyMC's order of the paths)
+    cell: np.ndarray  # week * factors + factor (the compiled density's)
     value: np.ndarray
     reliability: np.ndarray
     credibility: np.ndarray
@@ -227,6 +228,7 @@ def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | 
         m0=np.ascontiguousarray(m0), p0=np.ascontiguousarray(p0),
         heavy=heavy, step_nu=step_nu, x_step=x_step, x_path=x_path,
         flat=(data.signal_factor * n_weeks + data.signal_week).astype(np.int64),
+        cell=(data.signal_week * n_factors + data.signal_factor).astype(np.int64),
         value=data.signal_value.astype(float), reliability=data.signal_reliability.astype(np.int64),
         credibility=data.signal_credibility.astype(np.int64), x_reading=x_reading,
         counts=counts, totals=totals,
@@ -251,8 +253,58 @@ def slot_values(x: np.ndarray, S: Structure) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
+def _stand_in(x: np.ndarray, S: Structure, values: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The Kalman stand-in's inputs at x, laid out week by factor: (information h, weighted sum g,
+    step variances q, log q, standard normals eps), and per reading (scale, log scale, precision
+    in the stand-in, lambda: its own precision on sparse logs, else 1)."""
+    K, W = S.n_factors, S.n_weeks
+    volatility = values[S.o_volatility:S.o_volatility + K]
+    noise, nu = values[S.o_noise], values[S.o_nu]
+    q = np.ones((W, K))
+    log_q = np.zeros((W, K))
+    for k in range(K):
+        variance = volatility[k] * volatility[k]
+        log_variance = 2.0 * math.log(volatility[k])
+        h = S.heavy[k]
+        for w in range(1, W):
+            q[w, k] = variance
+            log_q[w, k] = log_variance
+            if h >= 0:
+                y = x[S.x_step + h * (W - 1) + (w - 1)]
+                q[w, k] = variance * math.exp(-y)  # volatility^2 / tau, tau = exp(y)
+                log_q[w, k] = log_variance - y
+    N = S.value.shape[0]
+    scale, log_scale, precision, lam = np.empty(N), np.empty(N), np.empty(N), np.ones(N)
+    log_noise = math.log(noise)
+    log_reliability = np.log(values[S.o_reliability:S.o_reliability + 6])
+    log_credibility = np.log(values[S.o_credibility:S.o_credibility + 6])
+    information = np.zeros(W * K)
+    weighted = np.zeros(W * K)
+    for n in range(N):
+        r, c = S.reliability[n], S.credibility[n]
+        scale[n] = noise * values[S.o_reliability + r] * values[S.o_credibility + c]
+        log_scale[n] = log_noise + log_reliability[r] + log_credibility[c]
+        if S.sparse:
+            lam[n] = math.exp(x[S.x_reading + n])
+            precision[n] = lam[n] / (scale[n] * scale[n])
+        else:
+            precision[n] = (nu + 1.0) / ((nu + 3.0) * scale[n] * scale[n])
+        information[S.cell[n]] += precision[n]
+        weighted[S.cell[n]] += precision[n] * S.value[n]
+    eps = np.empty((W, K))
+    for k in range(K):
+        for w in range(W):
+            eps[w, k] = x[S.x_path + k * W + w]
+    return information.reshape((W, K)), weighted.reshape((W, K)), q, log_q, eps, scale, log_scale, precision, lam
+
+
+@numba.njit(cache=True, nogil=True)
 def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Structure) -> float:
-    """The fit model's log density at `x`; with `with_gradient`, its gradient into `gradient`."""
+    """The fit model's log density at `x`; with `with_gradient`, its gradient into `gradient`.
+
+    Inside, the paths are laid out week by factor (the Kalman kernels' layout, kalman_path.py);
+    the coordinates of x keep PyMC's factor-by-week order."""
     K, W, J, V = S.n_factors, S.n_weeks, S.n_deals, S.n_occasions  # V: occasion types
     n_slots = S.slot_value.shape[0]
     total = 0.0
@@ -273,84 +325,52 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
     reliability_m = values[S.o_reliability:S.o_reliability + 6]
     credibility_m = values[S.o_credibility:S.o_credibility + 6]
 
-    # The walk's step variances, with each heavy factor's step precisions; log q without a
-    # logarithm a week (log volatility^2 - log tau).
-    q = np.ones((K, W))
-    log_q = np.zeros((K, W))
-    d_q = np.zeros((K, W))
+    h_in, g_in, q, log_q, eps, scale, log_scale, precision, lam = _stand_in(x, S, values)
+    N = S.value.shape[0]
+    # Each heavy factor's step precisions: Gamma(nu/2, rate nu/2) on tau, on the log scale; its
+    # constant once, not once a week.
     for k in range(K):
-        log_variance = 2.0 * math.log(volatility[k])
-        for w in range(1, W):
-            q[k, w] = volatility[k] * volatility[k]
-            log_q[k, w] = log_variance
         h = S.heavy[k]
         if h >= 0:
-            # Gamma(nu/2, rate nu/2) on tau, on the log scale: its constant once, not once a week.
             half = S.step_nu[k] / 2.0
             total += (W - 1) * (half * math.log(half) - math.lgamma(half))
             for w in range(1, W):
-                i = S.x_step + h * (W - 1) + (w - 1)
-                tau = math.exp(x[i])
-                total += half * (x[i] - tau)
-                q[k, w] /= tau
-                log_q[k, w] -= x[i]
-
-    # Readings: their scales, and the Kalman stand-in's information per factor-week.
-    N = S.value.shape[0]
-    scale = np.empty(N)
-    log_scale = np.empty(N)
-    log_noise = math.log(noise)
-    log_reliability = np.log(reliability_m)
-    log_credibility = np.log(credibility_m)
-    for n in range(N):
-        scale[n] = noise * reliability_m[S.reliability[n]] * credibility_m[S.credibility[n]]
-        log_scale[n] = log_noise + log_reliability[S.reliability[n]] + log_credibility[S.credibility[n]]
-    information = np.zeros(K * W)
-    weighted = np.zeros(K * W)
-    precision = np.empty(N)
-    lam = np.empty(N)
+                y = x[S.x_step + h * (W - 1) + (w - 1)]
+                total += half * (y - math.exp(y))
+    # The readings' precisions' prior needs only this sum, and its constant.
     half_nu = nu / 2.0
-    sum_y_minus_lam = 0.0  # the readings' precision prior needs only this sum, and its constant
+    sum_y_minus_lam = 0.0
     if S.sparse and N > 0:
         total += N * (half_nu * math.log(half_nu) - math.lgamma(half_nu))
-    for n in range(N):
-        if S.sparse:
-            y = x[S.x_reading + n]
-            lam[n] = math.exp(y)
-            sum_y_minus_lam += y - lam[n]
-            precision[n] = lam[n] / (scale[n] * scale[n])
-        else:
-            precision[n] = (nu + 1.0) / ((nu + 3.0) * scale[n] * scale[n])
-        information[S.flat[n]] += precision[n]
-        weighted[S.flat[n]] += precision[n] * S.value[n]
-    if S.sparse:
+        for n in range(N):
+            sum_y_minus_lam += x[S.x_reading + n] - lam[n]
         total += half_nu * sum_y_minus_lam
-    h_in = information.reshape((K, W))
-    g_in = weighted.reshape((K, W))
 
-    eps = np.ascontiguousarray(x[S.x_path:S.x_path + K * W]).reshape((K, W))
-    theta, log_jacobian, filtered_var, filtered_mean = kalman_path(h_in, g_in, q, S.m0, S.p0, eps)
+    theta, log_jacobian, filtered_var, filtered_mean, gain, sd, inverse = forward(h_in, g_in, q, S.m0, S.p0, eps)
     total += log_jacobian.sum()
-    theta_bar = np.zeros((K, W))
-    eps_bar_direct = np.zeros((K, W))
+    theta_bar = np.zeros((W, K))
+    eps_bar_direct = np.zeros((W, K))
+    d_q = np.zeros((W, K))
     for k in range(K):
         if S.initial_fixed[k]:
-            total += -0.5 * eps[k, 0] ** 2 - 0.5 * LOG_2PI
-            eps_bar_direct[k, 0] = -eps[k, 0]
+            total += -0.5 * eps[0, k] ** 2 - 0.5 * LOG_2PI
+            eps_bar_direct[0, k] = -eps[0, k]
         else:
-            density, slope = bounded_logpdf(S.initial_code[k], S.initial_p[k], np.zeros(2), theta[k, 0])
+            density, slope = bounded_logpdf(S.initial_code[k], S.initial_p[k], np.zeros(2), theta[0, k])
             total += density
-            theta_bar[k, 0] += slope
-        for w in range(1, W):
-            step = theta[k, w] - theta[k, w - 1]
-            total += -0.5 * (LOG_2PI + log_q[k, w] + step * step / q[k, w])
-            theta_bar[k, w] -= step / q[k, w]
-            theta_bar[k, w - 1] += step / q[k, w]
-            d_q[k, w] += -0.5 / q[k, w] + 0.5 * step * step / (q[k, w] * q[k, w])
+            theta_bar[0, k] += slope
+    for w in range(1, W):
+        for k in range(K):
+            step = theta[w, k] - theta[w - 1, k]
+            inverse_q = 1.0 / q[w, k]
+            total += -0.5 * (LOG_2PI + log_q[w, k] + step * step * inverse_q)
+            theta_bar[w, k] -= step * inverse_q
+            theta_bar[w - 1, k] += step * inverse_q
+            d_q[w, k] += 0.5 * inverse_q * (step * step * inverse_q - 1.0)
 
     # The readings' own density.
-    theta_flat = theta.reshape(K * W)
-    theta_flat_bar = theta_bar.reshape(K * W)
+    theta_flat = theta.reshape(W * K)
+    theta_flat_bar = theta_bar.reshape(W * K)
     scale_bar = np.zeros(N)
     precision_bar = np.zeros(N)  # the sparse readings' lambda, d/d lambda
     nu_bar = 0.0
@@ -359,15 +379,15 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
     credibility_bar = np.zeros(6)
     if S.sparse:
         for n in range(N):
-            d = S.value[n] - theta_flat[S.flat[n]]
-            sigma2 = scale[n] * scale[n]
-            total += -0.5 * LOG_2PI - log_scale[n] + 0.5 * x[S.x_reading + n] - 0.5 * lam[n] * d * d / sigma2
-            theta_flat_bar[S.flat[n]] += lam[n] * d / sigma2
-            precision_bar[n] += 0.5 / lam[n] - 0.5 * d * d / sigma2
-            scale_bar[n] += -1.0 / scale[n] + lam[n] * d * d / (sigma2 * scale[n])
+            d = S.value[n] - theta_flat[S.cell[n]]
+            inverse_sigma2 = 1.0 / (scale[n] * scale[n])
+            total += -0.5 * LOG_2PI - log_scale[n] + 0.5 * x[S.x_reading + n] - 0.5 * lam[n] * d * d * inverse_sigma2
+            theta_flat_bar[S.cell[n]] += lam[n] * d * inverse_sigma2
+            precision_bar[n] += 0.5 / lam[n] - 0.5 * d * d * inverse_sigma2
+            scale_bar[n] += -1.0 / scale[n] + lam[n] * d * d * inverse_sigma2 / scale[n]
     elif N > 0:
         a, d_theta, d_noise, d_reliability, d_credibility, d_nu = reading_terms(
-            theta_flat, S.flat, S.value, S.reliability, S.credibility, noise, reliability_m, credibility_m, nu)
+            theta_flat, S.cell, S.value, S.reliability, S.credibility, noise, reliability_m, credibility_m, nu)
         total += N * (math.lgamma((nu + 1.0) / 2.0) - math.lgamma(nu / 2.0) - 0.5 * math.log(nu * math.pi)) - a
         for i in range(K * W):
             theta_flat_bar[i] -= d_theta[i]
@@ -390,28 +410,33 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
             for j in range(J):
                 boost[w, j] += values[S.o_occasion + j * V + o] * c
         eta = np.empty(J)
+        share = np.empty(J)  # exp(eta_j - largest): each week's exponentials, taken once
         d_eta_w = np.zeros((W, J))
+        effect = values[S.o_effect:S.o_effect + J * K].reshape((J, K))
         for w in range(W):
             largest = 0.0
             for j in range(J):
                 e = values[S.o_baseline + j] + boost[w, j]
                 for k in range(K):
-                    e += values[S.o_effect + j * K + k] * theta[k, w]
+                    e += effect[j, k] * theta[w, k]
                 eta[j] = e
                 largest = max(largest, e)
-            normaliser = math.exp(-largest)
+            # Deals are rare, so every eta is usually below 0 ("no deal" the likeliest): then the
+            # normaliser is 1 + sum exp(eta) and needs no exponential of its own.
+            normaliser = 1.0 if largest == 0.0 else math.exp(-largest)
             for j in range(J):
-                normaliser += math.exp(eta[j] - largest)
+                share[j] = math.exp(eta[j] - largest)
+                normaliser += share[j]
             log_normaliser = largest + math.log(normaliser)
             total -= S.totals[w] * log_normaliser
             for j in range(J):
                 total += S.counts[w, j + 1] * eta[j]
-                d_eta = S.counts[w, j + 1] - S.totals[w] * math.exp(eta[j] - log_normaliser)
+                d_eta = S.counts[w, j + 1] - S.totals[w] * share[j] / normaliser
                 baseline_bar[j] += d_eta
                 d_eta_w[w, j] = d_eta
                 for k in range(K):
-                    effect_bar[j, k] += d_eta * theta[k, w]
-                    theta_bar[k, w] += d_eta * values[S.o_effect + j * K + k]
+                    effect_bar[j, k] += d_eta * theta[w, k]
+                    theta_bar[w, k] += d_eta * effect[j, k]
         for e_ in range(S.occasion_week.shape[0]):
             w, o, c = S.occasion_week[e_], S.occasion_type[e_], S.occasion_count[e_]
             for j in range(J):
@@ -421,39 +446,33 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
         return total
 
     # Backward: through the Kalman transform to its inputs.
-    h_bar, g_bar, q_bar, _, _, eps_bar = kalman_path_vjp(h_in, g_in, q, S.p0, eps, theta, filtered_var, filtered_mean,
-                                                         theta_bar, np.ones(K))
+    h_bar, g_bar, q_bar, _, _, eps_bar = backward(h_in, g_in, q, S.p0, eps, theta, filtered_var, filtered_mean, gain, sd, inverse,
+                                                  theta_bar, np.ones(K))
     gradient[:] = 0.0
     for k in range(K):
         for w in range(W):
-            gradient[S.x_path + k * W + w] = eps_bar[k, w] + eps_bar_direct[k, w]
+            gradient[S.x_path + k * W + w] = eps_bar[w, k] + eps_bar_direct[w, k]
     volatility_bar = np.zeros(K)
     for k in range(K):
         h = S.heavy[k]
         for w in range(1, W):
-            total_q_bar = q_bar[k, w] + d_q[k, w]
+            total_q_bar = q_bar[w, k] + d_q[w, k]
+            # q = volatility^2 / tau: d q / d volatility = 2 q / volatility, d q / d log tau = -q.
+            volatility_bar[k] += total_q_bar * 2.0 * q[w, k] / volatility[k]
             if h >= 0:
                 i = S.x_step + h * (W - 1) + (w - 1)
-                tau = math.exp(x[i])
-                # q = volatility^2 / tau: d q / d log tau = -q.
                 half = S.step_nu[k] / 2.0
-                gradient[i] = half * (1.0 - tau) - total_q_bar * q[k, w]
-                volatility_bar[k] += total_q_bar * 2.0 * volatility[k] / tau
-            else:
-                volatility_bar[k] += total_q_bar * 2.0 * volatility[k]
-    h_flat_bar = h_bar.reshape(K * W)
-    g_flat_bar = g_bar.reshape(K * W)
+                gradient[i] = half * (1.0 - math.exp(x[i])) - total_q_bar * q[w, k]
+    h_flat_bar = h_bar.reshape(W * K)
+    g_flat_bar = g_bar.reshape(W * K)
     for n in range(N):
         # precision[n] feeds information and weighted.
-        p_bar = h_flat_bar[S.flat[n]] + g_flat_bar[S.flat[n]] * S.value[n]
+        p_bar = h_flat_bar[S.cell[n]] + g_flat_bar[S.cell[n]] * S.value[n]
+        scale_bar[n] += -2.0 * p_bar * precision[n] / scale[n]
         if S.sparse:
-            i = S.x_reading + n
-            sigma2 = scale[n] * scale[n]
-            lam_bar = precision_bar[n] + p_bar / sigma2
-            scale_bar[n] += -2.0 * p_bar * precision[n] / scale[n]
-            gradient[i] = half_nu * (1.0 - lam[n]) + lam_bar * lam[n]
+            lam_bar = precision_bar[n] + p_bar / (scale[n] * scale[n])
+            gradient[S.x_reading + n] = half_nu * (1.0 - lam[n]) + lam_bar * lam[n]
         else:
-            scale_bar[n] += -2.0 * p_bar * precision[n] / scale[n]
             nu_bar += p_bar * 2.0 / ((nu + 3.0) * (nu + 3.0) * scale[n] * scale[n])
         noise_bar += scale_bar[n] * scale[n] / noise
         reliability_bar[S.reliability[n]] += scale_bar[n] * scale[n] / reliability_m[S.reliability[n]]
@@ -495,24 +514,8 @@ def constrained(x: np.ndarray, S: Structure, out: np.ndarray) -> None:
     values = slot_values(x, S)
     n_slots = values.shape[0]
     out[:n_slots] = values
-    volatility = values[S.o_volatility:S.o_volatility + K]
-    noise, nu = values[S.o_noise], values[S.o_nu]
-    q = np.ones((K, W))
+    h_in, g_in, q, _, eps, _, _, _, _ = _stand_in(x, S, values)
+    theta = forward(h_in, g_in, q, S.m0, S.p0, eps)[0]
     for k in range(K):
-        for w in range(1, W):
-            q[k, w] = volatility[k] * volatility[k]
-            if S.heavy[k] >= 0:
-                q[k, w] /= math.exp(x[S.x_step + S.heavy[k] * (W - 1) + (w - 1)])
-    information = np.zeros(K * W)
-    weighted = np.zeros(K * W)
-    for n in range(S.value.shape[0]):
-        sigma = noise * values[S.o_reliability + S.reliability[n]] * values[S.o_credibility + S.credibility[n]]
-        if S.sparse:
-            p = math.exp(x[S.x_reading + n]) / (sigma * sigma)
-        else:
-            p = (nu + 1.0) / ((nu + 3.0) * sigma * sigma)
-        information[S.flat[n]] += p
-        weighted[S.flat[n]] += p * S.value[n]
-    eps = np.ascontiguousarray(x[S.x_path:S.x_path + K * W]).reshape((K, W))
-    theta = kalman_path(information.reshape((K, W)), weighted.reshape((K, W)), q, S.m0, S.p0, eps)[0]
-    out[n_slots:] = theta.reshape(K * W)
+        for w in range(W):
+            out[n_slots + k * W + w] = theta[w, k]

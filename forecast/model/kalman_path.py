@@ -36,35 +36,117 @@ import numba
 import numpy as np
 
 # The recursions run along the weeks, one row (a factor, or a factor of one draw) at a time in
-# the maths; in the code each loop over weeks runs over every row at once, with rows contiguous
-# in memory (arrays laid out week by row, the transpose of the interface's), so the compiler
-# vectorises the divisions and square roots across rows instead of waiting on one row's chain.
+# the maths. The cores below take arrays laid out week by row (the transpose of the interface's),
+# so each loop over weeks runs over every row at once, rows contiguous in memory; the forward pass
+# keeps what the reverse pass would otherwise recompute (each week's gain, standard deviation and
+# filter divisor), so the gradient costs no further division or square root.
 
 
 @numba.njit(cache=True, nogil=True)
-def _filter(h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Filtered variances P and means f, (W, R), from h, g, q laid out (W, R). `q`: the variance
-    of the step into each week."""
+def forward(h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray, eps: np.ndarray) -> tuple[
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The transform on (W, R) arrays: (x, log Jacobian per row, filtered variances, filtered
+    means, gains, backward standard deviations, filter divisors), the last five (W, R) for
+    `backward`. q[0] is unused."""
     n_weeks, n_rows = h.shape
     var = np.empty((n_weeks, n_rows))
     mean = np.empty((n_weeks, n_rows))
+    inverse = np.empty((n_weeks, n_rows))  # 1 / (1 + prior variance x h)
     for r in range(n_rows):
-        inverse = 1.0 / (1.0 + p0[r] * h[0, r])
-        var[0, r] = p0[r] * inverse
-        mean[0, r] = (m0[r] + p0[r] * g[0, r]) * inverse
+        inverse[0, r] = 1.0 / (1.0 + p0[r] * h[0, r])
+        var[0, r] = p0[r] * inverse[0, r]
+        mean[0, r] = (m0[r] + p0[r] * g[0, r]) * inverse[0, r]
     for w in range(1, n_weeks):
         for r in range(n_rows):
             prior_var = var[w - 1, r] + q[w, r]
-            inverse = 1.0 / (1.0 + prior_var * h[w, r])
-            var[w, r] = prior_var * inverse
-            mean[w, r] = (mean[w - 1, r] + prior_var * g[w, r]) * inverse
-    return var, mean
+            inverse[w, r] = 1.0 / (1.0 + prior_var * h[w, r])
+            var[w, r] = prior_var * inverse[w, r]
+            mean[w, r] = (mean[w - 1, r] + prior_var * g[w, r]) * inverse[w, r]
+    x = np.empty((n_weeks, n_rows))
+    gain = np.zeros((n_weeks, n_rows))
+    sd = np.empty((n_weeks, n_rows))
+    log_jacobian = np.zeros(n_rows)
+    # The log Jacobian is half the log of the product of the variances: multiplied up, and taken
+    # to a log only before the product could leave the floating-point range, so a path costs a
+    # handful of logarithms rather than one a week.
+    product = np.empty(n_rows)
+    last = n_weeks - 1
+    for r in range(n_rows):
+        sd[last, r] = math.sqrt(var[last, r])
+        x[last, r] = mean[last, r] + sd[last, r] * eps[last, r]
+        product[r] = var[last, r] if var[last, r] > 0.0 else 1.0
+    for w in range(last - 1, -1, -1):
+        for r in range(n_rows):
+            total = var[w, r] + q[w + 1, r]
+            gain[w, r] = var[w, r] / total if total > 0.0 else 0.0
+            variance = gain[w, r] * q[w + 1, r]
+            sd[w, r] = math.sqrt(variance)
+            x[w, r] = mean[w, r] + gain[w, r] * (x[w + 1, r] - mean[w, r]) + sd[w, r] * eps[w, r]
+            product[r] *= variance if variance > 0.0 else 1.0
+        for r in range(n_rows):
+            if product[r] < 1e-250 or product[r] > 1e250:
+                log_jacobian[r] += 0.5 * math.log(product[r])
+                product[r] = 1.0
+    for r in range(n_rows):
+        log_jacobian[r] += 0.5 * math.log(product[r])
+    return x, log_jacobian, var, mean, gain, sd, inverse
 
 
 @numba.njit(cache=True, nogil=True)
-def _gain(var: float, q: float) -> float:
-    total = var + q
-    return var / total if total > 0.0 else 0.0
+def backward(h: np.ndarray, g: np.ndarray, q: np.ndarray, p0: np.ndarray, eps: np.ndarray, x: np.ndarray, var: np.ndarray,
+             mean: np.ndarray, gain: np.ndarray, sd: np.ndarray, inverse: np.ndarray, x_bar: np.ndarray,
+             log_jacobian_bar: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reverse mode of `forward` on (W, R) arrays, from its outputs: the gradients with respect
+    to (h, g, q, m0, p0, eps) of sum(x_bar * x) + sum(log_jacobian_bar * log_jacobian)."""
+    n_weeks, n_rows = h.shape
+    xb = x_bar.copy()  # it accumulates
+    h_bar, g_bar = np.empty((n_weeks, n_rows)), np.empty((n_weeks, n_rows))
+    q_bar, eps_bar = np.zeros((n_weeks, n_rows)), np.empty((n_weeks, n_rows))
+    var_bar, mean_bar = np.zeros((n_weeks, n_rows)), np.zeros((n_weeks, n_rows))
+    m0_bar, p0_bar = np.zeros(n_rows), np.zeros(n_rows)
+    # Backward sampling, undone in reverse order: week 0 first, since x[w] feeds x[w-1] only.
+    for w in range(n_weeks - 1):
+        for r in range(n_rows):
+            step_var = q[w + 1, r]
+            k = gain[w, r]
+            xb_w = xb[w, r]
+            xb[w + 1, r] += k * xb_w
+            mean_bar[w, r] += (1.0 - k) * xb_w
+            eps_bar[w, r] = sd[w, r] * xb_w
+            gain_bar = xb_w * (x[w + 1, r] - mean[w, r])
+            if sd[w, r] > 0.0:
+                half_inverse_sd = 0.5 / sd[w, r]
+                sd_bar = xb_w * eps[w, r] + log_jacobian_bar[r] * 2.0 * half_inverse_sd
+                gain_bar += sd_bar * step_var * half_inverse_sd
+                q_bar[w + 1, r] += sd_bar * k * half_inverse_sd
+            # k = var / (var + q): dk/dvar = (1 - k) / total and dk/dq = -k / total, total = var + q.
+            total = var[w, r] + step_var
+            if total > 0.0:
+                var_bar[w, r] += gain_bar * (1.0 - k) / total
+                q_bar[w + 1, r] -= gain_bar * k / total
+    last = n_weeks - 1
+    for r in range(n_rows):
+        mean_bar[last, r] += xb[last, r]
+        eps_bar[last, r] = sd[last, r] * xb[last, r]
+        if sd[last, r] > 0.0:
+            var_bar[last, r] += xb[last, r] * eps[last, r] / (2.0 * sd[last, r]) + log_jacobian_bar[r] / (2.0 * var[last, r])
+    # The filter, in reverse.
+    for w in range(last, -1, -1):
+        for r in range(n_rows):
+            prior_var = p0[r] if w == 0 else var[w - 1, r] + q[w, r]
+            inv = inverse[w, r]
+            prior_var_bar = var_bar[w, r] * inv * inv + mean_bar[w, r] * (g[w, r] - mean[w, r] * h[w, r]) * inv
+            h_bar[w, r] = -var_bar[w, r] * prior_var * prior_var * inv * inv - mean_bar[w, r] * mean[w, r] * prior_var * inv
+            g_bar[w, r] = mean_bar[w, r] * prior_var * inv
+            prior_mean_bar = mean_bar[w, r] * inv
+            if w == 0:
+                p0_bar[r] = prior_var_bar
+                m0_bar[r] = prior_mean_bar
+            else:
+                var_bar[w - 1, r] += prior_var_bar
+                q_bar[w, r] += prior_var_bar
+                mean_bar[w - 1, r] += prior_mean_bar
+    return h_bar, g_bar, q_bar, m0_bar, p0_bar, eps_bar
 
 
 @numba.njit(cache=True, nogil=True)
@@ -78,32 +160,8 @@ def kalman_path(
     A state with zero variance (a fixed initial level) is set, not drawn: its ε has no effect
     and no Jacobian term.
     """
-    hT, gT, qT, epsT = (np.ascontiguousarray(h.T), np.ascontiguousarray(g.T), np.ascontiguousarray(q.T),
-                        np.ascontiguousarray(eps.T))
-    var, mean = _filter(hT, gT, qT, m0, p0)
-    n_weeks, n_rows = hT.shape
-    x = np.empty((n_weeks, n_rows))
-    log_jacobian = np.zeros(n_rows)
-    # The log Jacobian is half the log of the product of the variances: multiplied up, and taken
-    # to a log only before the product could leave the floating-point range, so a path costs a
-    # handful of logarithms rather than one a week.
-    product = np.empty(n_rows)
-    last = n_weeks - 1
-    for r in range(n_rows):
-        x[last, r] = mean[last, r] + math.sqrt(var[last, r]) * epsT[last, r]
-        product[r] = var[last, r] if var[last, r] > 0.0 else 1.0
-    for w in range(last - 1, -1, -1):
-        for r in range(n_rows):
-            gain = _gain(var[w, r], qT[w + 1, r])
-            variance = gain * qT[w + 1, r]
-            x[w, r] = mean[w, r] + gain * (x[w + 1, r] - mean[w, r]) + math.sqrt(variance) * epsT[w, r]
-            product[r] *= variance if variance > 0.0 else 1.0
-        for r in range(n_rows):
-            if product[r] < 1e-250 or product[r] > 1e250:
-                log_jacobian[r] += 0.5 * math.log(product[r])
-                product[r] = 1.0
-    for r in range(n_rows):
-        log_jacobian[r] += 0.5 * math.log(product[r])
+    x, log_jacobian, var, mean, _, _, _ = forward(np.ascontiguousarray(h.T), np.ascontiguousarray(g.T),
+                                                   np.ascontiguousarray(q.T), m0, p0, np.ascontiguousarray(eps.T))
     return np.ascontiguousarray(x.T), log_jacobian, var, mean
 
 
@@ -114,58 +172,24 @@ def kalman_path_vjp(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reverse mode of `kalman_path`, from its outputs (var and mean as it returns them, (W, K)):
     the gradients with respect to (h, g, q, m0, p0, eps), each (K, W) or (K,), of
-    sum(x_bar * x) + sum(log_jacobian_bar * log_jacobian)."""
-    hT, gT, qT, epsT, xT = (np.ascontiguousarray(h.T), np.ascontiguousarray(g.T), np.ascontiguousarray(q.T),
-                            np.ascontiguousarray(eps.T), np.ascontiguousarray(x.T))
+    sum(x_bar * x) + sum(log_jacobian_bar * log_jacobian). The forward pass's gains, standard
+    deviations and divisors are recomputed from var (the Op's interface carries only var, mean)."""
+    hT, qT = np.ascontiguousarray(h.T), np.ascontiguousarray(q.T)
     n_weeks, n_rows = hT.shape
-    xb = np.ascontiguousarray(x_bar.T)  # a copy: it accumulates
-    h_bar, g_bar = np.zeros((n_weeks, n_rows)), np.zeros((n_weeks, n_rows))
-    q_bar, eps_bar = np.zeros((n_weeks, n_rows)), np.zeros((n_weeks, n_rows))
-    var_bar, mean_bar = np.zeros((n_weeks, n_rows)), np.zeros((n_weeks, n_rows))
-    m0_bar, p0_bar = np.zeros(n_rows), np.zeros(n_rows)
-    # Backward sampling, undone in reverse order: week 0 first, since x[w] feeds x[w-1] only.
-    for w in range(n_weeks - 1):
-        for r in range(n_rows):
-            step_var = qT[w + 1, r]
-            total = var[w, r] + step_var
-            inverse_total = 1.0 / total if total > 0.0 else 0.0
-            gain = var[w, r] * inverse_total
-            sd = math.sqrt(gain * step_var)
-            xb_w = xb[w, r]
-            xb[w + 1, r] += gain * xb_w
-            mean_bar[w, r] += (1.0 - gain) * xb_w
-            eps_bar[w, r] = sd * xb_w
-            gain_bar = xb_w * (xT[w + 1, r] - mean[w, r])
-            if sd > 0.0:
-                half_inverse_sd = 0.5 / sd
-                sd_bar = xb_w * epsT[w, r] + log_jacobian_bar[r] * 2.0 * half_inverse_sd
-                gain_bar += sd_bar * step_var * half_inverse_sd
-                q_bar[w + 1, r] += sd_bar * gain * half_inverse_sd
-            var_bar[w, r] += gain_bar * step_var * inverse_total * inverse_total
-            q_bar[w + 1, r] -= gain_bar * var[w, r] * inverse_total * inverse_total
-    last = n_weeks - 1
-    for r in range(n_rows):
-        sd = math.sqrt(var[last, r])
-        mean_bar[last, r] += xb[last, r]
-        eps_bar[last, r] = sd * xb[last, r]
-        if sd > 0.0:
-            var_bar[last, r] += xb[last, r] * epsT[last, r] / (2.0 * sd) + log_jacobian_bar[r] / (2.0 * var[last, r])
-    # The filter, in reverse.
-    for w in range(last, -1, -1):
+    gain, sd, inverse = np.zeros((n_weeks, n_rows)), np.empty((n_weeks, n_rows)), np.empty((n_weeks, n_rows))
+    for w in range(n_weeks):
         for r in range(n_rows):
             prior_var = p0[r] if w == 0 else var[w - 1, r] + qT[w, r]
-            inverse = 1.0 / (1.0 + prior_var * hT[w, r])
-            prior_var_bar = var_bar[w, r] * inverse * inverse + mean_bar[w, r] * (gT[w, r] - mean[w, r] * hT[w, r]) * inverse
-            h_bar[w, r] = -var_bar[w, r] * prior_var * prior_var * inverse * inverse - mean_bar[w, r] * mean[w, r] * prior_var * inverse
-            g_bar[w, r] = mean_bar[w, r] * prior_var * inverse
-            prior_mean_bar = mean_bar[w, r] * inverse
-            if w == 0:
-                p0_bar[r] = prior_var_bar
-                m0_bar[r] = prior_mean_bar
+            inverse[w, r] = 1.0 / (1.0 + prior_var * hT[w, r])
+            if w < n_weeks - 1:
+                total = var[w, r] + qT[w + 1, r]
+                gain[w, r] = var[w, r] / total if total > 0.0 else 0.0
+                sd[w, r] = math.sqrt(gain[w, r] * qT[w + 1, r])
             else:
-                var_bar[w - 1, r] += prior_var_bar
-                q_bar[w, r] += prior_var_bar
-                mean_bar[w - 1, r] += prior_mean_bar
+                sd[w, r] = math.sqrt(var[w, r])
+    h_bar, g_bar, q_bar, m0_bar, p0_bar, eps_bar = backward(
+        hT, np.ascontiguousarray(g.T), qT, p0, np.ascontiguousarray(eps.T), np.ascontiguousarray(x.T), var, mean, gain, sd,
+        inverse, np.ascontiguousarray(x_bar.T), log_jacobian_bar)
     return (np.ascontiguousarray(h_bar.T), np.ascontiguousarray(g_bar.T), np.ascontiguousarray(q_bar.T), m0_bar, p0_bar,
             np.ascontiguousarray(eps_bar.T))
 

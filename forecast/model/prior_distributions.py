@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from scipy import stats
 
 from forecast.io.priors import Param
 
@@ -30,6 +29,8 @@ def prior_distribution(param: Param) -> FrozenDistribution | None:
     """A frozen scipy distribution equal to the entry's PyMC distribution (None if fixed)."""
     if param.fixed:
         return None
+    from scipy import stats  # here, not at import: half a second that an update without a brief never needs
+
     k = param.kwargs
     match param.dist:
         case "Normal":
@@ -63,6 +64,8 @@ class _HalfT:
     """|T(nu, 0, sigma)|: scipy has no half Student-t. Only what the brief uses."""
 
     def __init__(self, nu: float, sigma: float) -> None:
+        from scipy import stats
+
         self._t = stats.t(nu, 0, sigma)
 
     def pdf(self, x: ArrayLike) -> np.ndarray:

@@ -14,7 +14,7 @@ import numpy as np
 from forecast.io.priors import Param, Priors
 from forecast.model.coordinates import sparse_readings
 from forecast.model.dataset import ModelData
-from forecast.model.prior_distributions import prior_distribution
+from forecast.model.prior_density import support_median
 
 # Two readings disagree when they differ by more than this many standard deviations of their
 # difference at the priors' medians: both readings' noise and the walk between their weeks.
@@ -50,4 +50,4 @@ def contested_groups(data: ModelData, priors: Priors) -> list[np.ndarray]:
 
 
 def _median(param: Param) -> float:
-    return float(param.value) if param.fixed else float(prior_distribution(param).ppf(0.5))
+    return float(param.value) if param.fixed else support_median(param)

@@ -9,6 +9,7 @@ HORIZON = "horizon"
 GRADE_RELIABILITY = "reliability"
 GRADE_CREDIBILITY = "credibility"
 OCCASION = "occasion"  # the scheduled occasion types of the priors
+BREAK = "break"  # logged breaks, by week (docs/MODEL.md, "Breaks")
 SAMPLE_DIMS = ("chain", "draw")  # the dimensions that index draws
 
 # The one interval reported everywhere: 5-95 % across posterior draws.

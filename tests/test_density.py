@@ -172,3 +172,41 @@ def test_digamma_is_scipys(x):
     from scipy.special import digamma as scipy_digamma
 
     assert digamma(x) == pytest.approx(scipy_digamma(x), abs=1e-12)
+
+
+def _with_breaks(priors, folder):
+    def edit(content):
+        for factor in content["factors.yaml"]["factors"].values():
+            factor["break_step"] = {"dist": "LogNormal", "kwargs": {"mu": 0.3, "sigma": 0.5}, **NOTE}
+        for deal in content["outcomes.yaml"]["deals"].values():
+            deal["break_shift"] = {"dist": "Normal", "kwargs": {"mu": 0.2, "sigma": 1.0}, **NOTE}
+        for factor in content["factors.yaml"]["factors"].values():
+            factor["jumps"] = {"nu": 2.0, **NOTE}
+
+    return _edited(priors, folder, edit)
+
+
+def test_logged_breaks_add_a_step_and_a_lasting_shift(priors, tmp_path):
+    import datetime as dt
+
+    from forecast.io.events import Event
+
+    broken = _with_breaks(priors, tmp_path / "p")
+    events = read_events(RECORD, broken).events
+    breaks = [Event(event_id=f"b{i}", kind="break", date=day, reported=day, factor=None, signal=None, outcome=None, retracts=None,
+                    source_reliability="A", info_credibility="1", actor="", description="", source="")
+              for i, day in enumerate([dt.date(2023, 6, 7), dt.date(2025, 1, 15)])]
+    data = build_dataset([*events, *breaks], broken, default_as_of(events))
+    assert len(data.break_weeks) == 2 and data.occasions[-2:] == ("break:2023-06-05", "break:2025-01-13")
+    # The shift lasts: its column is 1 from its week on, and in every week ahead.
+    first = data.break_weeks[0]
+    assert data.occasion_counts[first - 1, -2] == 0 and (data.occasion_counts[first:, -2] == 1).all()
+    assert (data.occasions_ahead[:, -2:] == 1).all()
+    for reading_precisions in (True, False):
+        density = _check(data, broken, reading_precisions)
+    assert "break_shift" in {p.name for p in density.layout.parameters}
+    # Without the break rows the model is the one without breaks, slot for slot.
+    plain = build_dataset(events, broken, default_as_of(events))
+    assert plain.break_weeks == () and "break_shift" not in {p.name for p in compile_density(plain, broken).layout.parameters}
+    same = build_dataset(events, priors, default_as_of(events))
+    assert plain.occasions == same.occasions and np.array_equal(plain.occasion_counts, same.occasion_counts)

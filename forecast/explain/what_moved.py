@@ -82,14 +82,18 @@ def explain_run(
     )
     if isinstance(result, Unavailable):
         return result
-    if result.new_information is not None and not result.new_information.reliable:
-        log(f"what moved: the new events moved the posterior too far to reweight (Pareto k "
-            f"{result.new_information.pareto_k:.2f}); refitting without them")
+    # A break added or withdrawn changes the walk and the deal rates themselves, which reweighting
+    # the draws cannot undo: only a refit says what the model would give without it.
+    break_changed = {e.event_id for e in known_before if e.kind == "break"} != {
+        e.event_id for e in active_events(events_now, run.as_of)[0] if e.kind == "break"}
+    if result.new_information is not None and (break_changed or not result.new_information.reliable):
+        why = ("a break was logged or withdrawn" if break_changed else
+               f"the new events moved the posterior too far to reweight (Pareto k {result.new_information.pareto_k:.2f})")
+        log(f"what moved: {why}; refitting without them")
         settings = FitSettings(draws=run.draws, tune=run.tune, chains=run.chains, seed=run.seed)
         refit = forecast_without_new_events(events_before, priors, run.as_of, settings, horizon)
-        note = (f"The new events moved the posterior too far for reweighting (Pareto k {result.new_information.pareto_k:.2f}), "
-                f"so the chance without them comes from refitting the model on the previous run's events up to this "
-                f"run's as-of date, with the same priors and settings ({refit.seconds:.0f} s).")
+        note = (f"{why[0].upper()}{why[1:]}, so the chance without the new events comes from refitting the model on the "
+                f"previous run's events up to this run's as-of date, with the same priors and settings ({refit.seconds:.0f} s).")
         if not refit.passed:
             note += " That refit failed its own diagnostics: treat the split as indicative."
         result = result.refitted(refit.p, {k: v["p"] for k, v in previous.headline.items()}, note)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from forecast.conventions import FACTOR, WEEK
+from forecast.conventions import BREAK, FACTOR, WEEK
 from forecast.inference.importance import importance_weights
 from forecast.io.events import Event
 from forecast.model.dataset import ModelData, active_events, occasion_arrays, outcome_counts
@@ -64,6 +64,10 @@ def reweight(
         return Declined("the model's weeks changed (an event earlier than the first week, or an earlier as-of date)")
     if list(base[FACTOR].values) != list(data.factors):
         return Declined("the factors changed")
+    breaks_base = [str(b) for b in base[BREAK].values] if BREAK in base.coords else []
+    if breaks_base != [data.weeks[w].isoformat() for w in data.break_weeks]:
+        # A new break brings parameters (its step, its shift) the base run's draws do not hold.
+        return Declined("the logged breaks changed")
     before = {e.event_id: e for e in active_events(events_base, as_of_base)[0]}
     now = {e.event_id: e for e in active_events(events_now, data.as_of)[0]}
     added = [e for i, e in now.items() if i not in before and e.kind == "signal"]

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import xarray as xr
 
-from forecast.conventions import DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, OCCASION, TARGET_ACCEPT, WEEK
+from forecast.conventions import BREAK, DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, OCCASION, TARGET_ACCEPT, WEEK
 from forecast.inference.chains import STATS, ChainResult, run_chains
 from forecast.inference.convergence import convergence
 from forecast.inference.diagnostics import Diagnostics
@@ -64,10 +64,11 @@ def to_datatree(results: list[ChainResult], density: Density, data: ModelData, p
         FACTOR: list(data.factors), WEEK: [w.isoformat() for w in data.weeks], DEAL: list(data.deals),
         OCCASION: list(priors.outcomes.occasions), GRADE_RELIABILITY: list(priors.observation.reliability),
         GRADE_CREDIBILITY: list(priors.observation.credibility), "chain": np.arange(chains), "draw": np.arange(draws),
+        BREAK: [data.weeks[w].isoformat() for w in data.break_weeks],
     }
     variables = {}
     for parameter in density.layout.parameters:
-        if parameter.name == "occasion_effect" and not priors.outcomes.occasions:
+        if parameter.size == 0:  # no occasion types in these priors
             continue
         values = stacked[:, :, parameter.first_slot:parameter.first_slot + parameter.size]
         variables[parameter.name] = (("chain", "draw", *parameter.dims), values.reshape(chains, draws, *parameter.shape))

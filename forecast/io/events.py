@@ -20,7 +20,7 @@ from forecast.errors import InputError, did_you_mean
 from forecast.io.priors import Priors, canonical_json
 from forecast.io.textfiles import csv_rows, decode_text, header_names, read_input
 
-KINDS = ("signal", "outcome", "retraction", "scheduled")
+KINDS = ("signal", "outcome", "retraction", "scheduled", "break")
 SIGNAL_RANGE = (-3.0, 3.0)
 
 # Columns the tool understands; anything else is kept in the ledger as an extra.
@@ -31,7 +31,7 @@ CORE_COLUMNS = (
 TEXT_COLUMNS = ("actor", "description", "source")
 # Which columns a row of each kind needs, and which it must leave empty.
 REQUIRED_BY_KIND = {"signal": ("factor", "signal"), "outcome": ("outcome",), "retraction": ("retracts",),
-                    "scheduled": ("occasion",)}
+                    "scheduled": ("occasion",), "break": ()}
 # A scheduled occasion is logged ahead of its date; how far ahead a date may lie.
 SCHEDULED_AHEAD_DAYS = 2 * 366
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -254,6 +254,11 @@ def _parse_row(row: _Row, priors: Priors, bounds: tuple[dt.date, dt.date], extra
             rule = priors.outcomes.occasions[occasion].follows
             raise row.error("occasion", f"occasion type '{occasion}' is not logged: it is the {rule.weeks} weeks after each "
                                         f"'{rule.deal}' outcome, which the model finds itself; log the outcome instead")
+    elif kind == "break":
+        if not priors.breaks:
+            raise row.error("kind", "a break (a change of war that moves every obstacle and deal rate at once) needs priors "
+                                    "that say what one does: 'break_step' for each factor (factors.yaml) and 'break_shift' "
+                                    "for each deal type (outcomes.yaml); these priors have neither")
     else:
         retracts = row.get("retracts")
 

@@ -90,6 +90,9 @@ class Factor:
     initial: Param
     volatility: Param
     jumps: Jumps = NO_JUMPS
+    # A logged break (a `break` row: a change of war): the standard deviation of one extra normal
+    # step of this obstacle in the break's week. None: these priors cannot read a break.
+    break_step: Param | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,9 @@ class DealType:
     label: str
     baseline: Param
     effects: dict[str, Param]  # factor key -> b_jk
+    # A logged break: the change of this deal's baseline log-odds from the break's week on, one
+    # draw per break. None: these priors cannot read a break.
+    break_shift: Param | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,12 @@ class Priors:
     observation: Observation
     directory: Path
     content: dict[str, Any] = field(repr=False)  # the parsed YAML, for hashing and storing
+
+    @property
+    def breaks(self) -> bool:
+        """Whether these priors say what a logged break does (every factor's break_step and every
+        deal type's break_shift: parsing allows all or none)."""
+        return all(f.break_step is not None for f in self.factors.values())
 
     @property
     def hash(self) -> str:
@@ -372,15 +384,27 @@ def _parse_factors(doc: _Doc) -> dict[str, Factor]:
     factors = {}
     for key, entry in entries.items():
         key = _identifier(doc, ("factors", key), key)
-        entry = _check_keys(doc, ("factors", key), entry, {"label", "initial", "volatility", "jumps"}, {"label", "initial", "volatility"})
+        entry = _check_keys(doc, ("factors", key), entry, {"label", "initial", "volatility", "jumps", "break_step"},
+                            {"label", "initial", "volatility"})
         factors[key] = Factor(
             key=key,
             label=_label(doc, ("factors", key, "label"), entry["label"]),
             initial=_param(doc, ("factors", key, "initial"), entry["initial"], positive=False),
             volatility=_param(doc, ("factors", key, "volatility"), entry["volatility"], positive=True),
             jumps=_jumps(doc, ("factors", key, "jumps"), entry["jumps"]) if "jumps" in entry else NO_JUMPS,
+            break_step=_param(doc, ("factors", key, "break_step"), entry["break_step"], positive=True) if "break_step" in entry else None,
         )
+    _all_or_none(doc, "factors", {k: f.break_step for k, f in factors.items()}, "break_step")
     return factors
+
+
+def _all_or_none(doc: _Doc, section: str, entries: dict[str, Param | None], name: str) -> None:
+    """A break moves every obstacle and every deal rate: an entry for each, or for none."""
+    given = [k for k, v in entries.items() if v is not None]
+    if given and len(given) < len(entries):
+        missing = next(k for k, v in entries.items() if v is None)
+        raise doc.error((section, missing), f"'{name}' is given for {', '.join(given)} but not here: a logged break needs it "
+                                            "for every one, or for none")
 
 
 # Below nu = 1 (the Cauchy) a step has no mean, and the walk ahead scatters so widely that the
@@ -422,7 +446,7 @@ def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:
         key = _identifier(doc, ("deals", key), key)
         if key == complement_key:
             raise doc.error(("deals", key), "a deal type cannot share its key with the complement")
-        entry = _check_keys(doc, ("deals", key), entry, {"label", "baseline", "effects"}, {"label", "baseline", "effects"})
+        entry = _check_keys(doc, ("deals", key), entry, {"label", "baseline", "effects", "break_shift"}, {"label", "baseline", "effects"})
         effects_raw = _check_keys(doc, ("deals", key, "effects"), entry["effects"], set(factors), set(factors))
         deals[key] = DealType(
             key=key,
@@ -431,7 +455,13 @@ def _parse_outcomes(doc: _Doc, factors: dict[str, Factor]) -> Outcomes:
             effects={
                 f: _param(doc, ("deals", key, "effects", f), effects_raw[f], positive=False) for f in factors
             },
+            break_shift=_param(doc, ("deals", key, "break_shift"), entry["break_shift"], positive=False)
+            if "break_shift" in entry else None,
         )
+    _all_or_none(doc, "deals", {k: d.break_shift for k, d in deals.items()}, "break_shift")
+    if deals and (next(iter(deals.values())).break_shift is None) != (next(iter(factors.values())).break_step is None):
+        raise doc.error(("deals",), "a logged break needs both every factor's 'break_step' (factors.yaml) and every deal "
+                                    "type's 'break_shift' (outcomes.yaml), or neither")
     return Outcomes(
         start=start,
         horizon_weeks=horizon,

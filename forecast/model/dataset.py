@@ -48,6 +48,10 @@ class ModelData:
     occasion_counts: np.ndarray | None = None  # (weeks, occasions)
     occasions_ahead: np.ndarray | None = None  # (forecast_weeks, occasions)
     occasion_follows: tuple[Follows | None, ...] = ()  # aligned with occasions
+    # Logged breaks known by the as-of date (a change of war, docs/MODEL.md "Breaks"): the index of
+    # each one's week, in order; a break in the first week or before it changes nothing the model
+    # reads (the initial levels' prior describes that week), so it is left out.
+    break_weeks: tuple[int, ...] = ()
 
     @property
     def n_weeks(self) -> int:
@@ -80,8 +84,12 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
             raise InputError(f"event '{e.event_id}' in the ledger is an outcome '{e.outcome}', which these priors do not "
                              "define; add it to outcomes.yaml or retract the event")
 
+    breaks = [e for e in active if e.kind == "break"]
+    if breaks and not priors.breaks:
+        raise InputError(f"event '{breaks[0].event_id}' in the ledger is a break, which these priors cannot read; add "
+                         "'break_step' to each factor and 'break_shift' to each deal type, or retract the event")
     scheduled = [e for e in active if e.kind == "scheduled"]
-    active = [e for e in active if e.kind != "scheduled"]
+    active = [e for e in active if e.kind not in ("scheduled", "break")]
     for e in scheduled:
         if e.occasion not in priors.outcomes.occasions:
             raise InputError(f"event '{e.event_id}' in the ledger is a scheduled '{e.occasion}', which these priors do not "
@@ -98,6 +106,7 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
 
     signals = [e for e in active if e.kind == "signal"]
     outcomes = [e for e in active if e.kind == "outcome"]
+    break_weeks = tuple(sorted({w for w in (week_index(e.date, first) for e in breaks) if 1 <= w < len(weeks)}))
     arrays = signal_arrays(signals, factors, first)
     used = sorted((e.event_id, e.content_hash) for e in events if e.reported <= as_of)
     data_hash = hashlib.sha256(canonical_json({"as_of": as_of.isoformat(), "events": used}).encode()).hexdigest()
@@ -116,21 +125,39 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
             "outcomes": len(outcomes),
             "retracted": len(retracted),
             **({"scheduled": len(scheduled)} if scheduled else {}),
+            **({"breaks": len(breaks)} if breaks else {}),
         },
-        **occasion_arrays([*scheduled, *outcomes], list(priors.outcomes.occasions), weeks, priors.outcomes.forecast_weeks,
-                          [o.follows for o in priors.outcomes.occasions.values()]),
+        break_weeks=break_weeks,
+        **occasion_arrays([*scheduled, *outcomes, *breaks],
+                          [*priors.outcomes.occasions, *(break_column(weeks[w]) for w in break_weeks)], weeks,
+                          priors.outcomes.forecast_weeks, [o.follows for o in priors.outcomes.occasions.values()]),
     )
+
+
+# A break's shift of the deal rates is an occasion that lasts: 1 in its week and every week after.
+# Its column among the occasions is named by its week, after the priors' occasion types.
+BREAK_PREFIX = "break:"
+
+
+def break_column(week: dt.date) -> str:
+    return f"{BREAK_PREFIX}{week.isoformat()}"
+
+
+def is_break_column(name: str) -> bool:
+    return name.startswith(BREAK_PREFIX)
 
 
 def occasion_arrays(events: Sequence[Event], occasions: Sequence[str], weeks: Sequence[dt.date],
                     forecast_weeks: int, follows: Sequence[Follows | None] = ()) -> dict:
     """Each occasion type's count by observed week and by forecast week (1..forecast_weeks after
     the last observed week); occasions outside both are ignored. `events` are those in force:
-    their scheduled rows count where they fall, and an occasion type that follows a deal type
-    (`follows`, aligned with `occasions`) is 1 in each of its weeks after a week with such a deal.
+    their scheduled rows count where they fall, an occasion type that follows a deal type
+    (`follows`, aligned with the first `occasions`) is 1 in each of its weeks after a week with
+    such a deal, and a break's column (`break_column`, after the priors' types) is 1 from the
+    break's week on, ahead included, if the break is among `events`.
     Ahead of the last observed week that is exact for the first deal, which is what the forecast
     asks: until it comes, no other deal starts a new run of such weeks."""
-    follows = tuple(follows) or (None,) * len(occasions)
+    follows = (*follows, *(None,) * (len(occasions) - len(follows)))
     observed = np.zeros((len(weeks), len(occasions)))
     ahead = np.zeros((forecast_weeks, len(occasions)))
 
@@ -143,6 +170,11 @@ def occasion_arrays(events: Sequence[Event], occasions: Sequence[str], weeks: Se
     for e in events:
         if e.kind == "scheduled":
             add(week_index(e.date, weeks[0]), list(occasions).index(e.occasion), 1)
+        elif e.kind == "break" and break_column(monday(e.date)) in occasions:
+            # From its week on, in the weeks observed and every week ahead.
+            column = list(occasions).index(break_column(monday(e.date)))
+            observed[max(0, week_index(e.date, weeks[0])):, column] = 1
+            ahead[:, column] = 1
     if any(follows):
         # The deals in the observed weeks, with room for the runs they carry into the weeks ahead.
         deals = sorted({rule.deal for rule in follows if rule is not None})

@@ -95,6 +95,11 @@ class Structure(NamedTuple):
     occasion_week: np.ndarray
     occasion_type: np.ndarray
     occasion_count: np.ndarray
+    occasion_slot: np.ndarray  # (deals, occasion columns): the slot of each column's effect on each deal
+    # Logged breaks (docs/MODEL.md, "Breaks"): each one's week, where every obstacle's step gains a
+    # normal of sd break_step[k] (its slot per factor); their shifts are occasion columns above.
+    break_week: np.ndarray
+    break_step_slot: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,7 @@ def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | 
     factors = [priors.factors[k] for k in data.factors]
     deals = [priors.outcomes.deals[k] for k in data.deals]
     occasions = list(priors.outcomes.occasions.values())
+    n_breaks = len(data.break_weeks)
     obs = priors.observation
     n_factors, n_weeks, n_signals = len(factors), data.n_weeks, len(data.signal_value)
     if reading_precisions is None:
@@ -171,6 +177,11 @@ def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | 
         ("occasion_effect", ("deal", "occasion"), (len(deals), len(occasions)),
          [o.effects[d.key] for d in deals for o in occasions]),
     ]
+    if n_breaks:
+        entries += [
+            ("break_step", ("factor",), (n_factors,), [f.break_step for f in factors]),
+            ("break_shift", ("deal", "break"), (len(deals), n_breaks), [d.break_shift for d in deals for _ in range(n_breaks)]),
+        ]
     parameters, params = [], []
     for name, dims, shape, elements in entries:
         parameters.append(Parameter(name, dims, shape, len(params)))
@@ -215,10 +226,20 @@ def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | 
 
     counts = data.outcome_counts.astype(float)
     totals = counts.sum(axis=1)
-    occasion_counts = (data.occasion_counts.astype(float) if data.occasion_counts is not None and len(occasions)
-                       else np.zeros((n_weeks, len(occasions))))
+    # Every occasion column (the priors' types, then each break's lasting shift) and, per deal, the
+    # slot of the effect it adds to that deal's log-odds.
+    n_columns = len(occasions) + n_breaks
+    occasion_counts = (data.occasion_counts.astype(float) if data.occasion_counts is not None and n_columns
+                       else np.zeros((n_weeks, n_columns)))
+    by_name = {p.name: p for p in parameters}
+    occasion_slot = np.zeros((len(deals), n_columns), dtype=np.int64)
+    for j in range(len(deals)):
+        for o in range(len(occasions)):
+            occasion_slot[j, o] = by_name["occasion_effect"].first_slot + j * len(occasions) + o
+        for b in range(n_breaks):
+            occasion_slot[j, len(occasions) + b] = by_name["break_shift"].first_slot + j * n_breaks + b
     structure = Structure(
-        n_factors=n_factors, n_weeks=n_weeks, n_deals=len(deals), n_occasions=len(occasions), sparse=sparse,
+        n_factors=n_factors, n_weeks=n_weeks, n_deals=len(deals), n_occasions=n_columns, sparse=sparse,
         outcomes_observed=bool(data.outcomes_observed),
         slot_x=slot_x, slot_code=slot_code, slot_p=slot_p, slot_transform=slot_transform, slot_bounds=slot_bounds,
         slot_value=slot_value,
@@ -236,6 +257,9 @@ def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | 
         occasion_week=np.nonzero(occasion_counts)[0].astype(np.int64),
         occasion_type=np.nonzero(occasion_counts)[1].astype(np.int64),
         occasion_count=occasion_counts[np.nonzero(occasion_counts)].astype(float),
+        occasion_slot=occasion_slot,
+        break_week=np.array(data.break_weeks, dtype=np.int64),
+        break_step_slot=(by_name["break_step"].first_slot + np.arange(n_factors) if n_breaks else np.zeros(0, np.int64)),
     )
     layout = Layout(tuple(parameters), n_coordinates, free_slots, slice(x_path, x_reading),
                     slice(x_step, x_path), slice(x_reading, n_coordinates))
@@ -254,10 +278,10 @@ def slot_values(x: np.ndarray, S: Structure) -> np.ndarray:
 
 @numba.njit(cache=True, nogil=True)
 def _stand_in(x: np.ndarray, S: Structure, values: np.ndarray) -> tuple[
-        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The Kalman stand-in's inputs at x, laid out week by factor: (information h, weighted sum g,
-    step variances q, log q, standard normals eps), and per reading (scale, log scale, precision
-    in the stand-in, lambda: its own precision on sparse logs, else 1)."""
+    step variances q, log q, the walk's part of q, standard normals eps), and per reading (scale,
+    log scale, precision in the stand-in, lambda: its own precision on sparse logs, else 1)."""
     K, W = S.n_factors, S.n_weeks
     volatility = values[S.o_volatility:S.o_volatility + K]
     noise, nu = values[S.o_noise], values[S.o_nu]
@@ -274,6 +298,12 @@ def _stand_in(x: np.ndarray, S: Structure, values: np.ndarray) -> tuple[
                 y = x[S.x_step + h * (W - 1) + (w - 1)]
                 q[w, k] = variance * math.exp(-y)  # volatility^2 / tau, tau = exp(y)
                 log_q[w, k] = log_variance - y
+    walk_q = q.copy()  # the walk's own part of q (volatility^2 / tau), for the gradient
+    for w in S.break_week:
+        for k in range(K):
+            step = values[S.break_step_slot[k]]
+            q[w, k] += step * step
+            log_q[w, k] = math.log(q[w, k])
     N = S.value.shape[0]
     scale, log_scale, precision, lam = np.empty(N), np.empty(N), np.empty(N), np.ones(N)
     log_noise = math.log(noise)
@@ -296,7 +326,7 @@ def _stand_in(x: np.ndarray, S: Structure, values: np.ndarray) -> tuple[
     for k in range(K):
         for w in range(W):
             eps[w, k] = x[S.x_path + k * W + w]
-    return information.reshape((W, K)), weighted.reshape((W, K)), q, log_q, eps, scale, log_scale, precision, lam
+    return information.reshape((W, K)), weighted.reshape((W, K)), q, log_q, walk_q, eps, scale, log_scale, precision, lam
 
 
 @numba.njit(cache=True, nogil=True)
@@ -325,7 +355,7 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
     reliability_m = values[S.o_reliability:S.o_reliability + 6]
     credibility_m = values[S.o_credibility:S.o_credibility + 6]
 
-    h_in, g_in, q, log_q, eps, scale, log_scale, precision, lam = _stand_in(x, S, values)
+    h_in, g_in, q, log_q, walk_q, eps, scale, log_scale, precision, lam = _stand_in(x, S, values)
     N = S.value.shape[0]
     # Each heavy factor's step precisions: Gamma(nu/2, rate nu/2) on tau, on the log scale; its
     # constant once, not once a week.
@@ -408,7 +438,7 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
         for e_ in range(S.occasion_week.shape[0]):
             w, o, c = S.occasion_week[e_], S.occasion_type[e_], S.occasion_count[e_]
             for j in range(J):
-                boost[w, j] += values[S.o_occasion + j * V + o] * c
+                boost[w, j] += values[S.occasion_slot[j, o]] * c
         eta = np.empty(J)
         share = np.empty(J)  # exp(eta_j - largest): each week's exponentials, taken once
         d_eta_w = np.zeros((W, J))
@@ -440,7 +470,7 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
         for e_ in range(S.occasion_week.shape[0]):
             w, o, c = S.occasion_week[e_], S.occasion_type[e_], S.occasion_count[e_]
             for j in range(J):
-                occasion_bar[j, o] += d_eta_w[w, j] * c
+                occasion_bar[j, o] += d_eta_w[w, j] * c  # (deal, occasion column); into its slot below
 
     if not with_gradient:
         return total
@@ -457,12 +487,13 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
         h = S.heavy[k]
         for w in range(1, W):
             total_q_bar = q_bar[w, k] + d_q[w, k]
-            # q = volatility^2 / tau: d q / d volatility = 2 q / volatility, d q / d log tau = -q.
-            volatility_bar[k] += total_q_bar * 2.0 * q[w, k] / volatility[k]
+            # q = volatility^2 / tau (+ break_step^2 in a break's week): d q / d volatility =
+            # 2 (volatility^2 / tau) / volatility, d q / d log tau = -volatility^2 / tau.
+            volatility_bar[k] += total_q_bar * 2.0 * walk_q[w, k] / volatility[k]
             if h >= 0:
                 i = S.x_step + h * (W - 1) + (w - 1)
                 half = S.step_nu[k] / 2.0
-                gradient[i] = half * (1.0 - math.exp(x[i])) - total_q_bar * q[w, k]
+                gradient[i] = half * (1.0 - math.exp(x[i])) - total_q_bar * walk_q[w, k]
     h_flat_bar = h_bar.reshape(W * K)
     g_flat_bar = g_bar.reshape(W * K)
     for n in range(N):
@@ -484,6 +515,9 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
 
     # Into the prior entries' coordinates.
     value_bar = np.zeros(n_slots)
+    for w in S.break_week:
+        for k in range(K):
+            value_bar[S.break_step_slot[k]] += (q_bar[w, k] + d_q[w, k]) * 2.0 * values[S.break_step_slot[k]]
     for k in range(K):
         value_bar[S.o_volatility + k] = volatility_bar[k]
     value_bar[S.o_noise] = noise_bar
@@ -496,7 +530,7 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
         for k in range(K):
             value_bar[S.o_effect + j * K + k] = effect_bar[j, k]
         for o in range(V):
-            value_bar[S.o_occasion + j * V + o] = occasion_bar[j, o]
+            value_bar[S.occasion_slot[j, o]] += occasion_bar[j, o]
     for s in range(n_slots):
         i = S.slot_x[s]
         if i < 0:
@@ -514,7 +548,7 @@ def constrained(x: np.ndarray, S: Structure, out: np.ndarray) -> None:
     values = slot_values(x, S)
     n_slots = values.shape[0]
     out[:n_slots] = values
-    h_in, g_in, q, _, eps, _, _, _, _ = _stand_in(x, S, values)
+    h_in, g_in, q, _, _, eps, _, _, _, _ = _stand_in(x, S, values)
     theta = forward(h_in, g_in, q, S.m0, S.p0, eps)[0]
     for k in range(K):
         for w in range(W):

@@ -102,7 +102,14 @@ class Draws:
                  "reliability": (GRADE_RELIABILITY,), "credibility": (GRADE_CREDIBILITY,), "occasion_effect": (DEAL, OCCASION)}
         present = {field: var for field, var in names.items() if var in ds}
         s = ds[list(present.values())].stack(sample=SAMPLE_DIMS)
-        return cls(**{field: s[var].transpose("sample", *order.get(field, ())).values for field, var in present.items()})
+        values = {field: s[var].transpose("sample", *order.get(field, ())).values for field, var in present.items()}
+        if "break_shift" in ds:
+            # A break's shift is an occasion column that lasts (model/dataset.py): its effects come
+            # after the occasion types', as its column comes after theirs.
+            shift = ds["break_shift"].stack(sample=SAMPLE_DIMS).transpose("sample", DEAL, ...).values
+            occasion = values.get("occasion_effect", np.zeros((*shift.shape[:2], 0)))
+            values["occasion_effect"] = np.concatenate([occasion, shift], axis=2)
+        return cls(**values)
 
     @property
     def theta_last(self) -> np.ndarray:

@@ -25,6 +25,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from forecast.conventions import (
+    BREAK,
     CREDIBILITY_GRADES,
     DEAL,
     FACTOR,
@@ -61,7 +62,9 @@ def coords(data: ModelData, priors: Priors) -> dict[str, list]:
         GRADE_CREDIBILITY: list(CREDIBILITY_GRADES),
         SIGNAL: list(range(len(data.signal_value))),
         **({OCCASION: list(priors.outcomes.occasions)} if priors.outcomes.occasions else {}),
+        **({BREAK: [data.weeks[w].isoformat() for w in data.break_weeks]} if data.break_weeks else {}),
     }
+
 
 
 def build_model(data: ModelData, priors: Priors) -> pm.Model:
@@ -76,7 +79,11 @@ def build_model(data: ModelData, priors: Priors) -> pm.Model:
         if data.n_weeks > 1:
             z = pm.Normal("innovation", 0.0, 1.0, dims=(FACTOR, STEP))
             precision = _step_precision(step_nu)
-            scale = volatility[:, None] if precision is None else volatility[:, None] / pt.sqrt(precision)
+            variance = (volatility**2)[:, None] * pt.ones((len(factors), data.n_weeks - 1))
+            if precision is not None:
+                variance = variance / precision
+            # A break's week: the walk's step plus the break's own (one column per step, week w at w - 1).
+            scale = pt.sqrt(_with_breaks(data, priors, factors, pt.concatenate([pt.ones((len(factors), 1)), variance], axis=1))[:, 1:])
             theta = pt.concatenate([theta, theta + pt.cumsum(scale * z, axis=1)], axis=1)
         theta = pm.Deterministic("theta", theta, dims=(FACTOR, WEEK))
         _observe(data, priors, theta, _observation_parameters(priors), _data(data))
@@ -117,6 +124,7 @@ def build_fit_model(data: ModelData, priors: Priors, reading_precisions: bool | 
         step_variance = (volatility**2)[:, None] * pt.ones((len(factors), data.n_weeks))
         if precision is not None:
             step_variance = pt.concatenate([step_variance[:, :1], step_variance[:, 1:] / precision], axis=1)
+        step_variance = _with_breaks(data, priors, factors, step_variance)
         path, log_jacobian, _, _ = KalmanPath()(h, g, step_variance, m0, p0, path_std)
         theta = pm.Deterministic("theta", path, dims=(FACTOR, WEEK))
         pm.Deterministic("initial", theta[:, 0], dims=FACTOR)
@@ -245,11 +253,18 @@ def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters:
     baseline = prior_array("baseline", [d.baseline for d in deals], (DEAL,))
     effect = prior_array("effect", [[d.effects[k] for k in data.factors] for d in deals], (DEAL, FACTOR))
     boost = None
-    if priors.outcomes.occasions:
+    if priors.outcomes.occasions or data.break_weeks:
         occasions = list(priors.outcomes.occasions.values())
-        occasion_effect = prior_array("occasion_effect", [[o.effects[d.key] for o in occasions] for d in deals], (DEAL, OCCASION))
-        counts = data.occasion_counts if data.occasion_counts is not None else np.zeros((data.n_weeks, len(occasions)))
-        boost = pt.dot(pm.Data("occasion_counts", counts, dims=(WEEK, OCCASION)), occasion_effect.T)
+        columns = []
+        if occasions:
+            columns.append(prior_array("occasion_effect", [[o.effects[d.key] for o in occasions] for d in deals], (DEAL, OCCASION)))
+        if data.break_weeks:
+            # A break's shift of each deal's log-odds: an occasion column that lasts from its week on.
+            columns.append(prior_array("break_shift", [[d.break_shift] * len(data.break_weeks) for d in deals], (DEAL, BREAK)))
+        effect_all = pt.concatenate(columns, axis=1) if len(columns) > 1 else columns[0]
+        width = len(occasions) + len(data.break_weeks)
+        counts = data.occasion_counts if data.occasion_counts is not None else np.zeros((data.n_weeks, width))
+        boost = pt.dot(pm.Data("occasion_counts", counts), effect_all.T)
     if data.outcomes_observed:
         p = weekly_outcome_probabilities(theta.T, baseline, effect, boost)
         pm.Multinomial(
@@ -259,6 +274,17 @@ def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters:
             observed=observed["outcome_counts"],
             dims=(WEEK, WEEKLY_OUTCOME),
         )
+
+
+def _with_breaks(data: ModelData, priors: Priors, factors: list, step_variance: TensorVariable) -> TensorVariable:
+    """(factors, weeks) step variances with each logged break's own step added in its week:
+    break_step[k]^2, a normal of its own on top of the walk's."""
+    if not data.break_weeks:
+        return step_variance
+    break_step = prior_array("break_step", [f.break_step for f in factors], (FACTOR,))
+    weeks = np.zeros(data.n_weeks)
+    weeks[list(data.break_weeks)] = 1.0
+    return step_variance + (break_step**2)[:, None] * pt.as_tensor(weeks)[None, :]
 
 
 def weekly_outcome_probabilities(theta_wk: TensorVariable, baseline: TensorVariable, effect: TensorVariable,

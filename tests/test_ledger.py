@@ -10,7 +10,7 @@ import pytest
 from conftest import EXAMPLE, snapshot, write_csv
 
 from forecast.io.events import read_events
-from forecast.io.ledger import Ledger, RunRecord
+from forecast.io.ledger import SCHEMA_VERSION, Ledger, RunRecord
 
 
 def _run(run_id="r1", **overrides) -> RunRecord:
@@ -116,7 +116,7 @@ def test_a_schema_1_ledger_is_read_and_migrated(tmp_path, priors):
     old, new = ledger.runs()
     assert old.last_event_seq is None and new.last_event_seq == len(parsed.events)
     with sqlite3.connect(ledger.path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_a_schema_2_ledger_keeps_every_event_and_gains_scheduled_occasions(tmp_path, priors):
@@ -149,7 +149,7 @@ def test_a_schema_2_ledger_keeps_every_event_and_gains_scheduled_occasions(tmp_p
     assert after[-1].kind == "scheduled" and after[-1].occasion == "orthodox_easter"
     assert after[-1].content_hash == easter[0].content_hash
     with sqlite3.connect(ledger.path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_a_negative_zero_reading_keeps_its_hash_through_the_ledger(tmp_path, priors):
@@ -175,3 +175,51 @@ def test_writes_to_a_current_ledger_leave_its_schema_alone(tmp_path):
     ledger.commit_update(file="f", file_sha256="s", new_events=[], known_count=0, run=_run("r2"))
     ledger.set_report("r2", "reports/r2.pdf")
     assert schema_version() == before
+
+
+def test_a_schema_3_ledger_keeps_every_event_and_gains_breaks_and_coders(tmp_path, priors):
+    """Schema 4 rebuilds the events table again (the break kind, the coder and contested
+    columns): every row keeps its seq, content hash and extras, and reads as the default coder.
+    A row ingested with a `coder` column as free text keeps that text, and a file that still has
+    the column compares against it as it was ingested (not as an edit)."""
+    from conftest import HEADER
+
+    ledger = Ledger(tmp_path / "forecast.sqlite")
+    path = write_csv(tmp_path / "c.csv", "c1,2025-02-18,signal,territorial_rigidity,2.0,,,B,2,coded by Ann,Ann",
+                     header=HEADER + ",coder")
+    # As schema 3 read it: 'coder' an unknown column, kept as free text.
+    legacy = [dataclasses.replace(e, coder="", extras={"coder": "Ann"}) for e in read_events(path, priors).events]
+    ledger.commit_update(file="f", file_sha256="s", new_events=legacy, known_count=0, run=_run("r1"))
+    with sqlite3.connect(ledger.path) as conn:  # turn it into what schema 3 wrote
+        conn.execute("CREATE TABLE events_v3 AS SELECT * FROM events")
+        conn.execute("DROP TABLE events")
+        conn.execute(_SCHEMA_3_EVENTS)
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(events)")]
+        conn.execute(f"INSERT INTO events SELECT {', '.join(columns)} FROM events_v3")
+        conn.execute("DROP TABLE events_v3")
+        conn.execute("PRAGMA user_version = 3")
+    before = [(e.event_id, e.content_hash, e.extras) for e in ledger.events()]
+    assert before[0][2] == {"coder": "Ann"} and before[0][1] == legacy[0].content_hash
+    # The same file again: known and unchanged, not an edit.
+    again = read_events(path, priors, known=ledger.known_events())
+    assert again.events[0].coder == "Ann"
+    # A break and a coder's row go into the migrated ledger.
+    rows = read_events(write_csv(tmp_path / "b.csv", "b1,2025-02-19,signal,territorial_rigidity,1.0,,,B,2,by Bo,Bo",
+                                 header=HEADER + ",coder"), priors).events
+    ledger.commit_update(file="b", file_sha256="b", new_events=rows, known_count=0, run=None)
+    after = ledger.events()
+    assert [(e.event_id, e.content_hash, e.extras) for e in after[:1]] == before
+    assert after[0].coder == "" and after[1].coder == "Bo" and after[1].content_hash == rows[0].content_hash
+    with sqlite3.connect(ledger.path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        conn.execute("INSERT INTO events (event_id, kind, date, reported, source_reliability, info_credibility, actor, "
+                     "description, source, extras, content_hash, ingest_id, line) VALUES ('x', 'break', '2025-02-20', "
+                     "'2025-02-20', 'A', '1', '', '', '', '{}', 'h', 1, 1)")
+
+
+_SCHEMA_3_EVENTS = (
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL CHECK "
+    "(kind IN ('signal', 'outcome', 'retraction', 'scheduled')), date TEXT NOT NULL, reported TEXT NOT NULL, factor TEXT, "
+    "signal REAL, outcome TEXT, retracts TEXT, occasion TEXT, source_reliability TEXT NOT NULL, info_credibility TEXT NOT NULL, "
+    "actor TEXT NOT NULL, description TEXT NOT NULL, source TEXT NOT NULL, extras TEXT NOT NULL, "
+    "content_hash TEXT NOT NULL, ingest_id INTEGER NOT NULL REFERENCES ingests(ingest_id), line INTEGER NOT NULL)")

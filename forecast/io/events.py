@@ -26,8 +26,12 @@ SIGNAL_RANGE = (-3.0, 3.0)
 # Columns the tool understands; anything else is kept in the ledger as an extra.
 CORE_COLUMNS = (
     "date", "kind", "factor", "signal", "outcome", "retracts", "occasion", "event_id", "reported",
-    "source_reliability", "info_credibility", "actor", "description", "source",
+    "source_reliability", "info_credibility", "actor", "description", "source", "coder", "contested",
 )
+# Columns that were free text (extras) before they were read: a row ingested then keeps its
+# content hash, so a file that had them compares against the ledger as it was (KnownEvent).
+LATER_COLUMNS = ("coder", "contested")
+CODER_MAX = 80  # characters of a coder's name
 TEXT_COLUMNS = ("actor", "description", "source")
 # Which columns a row of each kind needs, and which it must leave empty.
 REQUIRED_BY_KIND = {"signal": ("factor", "signal"), "outcome": ("outcome",), "retraction": ("retracts",),
@@ -55,6 +59,8 @@ class Event:
     description: str
     source: str
     occasion: str | None = None  # for a scheduled row: the occasion type (outcomes.yaml)
+    coder: str = ""  # who coded the row ("": the log's one default coder)
+    contested: bool = False  # an outcome whose status as a deal is disputed (docs/CODING.md, section 5)
     extras: dict[str, str] = field(default_factory=dict, compare=False)
     line: int = field(default=0, compare=False)
 
@@ -68,7 +74,17 @@ class Event:
             "description": self.description, "source": self.source,
             # Only scheduled rows carry it, so that every other row keeps the hash it always had.
             **({"occasion": self.occasion} if self.occasion is not None else {}),
+            # Likewise: only where given.
+            **({"coder": self.coder} if self.coder else {}),
+            **({"contested": True} if self.contested else {}),
         }
+
+    def legacy_hash(self, columns: frozenset[str]) -> str:
+        """The content hash this row had when `columns` (of LATER_COLUMNS) were free text."""
+        content = self.content
+        for column in columns:
+            content.pop(column, None)
+        return content_hash(content)
 
     @property
     def content_hash(self) -> str:
@@ -85,6 +101,8 @@ class KnownEvent:
 
     content_hash: str
     kind: str
+    # LATER_COLUMNS the row carried as free text when ingested: its hash was taken without them.
+    legacy_columns: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -136,7 +154,8 @@ def read_events(
             warnings.append(f"{path}, line {line}: repeats line {earlier.line} exactly; counted once")
             continue
         previous = known.get(event.event_id)
-        if previous is not None and previous.content_hash != event.content_hash:
+        if previous is not None and previous.content_hash != (
+                event.legacy_hash(previous.legacy_columns) if previous.legacy_columns else event.content_hash):
             raise row.error(
                 "event_id",
                 f"id '{event.event_id}' is already in the ledger with different content; "
@@ -269,10 +288,16 @@ def _parse_row(row: _Row, priors: Priors, bounds: tuple[dt.date, dt.date], extra
     if credibility not in CREDIBILITY_GRADES:
         raise row.error("info_credibility", f"expected an Admiralty information-credibility grade 1-6, got '{credibility}'")
 
+    coder = row.get("coder")
+    if len(coder) > CODER_MAX or not coder.isprintable():
+        raise row.error("coder", f"expected a coder's name of at most {CODER_MAX} printable characters")
+    contested = _contested(row, kind)
+
     fields = dict(
         kind=kind, date=date, reported=reported, factor=factor, signal=signal, outcome=outcome,
         retracts=retracts, source_reliability=reliability, info_credibility=credibility,
         actor=row.get("actor"), description=row.get("description"), source=row.get("source"), occasion=occasion,
+        coder=coder, contested=contested,
     )
     provisional = Event(event_id="", **fields)
     event_id = row.get("event_id") or "h" + provisional.content_hash[:15]
@@ -280,6 +305,16 @@ def _parse_row(row: _Row, priors: Priors, bounds: tuple[dt.date, dt.date], extra
         event_id=event_id, **fields,
         extras={c: row.get(c) for c in extras if row.get(c)}, line=row.line,
     )
+
+
+def _contested(row: _Row, kind: str) -> bool:
+    """`yes` marks an outcome whose status as a deal is disputed; empty or `no` is the default."""
+    value = row.get("contested").lower()
+    if value not in ("", "yes", "no"):
+        raise row.error("contested", f"expected 'yes', 'no' or nothing, got '{row.get('contested')}'")
+    if value == "yes" and kind != "outcome":
+        raise row.error("contested", f"only an outcome can be contested (a deal whose status is disputed); this row is a {kind}")
+    return value == "yes"
 
 
 def _date(row: _Row, column: str, bounds: tuple[dt.date, dt.date], start: dt.date) -> dt.date:

@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import quote
 
 from forecast.errors import ForecastError
-from forecast.io.events import Event, KnownEvent
+from forecast.io.events import LATER_COLUMNS, Event, KnownEvent
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE ingests (
@@ -35,7 +35,7 @@ CREATE TABLE ingests (
 CREATE TABLE events (
     seq                INTEGER PRIMARY KEY,   -- order of ingestion
     event_id           TEXT NOT NULL UNIQUE,
-    kind               TEXT NOT NULL CHECK (kind IN ('signal', 'outcome', 'retraction', 'scheduled')),
+    kind               TEXT NOT NULL CHECK (kind IN ('signal', 'outcome', 'retraction', 'scheduled', 'break')),
     date               TEXT NOT NULL,
     reported           TEXT NOT NULL,
     factor             TEXT,
@@ -48,6 +48,8 @@ CREATE TABLE events (
     actor              TEXT NOT NULL,
     description        TEXT NOT NULL,
     source             TEXT NOT NULL,
+    coder              TEXT NOT NULL DEFAULT '',  -- who coded the row, '' the default coder (schema 4)
+    contested          INTEGER NOT NULL DEFAULT 0,  -- an outcome whose status as a deal is disputed (schema 4)
     extras             TEXT NOT NULL,         -- JSON object of unknown columns
     content_hash       TEXT NOT NULL,
     ingest_id          INTEGER NOT NULL REFERENCES ingests(ingest_id),
@@ -153,8 +155,8 @@ class Ledger:
         with self._reader() as conn:
             if conn is None:
                 return {}
-            rows = conn.execute("SELECT event_id, content_hash, kind FROM events").fetchall()
-        return {r["event_id"]: KnownEvent(r["content_hash"], r["kind"]) for r in rows}
+            rows = conn.execute("SELECT event_id, content_hash, kind, extras FROM events").fetchall()
+        return {r["event_id"]: KnownEvent(r["content_hash"], r["kind"], _legacy_columns(r["extras"])) for r in rows}
 
     def events(self, up_to_seq: int | None = None) -> list[Event]:
         """Every event in ingestion order; with `up_to_seq`, only those ingested by then."""
@@ -203,8 +205,8 @@ class Ledger:
                     )
                     conn.executemany(
                         "INSERT INTO events (event_id, kind, date, reported, factor, signal, outcome, retracts, occasion,"
-                        " source_reliability, info_credibility, actor, description, source, extras, content_hash,"
-                        " ingest_id, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        " source_reliability, info_credibility, actor, description, source, coder, contested, extras,"
+                        " content_hash, ingest_id, line) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [_event_to_row(e, cursor.lastrowid) for e in new_events],
                     )
                 if run is not None:
@@ -281,15 +283,17 @@ def _create_or_migrate(conn: sqlite3.Connection, path: Path) -> None:
         return
     if version < 2:
         conn.execute("ALTER TABLE runs ADD COLUMN last_event_seq INTEGER")
-    if version < 3:
-        # Scheduled occasions: a new kind (SQLite cannot change a CHECK in place, so the events
-        # table is rebuilt with every row and its seq) and the occasion column.
+    if version < 4:
+        # Schema 3: scheduled occasions (a new kind, the occasion column); schema 4: breaks (a new
+        # kind), the coder and contested columns. SQLite cannot change a CHECK in place, so the
+        # events table is rebuilt with every row and its seq; the new columns take their defaults
+        # (the default coder, not contested), and every row keeps its content hash.
         create = next(s for s in _SCHEMA.split(";") if "CREATE TABLE events" in s)
-        conn.execute(create.replace("CREATE TABLE events", "CREATE TABLE events_v3"))
+        conn.execute(create.replace("CREATE TABLE events", "CREATE TABLE events_new"))
         columns = [row[1] for row in conn.execute("PRAGMA table_info(events)")]
-        conn.execute(f"INSERT INTO events_v3 ({', '.join(columns)}) SELECT {', '.join(columns)} FROM events")
+        conn.execute(f"INSERT INTO events_new ({', '.join(columns)}) SELECT {', '.join(columns)} FROM events")
         conn.execute("DROP TABLE events")
-        conn.execute("ALTER TABLE events_v3 RENAME TO events")
+        conn.execute("ALTER TABLE events_new RENAME TO events")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -301,6 +305,11 @@ def _check_version(conn: sqlite3.Connection, path: Path) -> int:
     return version
 
 
+def _legacy_columns(extras: str) -> frozenset[str]:
+    """The columns read today that this row carried as free text when it was ingested."""
+    return frozenset(c for c in LATER_COLUMNS if c in json.loads(extras)) if '"' in extras else frozenset()
+
+
 def _utcnow() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -309,7 +318,7 @@ def _event_to_row(e: Event, ingest_id: int) -> tuple:
     return (
         e.event_id, e.kind, e.date.isoformat(), e.reported.isoformat(), e.factor, e.signal, e.outcome,
         e.retracts, e.occasion, e.source_reliability, e.info_credibility, e.actor, e.description, e.source,
-        json.dumps(e.extras, ensure_ascii=False), e.content_hash, ingest_id, e.line,
+        e.coder, int(e.contested), json.dumps(e.extras, ensure_ascii=False), e.content_hash, ingest_id, e.line,
     )
 
 
@@ -320,5 +329,7 @@ def _event_from_row(r: sqlite3.Row) -> Event:
         outcome=r["outcome"], retracts=r["retracts"], source_reliability=r["source_reliability"],
         info_credibility=r["info_credibility"], actor=r["actor"], description=r["description"],
         source=r["source"], occasion=r["occasion"] if "occasion" in r.keys() else None,  # noqa: SIM118 (a Row's `in` looks at values)
+        # An older ledger, read as it is (read-only): no coder or contested column yet.
+        coder=r["coder"] if "coder" in r.keys() else "", contested=bool(r["contested"]) if "contested" in r.keys() else False,  # noqa: SIM118
         extras=json.loads(r["extras"]), line=r["line"],
     )

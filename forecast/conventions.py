@@ -10,6 +10,7 @@ GRADE_RELIABILITY = "reliability"
 GRADE_CREDIBILITY = "credibility"
 OCCASION = "occasion"  # the scheduled occasion types of the priors
 BREAK = "break"  # logged breaks, by week (docs/MODEL.md, "Breaks")
+CODER = "coder"  # who coded the readings (docs/MODEL.md, "Coders"); "" the default coder
 SAMPLE_DIMS = ("chain", "draw")  # the dimensions that index draws
 
 # The one interval reported everywhere: 5-95 % across posterior draws.

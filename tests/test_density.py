@@ -50,6 +50,8 @@ def _pymc_point(density, model, x):
     steps = [n for n in values if n.startswith("step_precision")]
     if steps:
         point[steps[0]] = x[layout.step_precisions].reshape(initial[steps[0]].shape)
+    if "coder_offset_zerosum__" in values:
+        point["coder_offset_zerosum__"] = x[layout.house_effects].reshape(initial["coder_offset_zerosum__"].shape)
     return point, slots
 
 
@@ -79,9 +81,12 @@ def _check(data, priors, reading_precisions=None, points=3):
         for name in block:
             if name.startswith("step_precision"):
                 np.testing.assert_allclose(gradient[layout.step_precisions], block[name].ravel(), atol=1e-8)
-        out = np.empty(len(density.structure.slot_value) + data.n_weeks * len(data.factors))
+        if "coder_offset_zerosum__" in block:
+            np.testing.assert_allclose(gradient[layout.house_effects], block["coder_offset_zerosum__"].ravel(), atol=1e-8)
+        out = np.empty(density.stored_size)
         constrained(x, density.structure, out)
-        np.testing.assert_allclose(out[len(density.structure.slot_value):], theta(point).ravel(), atol=1e-10)
+        n_slots = len(density.structure.slot_value)
+        np.testing.assert_allclose(out[n_slots:n_slots + data.n_weeks * len(data.factors)], theta(point).ravel(), atol=1e-10)
     return density
 
 
@@ -210,3 +215,24 @@ def test_logged_breaks_add_a_step_and_a_lasting_shift(priors, tmp_path):
     assert plain.break_weeks == () and "break_shift" not in {p.name for p in compile_density(plain, broken).layout.parameters}
     same = build_dataset(events, priors, default_as_of(events))
     assert plain.occasions == same.occasions and np.array_equal(plain.occasion_counts, same.occasion_counts)
+
+
+def test_coders_offsets_sum_to_zero_and_shift_their_readings(priors, tmp_path):
+    import dataclasses
+
+    def edit(content):
+        content["observation.yaml"]["house_effect"] = {"dist": "HalfNormal", "kwargs": {"sigma": 0.5}, **NOTE}
+
+    coded = _edited(priors, tmp_path / "p", edit)
+    events = read_events(RECORD, coded).events
+    names = ("Ann", "Bo", "")
+    split = [dataclasses.replace(e, coder=names[i % 3]) if e.kind == "signal" else e for i, e in enumerate(events)]
+    data = build_dataset(split, coded, default_as_of(events))
+    assert data.coders == ("", "Ann", "Bo") and len(set(data.signal_coder)) == 3
+    for reading_precisions in (True, False):
+        density = _check(data, coded, reading_precisions)
+        assert density.layout.house_effects.stop - density.layout.house_effects.start == 4 * 2
+    # One coder: no offsets, and the same structure as without the column.
+    one = build_dataset(events, coded, default_as_of(events))
+    assert one.coders == ("",) and compile_density(one, coded).layout.house_effects == slice(0, 0) or \
+        compile_density(one, coded).layout.house_effects.stop == compile_density(one, coded).layout.house_effects.start

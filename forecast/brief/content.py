@@ -137,7 +137,8 @@ def collect(workspace: Workspace, run: RunRecord) -> Brief:
 
     attribution = None if previous is None else read_what_moved((workspace.root / run.posterior).parent, run.run_id)
 
-    signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility)
+    signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility,
+                      data.signal_coder if len(data.coders) > 1 else None)
     pairs, fixed = prior_posterior(posterior, priors)
     return Brief(
         run=run, previous=previous, history=history, priors=priors, data=data, table=table,

@@ -143,6 +143,10 @@ def attribute(
     unknown = [e for e in removed if e.kind == "signal" and e.factor not in factor_keys]
     if unknown:
         return Unavailable(f"the previous run read factors these priors do not have ({', '.join(sorted({e.factor for e in unknown}))})")
+    strangers = sorted({e.coder for e in removed if e.kind == "signal"} - set(draws.coders)) if len(draws.coders) > 1 else []
+    if strangers:
+        return Unavailable(f"the previous run read coders this run does not ({', '.join(c or '(default)' for c in strangers)}), "
+                           "so its draws hold no offset for them")
 
     deals = [k for k in outcome_keys[:-1]]
     counts_now = outcome_counts([e for e in active_now.values() if e.kind == "outcome"], weeks, deals)

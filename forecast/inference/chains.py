@@ -191,7 +191,7 @@ def run_chains(density: Density, groups: Groups, *, draws: int, tune: int, chain
     inverse_mass0 = initial_inverse_mass(density)
     chain_starts = starts(density, chains, seed)
     window_first, window_ends = adapt.windows(tune)
-    n_out = len(S.slot_value) + S.n_factors * S.n_weeks
+    n_out = density.stored_size
     n_precisions = (layout.step_precisions.stop - layout.step_precisions.start
                     + layout.reading_precisions.stop - layout.reading_precisions.start)
     done = np.zeros(chains, dtype=np.int64)

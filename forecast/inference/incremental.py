@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
-from forecast.conventions import BREAK, FACTOR, WEEK
+from forecast.conventions import BREAK, CODER, FACTOR, WEEK
 from forecast.inference.importance import importance_weights
 from forecast.io.events import Event
 from forecast.model.dataset import ModelData, active_events, occasion_arrays, outcome_counts
@@ -64,6 +64,10 @@ def reweight(
         return Declined("the model's weeks changed (an event earlier than the first week, or an earlier as-of date)")
     if list(base[FACTOR].values) != list(data.factors):
         return Declined("the factors changed")
+    coders_base = [str(c) for c in base[CODER].values] if CODER in base.coords else [""]
+    if coders_base != list(data.coders) and (len(coders_base) > 1 or len(data.coders) > 1):
+        # A new coder brings offsets the base run's draws do not hold.
+        return Declined("the coders changed")
     breaks_base = [str(b) for b in base[BREAK].values] if BREAK in base.coords else []
     if breaks_base != [data.weeks[w].isoformat() for w in data.break_weeks]:
         # A new break brings parameters (its step, its shift) the base run's draws do not hold.
@@ -76,7 +80,7 @@ def reweight(
     first_new = data.weeks[len(old_weeks)] if len(data.weeks) > len(old_weeks) else None
     ahead = [e for e in added if first_new is not None and e.date >= first_new]
     added = [e for e in added if e not in ahead]
-    guide = Signals.of(ahead, data.factors, first_new) if ahead else None
+    guide = Signals.of(ahead, data.factors, first_new, data.coders) if ahead else None
     extended, log_w = _extend(base, data.weeks[len(old_weeks):], np.random.default_rng([seed, 4]), guide)
     draws = Draws.from_dataset(extended)
 
@@ -165,11 +169,14 @@ def _guided_paths(draws: Draws, last: np.ndarray, volatility: np.ndarray, n_new:
     n, k = last.shape
     scale = draws.noise[:, None] * draws.reliability[:, readings.reliability] * draws.credibility[:, readings.credibility]
     precision = t_reading_precision(draws.nu[:, None], scale)  # (D, N)
+    # Each reading less its coder's offset: what it says of its obstacle's level (docs/MODEL.md, Coders).
+    offset = (draws.coder_offset[:, readings.factor, readings.coder] if draws.coder_offset is not None and readings.coder is not None
+              else np.zeros((n, len(readings))))
     h = np.zeros((n, k, n_new + 1))
     g = np.zeros((n, k, n_new + 1))
     for i in range(len(readings)):  # week 0 is the last observed week, set to each draw's level
         h[:, readings.factor[i], readings.week[i] + 1] += precision[:, i]
-        g[:, readings.factor[i], readings.week[i] + 1] += precision[:, i] * readings.value[i]
+        g[:, readings.factor[i], readings.week[i] + 1] += precision[:, i] * (readings.value[i] - offset[:, i])
     eps = rng.standard_normal((n * k, n_new + 1))
     step_variance = np.repeat(volatility.reshape(-1, 1) ** 2, n_new + 1, axis=1)  # column 0 unused
     if has_jumps(draws.step_nu):
@@ -179,7 +186,7 @@ def _guided_paths(draws: Draws, last: np.ndarray, volatility: np.ndarray, n_new:
     x = x.reshape(n, k, n_new + 1)
     log_proposal = (-0.5 * (eps[:, 1:] ** 2 + np.log(2 * np.pi))).sum(axis=1) - log_jacobian
     log_walk = gaussian_step_logpdf(np.diff(x, axis=2), step_variance[:, 1:].reshape(n, k, n_new)).sum(axis=2)
-    level = x[np.arange(n)[:, None], readings.factor[None, :], readings.week[None, :] + 1]
+    level = x[np.arange(n)[:, None], readings.factor[None, :], readings.week[None, :] + 1] + offset
     log_t = student_t_logpdf(readings.value[None, :], draws.nu[:, None], level, scale).sum(axis=1)
     return x[..., 1:], (log_walk - log_proposal.reshape(n, k)).sum(axis=1) + log_t
 

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import xarray as xr
 
-from forecast.conventions import BREAK, DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, OCCASION, TARGET_ACCEPT, WEEK
+from forecast.conventions import BREAK, CODER, DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, OCCASION, TARGET_ACCEPT, WEEK
 from forecast.inference.chains import STATS, ChainResult, run_chains
 from forecast.inference.convergence import convergence
 from forecast.inference.diagnostics import Diagnostics
@@ -64,7 +64,7 @@ def to_datatree(results: list[ChainResult], density: Density, data: ModelData, p
         FACTOR: list(data.factors), WEEK: [w.isoformat() for w in data.weeks], DEAL: list(data.deals),
         OCCASION: list(priors.outcomes.occasions), GRADE_RELIABILITY: list(priors.observation.reliability),
         GRADE_CREDIBILITY: list(priors.observation.credibility), "chain": np.arange(chains), "draw": np.arange(draws),
-        BREAK: [data.weeks[w].isoformat() for w in data.break_weeks],
+        BREAK: [data.weeks[w].isoformat() for w in data.break_weeks], CODER: list(data.coders),
     }
     variables = {}
     for parameter in density.layout.parameters:
@@ -73,7 +73,11 @@ def to_datatree(results: list[ChainResult], density: Density, data: ModelData, p
         values = stacked[:, :, parameter.first_slot:parameter.first_slot + parameter.size]
         variables[parameter.name] = (("chain", "draw", *parameter.dims), values.reshape(chains, draws, *parameter.shape))
     n_slots = len(S.slot_value)
-    theta = stacked[:, :, n_slots:].reshape(chains, draws, S.n_factors, S.n_weeks)
+    paths_end = n_slots + S.n_factors * S.n_weeks
+    theta = stacked[:, :, n_slots:paths_end].reshape(chains, draws, S.n_factors, S.n_weeks)
+    if S.n_coders > 1:
+        offsets = stacked[:, :, paths_end:].reshape(chains, draws, S.n_factors, S.n_coders)
+        variables["coder_offset"] = (("chain", "draw", FACTOR, CODER), offsets)
     variables["theta"] = (("chain", "draw", FACTOR, WEEK), theta)
     variables["initial"] = (("chain", "draw", FACTOR), theta[:, :, :, 0].copy())
     variables["step_nu"] = (("chain", "draw", FACTOR), np.broadcast_to(S.step_nu, (chains, draws, S.n_factors)).copy())
@@ -108,7 +112,7 @@ def checked_quantities(results: list[ChainResult], density: Density, data: Model
         summaries = [steps.sum(axis=2)] if heavy else []
         summaries += [readings[:, mine].mean(axis=1, keepdims=True) for mine in read if len(mine)]
         lp = r.stats[:, STATS.index("lp"), None]
-        parts.append(np.concatenate([r.draws[:, free], r.draws[:, n_slots:], lp, *summaries], axis=1))
+        parts.append(np.concatenate([r.draws[:, free], r.draws[:, n_slots:], lp, *summaries], axis=1))  # paths, offsets
     return np.stack(parts)
 
 

@@ -153,6 +153,9 @@ class Observation:
     nu: Param
     reliability: dict[str, Param]
     credibility: dict[str, Param]
+    # Coders' house effects (docs/MODEL.md, "Coders"): the spread of the coders' offsets around the
+    # obstacles' level, pooled over coders. None: these priors read a log of one coder only.
+    house_effect: Param | None = None
 
 
 @dataclass(frozen=True)
@@ -511,7 +514,7 @@ def _parse_follows(doc: _Doc, keypath: tuple, entry: Any, deals: dict[str, DealT
 
 def _parse_observation(doc: _Doc) -> Observation:
     top = {"noise", "nu", "reliability", "credibility"}
-    _check_keys(doc, (), doc.data, top, top)
+    _check_keys(doc, (), doc.data, top | {"house_effect"}, top)
 
     def grades(name: str, valid: tuple[str, ...]) -> dict[str, Param]:
         raw = doc.data[name]
@@ -525,6 +528,7 @@ def _parse_observation(doc: _Doc) -> Observation:
         nu=_param(doc, ("nu",), doc.data["nu"], positive=True),
         reliability=grades("reliability", RELIABILITY_GRADES),
         credibility=grades("credibility", CREDIBILITY_GRADES),
+        house_effect=_param(doc, ("house_effect",), doc.data["house_effect"], positive=True) if "house_effect" in doc.data else None,
     )
 
 

@@ -48,6 +48,9 @@ class ModelData:
     occasion_counts: np.ndarray | None = None  # (weeks, occasions)
     occasions_ahead: np.ndarray | None = None  # (forecast_weeks, occasions)
     occasion_follows: tuple[Follows | None, ...] = ()  # aligned with occasions
+    # Who coded each reading: an index into `coders` (the names, sorted; "" the default coder).
+    coders: tuple[str, ...] = ("",)
+    signal_coder: np.ndarray | None = None
     # Logged breaks known by the as-of date (a change of war, docs/MODEL.md "Breaks"): the index of
     # each one's week, in order; a break in the first week or before it changes nothing the model
     # reads (the initial levels' prior describes that week), so it is left out.
@@ -106,6 +109,11 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
 
     signals = [e for e in active if e.kind == "signal"]
     outcomes = [e for e in active if e.kind == "outcome"]
+    coders = tuple(sorted({e.coder for e in signals})) or ("",)
+    if len(coders) > 1 and priors.observation.house_effect is None:
+        raise InputError(f"the log's readings come from {len(coders)} coders ({', '.join(c or '(default)' for c in coders)}), "
+                         "and these priors say nothing of how far apart coders sit: add 'house_effect' to observation.yaml "
+                         "(docs/MODEL.md, Coders)")
     break_weeks = tuple(sorted({w for w in (week_index(e.date, first) for e in breaks) if 1 <= w < len(weeks)}))
     arrays = signal_arrays(signals, factors, first)
     used = sorted((e.event_id, e.content_hash) for e in events if e.reported <= as_of)
@@ -128,6 +136,8 @@ def build_dataset(events: Sequence[Event], priors: Priors, as_of: dt.date) -> Mo
             **({"breaks": len(breaks)} if breaks else {}),
         },
         break_weeks=break_weeks,
+        coders=coders,
+        signal_coder=np.array([coders.index(e.coder) for e in signals], dtype=np.int64),
         **occasion_arrays([*scheduled, *outcomes, *breaks],
                           [*priors.outcomes.occasions, *(break_column(weeks[w]) for w in break_weeks)], weeks,
                           priors.outcomes.forecast_weeks, [o.follows for o in priors.outcomes.occasions.values()]),

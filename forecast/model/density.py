@@ -100,6 +100,12 @@ class Structure(NamedTuple):
     # normal of sd break_step[k] (its slot per factor); their shifts are occasion columns above.
     break_week: np.ndarray
     break_step_slot: np.ndarray
+    # Coders (docs/MODEL.md, "Coders"): with more than one, each reading is of its obstacle's level
+    # plus its coder's offset; the offsets' coordinates start at x_house, their prior's sd is a slot.
+    n_coders: int
+    reading_coder: np.ndarray
+    x_house: int
+    house_slot: int
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,7 @@ class Layout:
     standardised: slice  # the paths' standard normals: posterior scale close to 1 by construction
     step_precisions: slice  # log tau of the heavy factors
     reading_precisions: slice  # log lambda of each reading (sparse logs)
+    house_effects: slice = slice(0, 0)  # the coders' offsets, zero-sum coordinates (factor, coder - 1)
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,12 @@ class Density:
     structure: Structure
     layout: Layout
     centre: np.ndarray
+
+    @property
+    def stored_size(self) -> int:
+        """What `constrained` writes of a draw: the slots, the paths, and the coders' offsets."""
+        S = self.structure
+        return len(S.slot_value) + S.n_factors * S.n_weeks + (S.n_factors * S.n_coders if S.n_coders > 1 else 0)
 
     def log_density(self, x: np.ndarray) -> float:
         return float(log_density(x, np.empty_like(x), False, self.structure))
@@ -177,6 +190,9 @@ def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | 
         ("occasion_effect", ("deal", "occasion"), (len(deals), len(occasions)),
          [o.effects[d.key] for d in deals for o in occasions]),
     ]
+    n_coders = len(data.coders)
+    if n_coders > 1:
+        entries.append(("house_effect", (), (), [obs.house_effect]))
     if n_breaks:
         entries += [
             ("break_step", ("factor",), (n_factors,), [f.break_step for f in factors]),
@@ -211,7 +227,10 @@ def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | 
     n_steps = len(heavy_factors) * (n_weeks - 1)
     x_path = x_step + n_steps
     x_reading = x_path + n_factors * n_weeks
-    n_coordinates = x_reading + (n_signals if sparse else 0)
+    # The coders' offsets: per factor, C - 1 coordinates of PyMC's zero-sum transform (the offsets
+    # sum to 0 over the coders, so no coder sets the level: docs/MODEL.md, "Coders").
+    x_house = x_reading + (n_signals if sparse else 0)
+    n_coordinates = x_house + (n_factors * (n_coders - 1) if n_coders > 1 else 0)
     # Precisions start at their prior's mode on the log scale (log 1 = 0), the paths at 0.
     full_centre = np.zeros(n_coordinates)
     full_centre[:len(centre)] = centre
@@ -259,10 +278,15 @@ def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | 
         occasion_count=occasion_counts[np.nonzero(occasion_counts)].astype(float),
         occasion_slot=occasion_slot,
         break_week=np.array(data.break_weeks, dtype=np.int64),
+        n_coders=n_coders,
+        reading_coder=(data.signal_coder.astype(np.int64) if data.signal_coder is not None and n_coders > 1
+                       else np.zeros(n_signals, dtype=np.int64)),
+        x_house=x_house,
+        house_slot=by_name["house_effect"].first_slot if n_coders > 1 else -1,
         break_step_slot=(by_name["break_step"].first_slot + np.arange(n_factors) if n_breaks else np.zeros(0, np.int64)),
     )
     layout = Layout(tuple(parameters), n_coordinates, free_slots, slice(x_path, x_reading),
-                    slice(x_step, x_path), slice(x_reading, n_coordinates))
+                    slice(x_step, x_path), slice(x_reading, x_house), slice(x_house, n_coordinates))
     return Density(structure, layout, full_centre)
 
 
@@ -274,6 +298,27 @@ def slot_values(x: np.ndarray, S: Structure) -> np.ndarray:
         if S.slot_x[s] >= 0:
             values[s] = from_coordinate(x[S.slot_x[s]], S.slot_transform[s], S.slot_bounds[s])[0]
     return values
+
+
+@numba.njit(cache=True, nogil=True)
+def house_offsets(x: np.ndarray, S: Structure) -> np.ndarray:
+    """(factors, coders): each coder's offset on each obstacle, from the zero-sum coordinates as
+    PyMC's ZeroSumTransform maps them (n - 1 values u, sum s, n values u_i - s / (sqrt n + n) and
+    -s / sqrt n); zeros with one coder."""
+    K, C = S.n_factors, S.n_coders
+    out = np.zeros((K, C))
+    if C < 2:
+        return out
+    root = math.sqrt(C)
+    for k in range(K):
+        total = 0.0
+        for c in range(C - 1):
+            total += x[S.x_house + k * (C - 1) + c]
+        norm = total / (root + C)
+        for c in range(C - 1):
+            out[k, c] = x[S.x_house + k * (C - 1) + c] - norm
+        out[k, C - 1] = -total / root
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -305,6 +350,7 @@ def _stand_in(x: np.ndarray, S: Structure, values: np.ndarray) -> tuple[
             q[w, k] += step * step
             log_q[w, k] = math.log(q[w, k])
     N = S.value.shape[0]
+    offsets = house_offsets(x, S)
     scale, log_scale, precision, lam = np.empty(N), np.empty(N), np.empty(N), np.ones(N)
     log_noise = math.log(noise)
     log_reliability = np.log(values[S.o_reliability:S.o_reliability + 6])
@@ -321,7 +367,7 @@ def _stand_in(x: np.ndarray, S: Structure, values: np.ndarray) -> tuple[
         else:
             precision[n] = (nu + 1.0) / ((nu + 3.0) * scale[n] * scale[n])
         information[S.cell[n]] += precision[n]
-        weighted[S.cell[n]] += precision[n] * S.value[n]
+        weighted[S.cell[n]] += precision[n] * (S.value[n] - offsets[S.cell[n] % K, S.reading_coder[n]])
     eps = np.empty((W, K))
     for k in range(K):
         for w in range(W):
@@ -398,7 +444,23 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
             theta_bar[w - 1, k] += step * inverse_q
             d_q[w, k] += 0.5 * inverse_q * (step * step * inverse_q - 1.0)
 
-    # The readings' own density.
+    # The coders' offsets and their zero-sum prior: sum over factors and coders of
+    # -v^2 / (2 sd^2), and (coders - 1) normalising terms a factor (PyMC's ZeroSumNormal).
+    C = S.n_coders
+    offsets = house_offsets(x, S)
+    offset_bar = np.zeros((K, C))
+    house_bar = 0.0
+    if C > 1:
+        house_sd = values[S.house_slot]
+        squares = 0.0
+        for k in range(K):
+            for c in range(C):
+                squares += offsets[k, c] * offsets[k, c]
+                offset_bar[k, c] -= offsets[k, c] / (house_sd * house_sd)
+        total += -0.5 * squares / (house_sd * house_sd) - K * (C - 1) * (0.5 * LOG_2PI + math.log(house_sd))
+        house_bar = squares / (house_sd * house_sd * house_sd) - K * (C - 1) / house_sd
+
+    # The readings' own density: each of its obstacle's level, plus its coder's offset.
     theta_flat = theta.reshape(W * K)
     theta_flat_bar = theta_bar.reshape(W * K)
     scale_bar = np.zeros(N)
@@ -409,12 +471,26 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
     credibility_bar = np.zeros(6)
     if S.sparse:
         for n in range(N):
-            d = S.value[n] - theta_flat[S.cell[n]]
+            d = S.value[n] - theta_flat[S.cell[n]] - offsets[S.cell[n] % K, S.reading_coder[n]]
             inverse_sigma2 = 1.0 / (scale[n] * scale[n])
             total += -0.5 * LOG_2PI - log_scale[n] + 0.5 * x[S.x_reading + n] - 0.5 * lam[n] * d * d * inverse_sigma2
             theta_flat_bar[S.cell[n]] += lam[n] * d * inverse_sigma2
+            offset_bar[S.cell[n] % K, S.reading_coder[n]] += lam[n] * d * inverse_sigma2
             precision_bar[n] += 0.5 / lam[n] - 0.5 * d * d * inverse_sigma2
             scale_bar[n] += -1.0 / scale[n] + lam[n] * d * d * inverse_sigma2 / scale[n]
+    elif N > 0 and C > 1:
+        # Student-t readings one by one (the one-pass kernel below sums by factor-week, not by coder).
+        for n in range(N):
+            z = (S.value[n] - theta_flat[S.cell[n]] - offsets[S.cell[n] % K, S.reading_coder[n]]) / scale[n]
+            u = z * z / nu
+            total += -log_scale[n] - 0.5 * (nu + 1.0) * math.log1p(u)
+            slope = (nu + 1.0) / nu * z / (scale[n] * (1.0 + u))  # d/d level
+            theta_flat_bar[S.cell[n]] += slope
+            offset_bar[S.cell[n] % K, S.reading_coder[n]] += slope
+            scale_bar[n] += -1.0 / scale[n] + (nu + 1.0) * u / (scale[n] * (1.0 + u))
+            nu_bar += -0.5 * math.log1p(u) + 0.5 * (nu + 1.0) * u / (nu * (1.0 + u))
+        total += N * (math.lgamma((nu + 1.0) / 2.0) - math.lgamma(nu / 2.0) - 0.5 * math.log(nu * math.pi))
+        nu_bar += N * (0.5 * digamma((nu + 1.0) / 2.0) - 0.5 * digamma(nu / 2.0) - 0.5 / nu)
     elif N > 0:
         a, d_theta, d_noise, d_reliability, d_credibility, d_nu = reading_terms(
             theta_flat, S.cell, S.value, S.reliability, S.credibility, noise, reliability_m, credibility_m, nu)
@@ -497,8 +573,10 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
     h_flat_bar = h_bar.reshape(W * K)
     g_flat_bar = g_bar.reshape(W * K)
     for n in range(N):
-        # precision[n] feeds information and weighted.
-        p_bar = h_flat_bar[S.cell[n]] + g_flat_bar[S.cell[n]] * S.value[n]
+        # precision[n] feeds information and weighted (times the reading less its coder's offset).
+        adjusted = S.value[n] - offsets[S.cell[n] % K, S.reading_coder[n]]
+        p_bar = h_flat_bar[S.cell[n]] + g_flat_bar[S.cell[n]] * adjusted
+        offset_bar[S.cell[n] % K, S.reading_coder[n]] -= g_flat_bar[S.cell[n]] * precision[n]
         scale_bar[n] += -2.0 * p_bar * precision[n] / scale[n]
         if S.sparse:
             lam_bar = precision_bar[n] + p_bar / (scale[n] * scale[n])
@@ -513,8 +591,20 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
         # d/d nu of the readings' Gamma(nu/2, nu/2) precision prior, summed over the readings.
         nu_bar += 0.5 * (N * (math.log(half_nu) + 1.0 - digamma(half_nu)) + sum_y_minus_lam)
 
+    # The offsets' zero-sum coordinates: the transform's adjoint (house_offsets).
+    if C > 1:
+        root = math.sqrt(C)
+        for k in range(K):
+            first = 0.0
+            for c in range(C - 1):
+                first += offset_bar[k, c]
+            for c in range(C - 1):
+                gradient[S.x_house + k * (C - 1) + c] = offset_bar[k, c] - first / (root + C) - offset_bar[k, C - 1] / root
+
     # Into the prior entries' coordinates.
     value_bar = np.zeros(n_slots)
+    if C > 1:
+        value_bar[S.house_slot] += house_bar
     for w in S.break_week:
         for k in range(K):
             value_bar[S.break_step_slot[k]] += (q_bar[w, k] + d_q[w, k]) * 2.0 * values[S.break_step_slot[k]]
@@ -542,14 +632,21 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
 
 @numba.njit(cache=True, nogil=True)
 def constrained(x: np.ndarray, S: Structure, out: np.ndarray) -> None:
-    """What a draw stores: every prior entry's value, then the paths theta (factors x weeks),
-    into `out` (slots + factors * weeks)."""
+    """What a draw stores: every prior entry's value, then the paths theta (factors x weeks), then
+    with several coders their offsets (factors x coders), into `out` (`Density.stored_size`)."""
     K, W = S.n_factors, S.n_weeks
     values = slot_values(x, S)
     n_slots = values.shape[0]
+    if out.shape[0] != n_slots + K * W + (K * S.n_coders if S.n_coders > 1 else 0):
+        raise ValueError("constrained: `out` is not Density.stored_size long")
     out[:n_slots] = values
     h_in, g_in, q, _, _, eps, _, _, _, _ = _stand_in(x, S, values)
     theta = forward(h_in, g_in, q, S.m0, S.p0, eps)[0]
     for k in range(K):
         for w in range(W):
             out[n_slots + k * W + w] = theta[w, k]
+    if S.n_coders > 1:
+        offsets = house_offsets(x, S)
+        for k in range(K):
+            for c in range(S.n_coders):
+                out[n_slots + K * W + k * S.n_coders + c] = offsets[k, c]

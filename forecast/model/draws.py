@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 from scipy.special import gammaln, log_softmax, stdtr
 
-from forecast.conventions import DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, OCCASION, SAMPLE_DIMS, WEEK
+from forecast.conventions import CODER, DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, OCCASION, SAMPLE_DIMS, WEEK
 from forecast.io.events import Event
 from forecast.model.dataset import signal_arrays
 
@@ -38,17 +38,25 @@ class Signals:
     value: np.ndarray
     reliability: np.ndarray  # index into RELIABILITY_GRADES
     credibility: np.ndarray  # index into CREDIBILITY_GRADES
+    coder: np.ndarray | None = None  # index into the draws' coders (None: all the one default coder)
 
     def __len__(self) -> int:
         return len(self.value)
 
     def __getitem__(self, index: slice | np.ndarray) -> Signals:
-        return Signals(self.factor[index], self.week[index], self.value[index], self.reliability[index], self.credibility[index])
+        return Signals(self.factor[index], self.week[index], self.value[index], self.reliability[index], self.credibility[index],
+                       None if self.coder is None else self.coder[index])
 
     @classmethod
-    def of(cls, events: Sequence[Event], factors: Sequence[str], first_week: dt.date) -> Signals:
-        """Signal events encoded against `factors` and weeks counted from `first_week`."""
-        return cls(**signal_arrays(events, factors, first_week))
+    def of(cls, events: Sequence[Event], factors: Sequence[str], first_week: dt.date, coders: Sequence[str] = ("",)) -> Signals:
+        """Signal events encoded against `factors`, weeks counted from `first_week`, and `coders`
+        (ValueError for a coder the draws do not know: its offset was never sampled)."""
+        coders = list(coders)
+        unknown = sorted({e.coder for e in events} - set(coders)) if len(coders) > 1 else []
+        if unknown:
+            raise ValueError(f"readings by coders the draws do not know: {', '.join(c or '(default)' for c in unknown)}")
+        coder = np.array([coders.index(e.coder) for e in events], dtype=np.int64) if len(coders) > 1 else None
+        return cls(**signal_arrays(events, factors, first_week), coder=coder)
 
 
 def student_t_logpdf(value: np.ndarray, nu: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -90,6 +98,8 @@ class Draws:
     credibility: np.ndarray | None = None  # (D, 6)
     occasion_effect: np.ndarray | None = None  # (D, J, O): scheduled occasions' effect on each deal's log-odds
     step_nu: np.ndarray | None = None  # (D, K): the walk's steps' degrees of freedom (walk.py); None: Gaussian
+    coder_offset: np.ndarray | None = None  # (D, K, C): each coder's offset on each obstacle; None: one coder
+    coders: tuple[str, ...] = ("",)  # the names the offsets' last axis is indexed by
 
     @classmethod
     def from_dataset(cls, ds: xr.Dataset) -> Draws:
@@ -103,6 +113,9 @@ class Draws:
         present = {field: var for field, var in names.items() if var in ds}
         s = ds[list(present.values())].stack(sample=SAMPLE_DIMS)
         values = {field: s[var].transpose("sample", *order.get(field, ())).values for field, var in present.items()}
+        if "coder_offset" in ds:
+            values["coder_offset"] = ds["coder_offset"].stack(sample=SAMPLE_DIMS).transpose("sample", FACTOR, CODER).values
+            values["coders"] = tuple(str(c) for c in ds[CODER].values)
         if "break_shift" in ds:
             # A break's shift is an occasion column that lasts (model/dataset.py): its effects come
             # after the occasion types', as its column comes after theirs.
@@ -122,6 +135,8 @@ class Draws:
 
     def _location_scale(self, signals: Signals) -> tuple[np.ndarray, np.ndarray]:
         level = self.theta[:, signals.factor, signals.week]
+        if self.coder_offset is not None and signals.coder is not None:
+            level = level + self.coder_offset[:, signals.factor, signals.coder]
         scale = self.noise[:, None] * self.reliability[:, signals.reliability] * self.credibility[:, signals.credibility]
         return level, scale
 
@@ -148,7 +163,8 @@ class Draws:
         if self.n_draws <= max_draws:
             return self
         keep = np.linspace(0, self.n_draws - 1, max_draws).round().astype(int)
-        return Draws(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[keep] for f in fields(self)})
+        return Draws(**{f.name: getattr(self, f.name) if f.name == "coders" or getattr(self, f.name) is None
+                        else getattr(self, f.name)[keep] for f in fields(self)})
 
     def _chunked(self, signals: Signals, reduce: Callable[[Signals], np.ndarray], total: np.ndarray) -> np.ndarray:
         for i in range(0, len(signals), CHUNK):
@@ -178,9 +194,9 @@ class Draws:
         the incremental update (B: with them) weigh draws by."""
         total = np.zeros(self.n_draws)
         if gained:
-            total += self.signal_log_likelihood(Signals.of(gained, factors, first_week))
+            total += self.signal_log_likelihood(Signals.of(gained, factors, first_week, self.coders))
         if lost:
-            total -= self.signal_log_likelihood(Signals.of(lost, factors, first_week))
+            total -= self.signal_log_likelihood(Signals.of(lost, factors, first_week, self.coders))
         if outcomes_a is not None and outcomes_b is not None:
             (counts_a, occasions_a), (counts_b, occasions_b) = outcomes_a, outcomes_b
             if _same(occasions_a, occasions_b):

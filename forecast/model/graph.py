@@ -26,6 +26,7 @@ import pytensor.tensor as pt
 
 from forecast.conventions import (
     BREAK,
+    CODER,
     CREDIBILITY_GRADES,
     DEAL,
     FACTOR,
@@ -63,6 +64,7 @@ def coords(data: ModelData, priors: Priors) -> dict[str, list]:
         SIGNAL: list(range(len(data.signal_value))),
         **({OCCASION: list(priors.outcomes.occasions)} if priors.outcomes.occasions else {}),
         **({BREAK: [data.weeks[w].isoformat() for w in data.break_weeks]} if data.break_weeks else {}),
+        **({CODER: list(data.coders)} if len(data.coders) > 1 else {}),
     }
 
 
@@ -86,7 +88,7 @@ def build_model(data: ModelData, priors: Priors) -> pm.Model:
             scale = pt.sqrt(_with_breaks(data, priors, factors, pt.concatenate([pt.ones((len(factors), 1)), variance], axis=1))[:, 1:])
             theta = pt.concatenate([theta, theta + pt.cumsum(scale * z, axis=1)], axis=1)
         theta = pm.Deterministic("theta", theta, dims=(FACTOR, WEEK))
-        _observe(data, priors, theta, _observation_parameters(priors), _data(data))
+        _observe(data, priors, theta, _observation_parameters(priors), _data(data), offset=_reading_offsets(data, priors))
     return model
 
 
@@ -113,10 +115,13 @@ def build_fit_model(data: ModelData, priors: Priors, reading_precisions: bool | 
         if reading_precisions is None:
             reading_precisions = sparse_readings(data)
         reading_precision = _reading_precision(parameters) if reading_precisions and len(data.signal_value) else None
+        offset = _reading_offsets(data, priors)
+        # The stand-in reads each reading less its coder's offset, as the model's density does.
+        value = observed["signal_value"] if offset is None else observed["signal_value"] - offset
         if reading_precision is None:
-            h, g = _stand_in_information(data, priors, parameters, observed)
+            h, g = _stand_in_information(data, priors, parameters, observed, value if offset is not None else None)
         else:
-            h, g = gaussian_summary(len(data.factors), data.n_weeks, observed["signal_index"], observed["signal_value"],
+            h, g = gaussian_summary(len(data.factors), data.n_weeks, observed["signal_index"], value,
                                     reading_precision / _signal_scale(observed, parameters) ** 2)
         m0, p0 = np.array([gaussian_stand_in(f.initial) for f in factors]).T
         path_std = pm.Flat("path_std", dims=(FACTOR, WEEK))
@@ -137,7 +142,7 @@ def build_fit_model(data: ModelData, priors: Priors, reading_precisions: bool | 
              for k, f in enumerate(factors) if not f.initial.fixed), pt.constant(0.0)))
         if data.n_weeks > 1:
             pm.Potential("walk", pm.logp(pm.Normal.dist(0.0, pt.sqrt(step_variance[:, 1:])), pt.diff(theta, axis=1)).sum())
-        _observe(data, priors, theta, parameters, observed, fused=True, reading_precision=reading_precision)
+        _observe(data, priors, theta, parameters, observed, fused=True, reading_precision=reading_precision, offset=offset)
     return model
 
 
@@ -172,14 +177,15 @@ def _step_precision(nu: np.ndarray) -> TensorVariable | None:
     return pt.set_subtensor(pt.ones((len(nu), n_steps))[heavy], free)
 
 
-def _stand_in_information(data: ModelData, priors: Priors, parameters: dict, observed: dict) -> tuple[TensorVariable, TensorVariable]:
+def _stand_in_information(data: ModelData, priors: Priors, parameters: dict, observed: dict,
+                          adjusted: TensorVariable | None = None) -> tuple[TensorVariable, TensorVariable]:
     """The Kalman stand-in's readings, summed by factor-week: (information h, information x
     value g), each (factors, weeks). Each t reading stands in as a normal with the t's Fisher
     information about its location (`t_reading_precision`)."""
     nu, noise = parameters["nu"], parameters["noise"]
     per_unit_noise = t_reading_precision(nu, noise)
     obs = priors.observation
-    if all(p.fixed for p in [*obs.reliability.values(), *obs.credibility.values()]):
+    if adjusted is None and all(p.fixed for p in [*obs.reliability.values(), *obs.credibility.values()]):
         # Fixed grade multipliers (the default): the graded part of each reading's information
         # is a constant, summed once here instead of at every gradient.
         multiplier = (np.array([p.value for p in obs.reliability.values()])[data.signal_reliability]
@@ -191,7 +197,8 @@ def _stand_in_information(data: ModelData, priors: Priors, parameters: dict, obs
         return (per_unit_noise * pm.Data("stand_in_information", information, dims=(FACTOR, WEEK)),
                 per_unit_noise * pm.Data("stand_in_weighted_sum", weighted, dims=(FACTOR, WEEK)))
     precision = t_reading_precision(nu, _signal_scale(observed, parameters))
-    return gaussian_summary(len(data.factors), data.n_weeks, observed["signal_index"], observed["signal_value"], precision)
+    value = observed["signal_value"] if adjusted is None else adjusted
+    return gaussian_summary(len(data.factors), data.n_weeks, observed["signal_index"], value, precision)
 
 
 def _observation_parameters(priors: Priors) -> dict:
@@ -222,8 +229,19 @@ def _signal_scale(observed: dict, parameters: dict) -> TensorVariable:
             * parameters["credibility"][observed["signal_credibility"]])
 
 
+def _reading_offsets(data: ModelData, priors: Priors) -> TensorVariable | None:
+    """Each reading's coder's offset on its obstacle (docs/MODEL.md, "Coders"): the coders'
+    offsets sum to zero over the coders, a normal of sd `house_effect` (PyMC's ZeroSumNormal);
+    None with one coder."""
+    if len(data.coders) < 2:
+        return None
+    house = prior_array("house_effect", priors.observation.house_effect, ())
+    offsets = pm.ZeroSumNormal("coder_offset", sigma=house, dims=(FACTOR, CODER))
+    return offsets[pm.Data("signal_factor", data.signal_factor, dims=SIGNAL), pm.Data("signal_coder", data.signal_coder, dims=SIGNAL)]
+
+
 def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters: dict, observed: dict, fused: bool = False,
-             reading_precision: TensorVariable | None = None) -> None:
+             reading_precision: TensorVariable | None = None, offset: TensorVariable | None = None) -> None:
     """The observation layer both forms share: signals on the paths, and the weekly outcomes.
 
     `fused`: the signals' density as one pass over the readings (signal_density.py), a
@@ -231,9 +249,14 @@ def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters:
     `reading_precision`: each reading is instead normal with its own precision (for sampling).
     """
     deals = [priors.outcomes.deals[k] for k in data.deals]
+    level = theta.ravel()[observed["signal_index"]]
+    if offset is not None:
+        level = level + offset
     if reading_precision is not None:
         scale = _signal_scale(observed, parameters) / pt.sqrt(reading_precision)
-        pm.Potential("signals", pm.logp(pm.Normal.dist(theta.ravel()[observed["signal_index"]], scale),
+        pm.Potential("signals", pm.logp(pm.Normal.dist(level, scale), observed["signal_value"]).sum())
+    elif len(data.signal_value) and fused and offset is not None:
+        pm.Potential("signals", pm.logp(pm.StudentT.dist(nu=parameters["nu"], mu=level, sigma=_signal_scale(observed, parameters)),
                                         observed["signal_value"]).sum())
     elif len(data.signal_value) and fused:
         pm.Potential("signals", student_t_signals_logp(
@@ -245,7 +268,7 @@ def _observe(data: ModelData, priors: Priors, theta: TensorVariable, parameters:
             "signal",
             nu=parameters["nu"],
             # A flat 1-D index: its gradient is a cheap inplace increment, unlike 2-D fancy indexing.
-            mu=theta.ravel()[observed["signal_index"]],
+            mu=level,
             sigma=_signal_scale(observed, parameters),
             observed=observed["signal_value"],
             dims=SIGNAL,

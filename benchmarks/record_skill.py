@@ -1,16 +1,24 @@
-"""Skill on the real record: the leak-free backtest behind the README's table.
+"""Skill on the real record: the leak-free backtest behind the skill tables (docs/SKILL.md).
 
-The coded record `examples/history-2022-2026.csv` with the priors written as of 21 February 2022
-(`priors-2022/`), origins every 4 weeks from four weeks after the first week, horizons 4 and 12
-weeks from one fit per origin (`run_backtests`). `--without` drops one part of the model to
-measure what it earns (the README's "keep only what earns skill"):
+Two records: `--record joint` (the default), the negotiations from April 2014 to mid-2026 in one log
+(`examples/history-2014-2026.csv`, with the full-scale invasion logged as a break) with the priors
+written as of 7 April 2014 (`priors-2014/`); `--record 2022`, the war's record from 24 February 2022
+(`examples/history-2022-2026.csv`) with the priors written as of 21 February 2022 (`priors-2022/`).
+Origins every 4 weeks from four weeks after the first week, horizons 4 and 12 weeks from one fit
+per origin (`run_backtests`), every fit a task of one cluster (`--jobs N` local workers, default
+one per core, or `--cluster tcp://HOST:8786`). `--without` (repeatable) drops one part of the
+model to measure what it earns:
 
   occasions   no scheduled occasions (their rows and their effects)
   runs        no runs of deals (the occasion types that are the weeks after a deal)
   general_ceasefire
               no general ceasefire: the deal type, its effects in every occasion and its runs
-              (the record has none, so this measures what forecasting one costs; compare with
+              (measures what forecasting one costs on a record without one; compare with
               `paired_skill.py`, which scores the missing path as a chance of 0)
+  jumps       Gaussian steps: the priors' `jumps` blocks removed
+  break       the break rows left out: the model crosses a change of war by its walk alone
+  effects     every obstacle's effect on the deals fixed at 0, the baselines recentred as the
+              backtest's obstacles-off baseline has them (the model without its obstacles)
 
 `--with` adds a part that was tried and not kept, to measure it the same way:
 
@@ -26,7 +34,9 @@ measure what it earns (the README's "keep only what earns skill"):
               (their `reported` date is the day the term was agreed, so each week is known from
               then), with its own effect on each deal type
 
-The README's table is the run without `--without` or `--with`; each part's own skill is that
+`--priors DIR` replaces the record's priors (learned priors, say: `forecast priors learn`).
+
+The shipped table is the run without `--without` or `--with`; each part's own skill is that
 table's forecasts scored against those of a run without it (or with it), origin by origin.
 
 Prints each horizon's table (scores, skill against every baseline with 90 % intervals, flagged
@@ -35,14 +45,16 @@ quotes (`forecast/data/record_skill.json`, read by `brief/record_evidence.py`): 
 scores, skill and verdicts, with the priors' hash and the code version; `--results FILE` writes
 it from an earlier run's `--out` instead of running the backtest again.
 
-    .venv/bin/python benchmarks/record_skill.py [--without occasions|runs|general_ceasefire]
-        [--with drift|in_force|jumps] [--draws 1000] [--jobs 2] [--out FILE] [--summary forecast/data/record_skill.json] [--results FILE]
+    .venv/bin/python benchmarks/record_skill.py [--record joint|2022] [--without PART ...] [--with drift|in_force|jumps]
+        [--priors DIR] [--from YYYY-MM-DD] [--draws 1000] [--jobs N] [--cluster ADDRESS] [--out FILE]
+        [--summary forecast/data/record_skill.json] [--results FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import datetime as dt
 import json
 import sys
 import time
@@ -53,12 +65,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--without", choices=("occasions", "runs", GENERAL))
+    parser.add_argument("--record", choices=tuple(RECORDS), default="joint")
+    parser.add_argument("--without", action="append", default=[],
+                        choices=("occasions", "runs", GENERAL, "jumps", "break", "effects"))
     parser.add_argument("--with", dest="adding", choices=("drift", "in_force", "jumps"))
+    parser.add_argument("--priors", type=Path, help="other priors for the record (default: the record's own)")
+    parser.add_argument("--from", dest="start", help="first origin, YYYY-MM-DD (default: four weeks into the log)")
     parser.add_argument("--horizons", default="4,12")
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--draws", type=int, default=None, help="draws and tuning steps per chain (default: the fit's)")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=None, help="local workers (default: one per core)")
+    parser.add_argument("--cluster", default=None, help="a dask scheduler's address (default: $FORECAST_CLUSTER, else local)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--summary", type=Path, help="write the summary the briefs quote")
     parser.add_argument("--results", type=Path, help="summarise this earlier --out instead of running the backtest")
@@ -69,19 +86,29 @@ def main() -> int:
     from forecast.io.events import read_events
     from forecast.io.priors import load_priors, parse_priors
 
-    priors = load_priors(ROOT / "priors-2022")
-    events = read_events(ROOT / "examples" / "history-2022-2026.csv", priors).events
+    log, priors_folder = RECORDS[args.record]
+    priors = load_priors(args.priors or ROOT / priors_folder)
+    events = read_events(ROOT / "examples" / log, priors).events
     content = copy.deepcopy(priors.content)
     occasions = content["outcomes.yaml"].get("occasions") or {}
-    if args.without == "occasions":
+    if "occasions" in args.without:
         content["outcomes.yaml"]["occasions"] = {k: o for k, o in occasions.items() if "follows" in o}
         events = [e for e in events if e.kind != "scheduled"]
-    elif args.without == "runs":
+    if "runs" in args.without:
         content["outcomes.yaml"]["occasions"] = {k: o for k, o in occasions.items() if "follows" not in o}
-    elif args.without == GENERAL:
+    if GENERAL in args.without:
         drop_deal(content, GENERAL)
         if any(e.kind == "outcome" and e.outcome == GENERAL for e in events):
             raise SystemExit(f"the record logs a {GENERAL}: a model without it cannot score that window")
+    if "jumps" in args.without:
+        for factor in content["factors.yaml"]["factors"].values():
+            factor.pop("jumps", None)
+    if "break" in args.without:
+        events = [e for e in events if e.kind != "break"]
+    if "effects" in args.without:
+        from forecast.evaluation.backtest import without_effects
+
+        content = copy.deepcopy(without_effects(parse_priors(content, priors.directory)).content)
     if args.adding == "drift":
         add_drift(content)
     elif args.adding == "jumps":
@@ -99,11 +126,14 @@ def main() -> int:
     fit = FitSettings() if args.draws is None else FitSettings(draws=args.draws, tune=args.draws)
     horizons = [int(h) for h in args.horizons.split(",")]
     started = time.perf_counter()
-    results = run_backtests(events, priors, BacktestSettings(every_weeks=args.every, jobs=args.jobs), fit, horizons,
-                            log=lambda message: print(message, flush=True))
+    from forecast.evaluation.engine import default_jobs
+
+    start = dt.date.fromisoformat(args.start) if args.start else None
+    settings = BacktestSettings(start=start, every_weeks=args.every, jobs=args.jobs or default_jobs(), cluster=args.cluster)
+    results = run_backtests(events, priors, settings, fit, horizons, log=lambda message: print(message, flush=True))
     seconds = time.perf_counter() - started
-    change = f"with {args.adding}" if args.adding else f"without {args.without or 'nothing'}"
-    print(f"\nthe record, priors-2022, {change}; {fit.draws} draws and {fit.tune} tuning steps "
+    change = f"with {args.adding}" if args.adding else f"without {', '.join(args.without) or 'nothing'}"
+    print(f"\n{log} with {args.priors or priors_folder}, {change}; {fit.draws} draws and {fit.tune} tuning steps "
           f"per chain; {seconds:.0f} s\n")
     for result in results.values():
         print(table_text(result), "\n")
@@ -119,12 +149,14 @@ def summary(results: dict, priors, args: argparse.Namespace) -> dict:
     """What a brief quotes of the record's backtest (brief/record_evidence.py reads it)."""
     from forecast.io.version import code_version
 
-    if args.without or args.adding:
-        raise SystemExit("the briefs quote the shipped model: no summary of a run --without or --with a part")
+    if args.without or args.adding or args.priors or args.start:
+        raise SystemExit("the briefs quote the shipped model: no summary of a run --without or --with a part, other priors "
+                         "or other origins")
+    log, priors_folder = RECORDS[args.record]
     horizons = {}
     for h, r in results.items():
         if r["priors_hash"] != priors.hash:
-            raise SystemExit(f"{args.results}: run with priors {r['priors_hash'][:12]}, not priors-2022's {priors.hash[:12]}")
+            raise SystemExit(f"{args.results}: run with priors {r['priors_hash'][:12]}, not {priors_folder}'s {priors.hash[:12]}")
         observed = [f["observed"] for f in r["forecasts"] if f["method"] == "model"]
         horizons[h] = {
             "origins": len(r["origins"]), "first_origin": r["origins"][0], "last_origin": r["origins"][-1],
@@ -135,13 +167,15 @@ def summary(results: dict, priors, args: argparse.Namespace) -> dict:
             "fit": r["fit"],
         }
     return {
-        "log": "examples/history-2022-2026.csv", "priors": "priors-2022", "priors_hash": priors.hash,
-        "code_version": code_version(), "command": "benchmarks/record_skill.py --summary forecast/data/record_skill.json",
+        "log": f"examples/{log}", "priors": priors_folder, "priors_hash": priors.hash,
+        "code_version": code_version(),
+        "command": f"benchmarks/record_skill.py --record {args.record} --summary forecast/data/record_skill.json",
         "horizons": horizons,
     }
 
 
 GENERAL = "general_ceasefire"
+RECORDS = {"joint": ("history-2014-2026.csv", "priors-2014"), "2022": ("history-2022-2026.csv", "priors-2022")}
 
 
 def drop_deal(content: dict, deal: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -27,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _print("interrupted; the workspace is as it was before this command", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (forecast status | head): nothing more to say, and nothing to say it to.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes stdout at exit; it must not raise again)
+        return 0
 
 
 def _print(text: object, *, file: TextIO | None = None, flush: bool = False, json: bool = False) -> None:
@@ -152,6 +157,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     workspace_option(p)
     p.set_defaults(handler=_priors_check)
+    p = priors.add_parser("learn", help="a stored run's posterior as a priors folder (each entry widened; docs/MODEL.md)")
+    p.add_argument("--run", metavar="ID", help="the run to learn from (default: the latest)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="the new priors folder (must not exist yet)")
+    p.add_argument("--widen", type=float, default=2.0,
+                   help="multiply every learned sd by this (a power prior keeping 1/widen^2 of the run's evidence; default 2)")
+    workspace_option(p)
+    p.set_defaults(handler=_priors_learn)
     return parser
 
 
@@ -429,6 +441,42 @@ def _priors_check(args: argparse.Namespace) -> int:
     priors, predictive = check_priors(args.priors, seed=args.seed, draws=args.draws)
     _print(headline_text(priors, predictive))
     _print(f"\nCharts: {write_check_pdf(priors, predictive, out)}")
+    return 0
+
+
+def _priors_learn(args: argparse.Namespace) -> int:
+    from forecast.evaluation.priors_learn import learned_content, posterior_of, summary_rows
+    from forecast.io.priors import write_priors
+    from forecast.io.runfiles import load_posterior, stored_priors
+    from forecast.io.workspace import Workspace
+
+    if args.out.exists():
+        raise InputError(f"{args.out} already exists; give a new folder (nothing is overwritten)")
+    _check_out(args.out / "factors.yaml")
+    workspace = Workspace(resolve_workspace_or_fail(args.workspace))
+    workspace.check_ledger()
+    runs = workspace.ledger.runs()
+    if not runs:
+        raise ForecastError(f"{workspace.root}: no runs yet; run 'forecast update EVENTS.csv' first")
+    run = _chosen_run(args.run, runs)
+    if run.diagnostics.get("method") == "reweighted":
+        raise InputError(f"run {run.run_id} was made by reweighting run {run.diagnostics.get('base_run')}'s draws; learn from a "
+                         "sampled run (forecast update --refit makes one)")
+    tree = load_posterior(workspace.posterior_path(run.run_id), run)
+    priors = stored_priors(tree, run)
+    content = learned_content(priors, posterior_of(tree), run, args.widen)
+    try:
+        learned = write_priors(content, args.out)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(args.out, ignore_errors=True)  # the folder this command made (it did not exist) and could not fill
+        raise
+    width = max(len(name) for name, _, _ in summary_rows(priors, learned))
+    _print(f"Priors learned from run {run.run_id} (as of {run.as_of}), every sd widened x{args.widen:g}: {args.out}\n")
+    for name, before, after in summary_rows(priors, learned):
+        _print(f"  {name:<{width}}  {before:<34} -> {after}")
+    _print(f"\nCheck them with: forecast priors check --priors {args.out}")
     return 0
 
 

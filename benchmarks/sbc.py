@@ -1,11 +1,12 @@
 """Simulation-based calibration of the whole model (Talts et al. 2018), run by hand:
 
-    .venv/bin/python benchmarks/sbc.py [--replications 200] [--out benchmarks/out/sbc]
+    .venv/bin/python benchmarks/sbc.py [--replications 200] [--out benchmarks/out/sbc] [--jobs N] [--cluster ADDRESS]
 
 Draws every parameter and a small log (24 signals over 6 weeks) from the model, fits each log,
 and ranks each true volatility, the noise, and each outcome baseline and effect among 99 thinned
 posterior draws. Prints a chi-square test of uniform ranks (10 bins) per parameter, with the
-Bonferroni-adjusted 1 % threshold, and writes rank histograms as PNG.
+Bonferroni-adjusted 1 % threshold, and writes rank histograms as PNG. Each replication's fit is
+a task of one cluster (forecast/evaluation/engine.py): `--jobs N` local workers, or `--cluster`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replications", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "out" / "sbc")
+    parser.add_argument("--jobs", type=int, default=None, help="local workers (default: one per core)")
+    parser.add_argument("--cluster", default=None, help="a dask scheduler's address (default: $FORECAST_CLUSTER, else local)")
     args = parser.parse_args()
+
+    from forecast.evaluation.engine import Engine
 
     settings = SbcSettings(replications=args.replications)
     started = time.perf_counter()
-    ranks = run_sbc(load_priors(), settings, progress=lambda i, n: print(f"\r{i}/{n} replications", end="", flush=True))
+    with Engine(jobs=args.jobs, cluster=args.cluster) as engine:
+        ranks = run_sbc(load_priors(), settings, progress=lambda i, n: print(f"\r{i}/{n} replications", end="", flush=True),
+                        engine=engine)
     print(f"\n{settings.replications} replications in {time.perf_counter() - started:.0f} s; "
           f"mean divergences per fit {ranks.groupby('replication')['divergences'].first().mean():.2f}")
 

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from forecast.evaluation.engine import Engine
 from forecast.evaluation.simulate import outcomes_in_runs
 from forecast.inference.sampler import sample
 from forecast.io.priors import Priors
-from forecast.model.dataset import deal_run_counts
+from forecast.model.dataset import ModelData, deal_run_counts
 from forecast.model.density import compile_density
 from forecast.model.design import design
 from forecast.model.graph import build_model
@@ -40,12 +41,14 @@ class SbcSettings:
     seed: int = 20250221
 
 
-def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int], None] | None = None,
+            engine: Engine | None = None) -> pd.DataFrame:
     """Ranks: one row per replication and checked scalar (parameter, rank, L, divergences).
 
     One design (which factor, week and grades each reading has) serves every replication; one
     prior predictive call draws every replication's parameters and data. Readings are not
-    clipped to [-3, 3]: the logs must be exactly the model's.
+    clipped to [-3, 3]: the logs must be exactly the model's. Each replication's fit is a task of
+    `engine` (by default here, one after another), carrying its data, truth and seed.
     """
     import pymc as pm
 
@@ -61,7 +64,7 @@ def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int]
         outcomes = outcomes_in_runs(prior, priors, rng)
     checked = [name for name in CHECKED if name in {rv.name for rv in build_model(skeleton, priors).free_RVs}]
 
-    rows = []
+    tasks = []
     for r in range(settings.replications):
         data = dataclasses.replace(
             skeleton,
@@ -69,21 +72,43 @@ def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int]
             outcome_counts=outcomes[r],
             **({"occasion_counts": deal_run_counts(outcomes[r], skeleton.deals, follows)} if any(follows) else {}),
         )
-        trace, diagnostics = sample(compile_density(data, priors), data, priors, draws=settings.draws, tune=settings.tune,
-                                    chains=settings.chains, seed=settings.seed + r, progress=False,
-                                    reading_groups=contested_groups(data, priors))
-        posterior = trace.posterior.to_dataset().stack(sample=("chain", "draw"))
-        keep = np.linspace(0, posterior.sizes["sample"] - 1, settings.ranks_from).round().astype(int)  # thin to L
-        for name in checked:
-            true_values = np.atleast_1d(prior[name].isel(draw=r).values).ravel()
-            draws = posterior[name].transpose("sample", ...).values[keep].reshape(len(keep), -1)
-            for i, (true_value, column) in enumerate(zip(true_values, draws.T)):
-                label = name if prior[name].ndim == 1 else f"{name}[{i}]"
-                rows.append({"replication": r, "parameter": label, "rank": int((column < true_value).sum()),
-                             "L": settings.ranks_from, "divergences": diagnostics.divergences})
+        truths = {name: (np.atleast_1d(prior[name].isel(draw=r).values).ravel(), prior[name].ndim == 1) for name in checked}
+        tasks.append(Replication(r, data, priors, settings, truths))
+    rows = []
+    for done, found in enumerate((engine or Engine(jobs=1)).map(fit_replication, tasks), start=1):
+        rows.extend(found)
         if progress:
-            progress(r + 1, settings.replications)
+            progress(done, settings.replications)
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Replication:
+    """One replication's fit, sent whole to a worker."""
+
+    number: int
+    data: ModelData
+    priors: Priors
+    settings: SbcSettings
+    truths: dict[str, tuple[np.ndarray, bool]]  # name -> (true values, scalar)
+
+
+def fit_replication(task: Replication) -> list[dict]:
+    """The rank of each true value among the replication's thinned posterior draws."""
+    settings, data, priors = task.settings, task.data, task.priors
+    trace, diagnostics = sample(compile_density(data, priors), data, priors, draws=settings.draws, tune=settings.tune,
+                                chains=settings.chains, seed=settings.seed + task.number, progress=False,
+                                reading_groups=contested_groups(data, priors), cores=1)
+    posterior = trace.posterior.to_dataset().stack(sample=("chain", "draw"))
+    keep = np.linspace(0, posterior.sizes["sample"] - 1, settings.ranks_from).round().astype(int)  # thin to L
+    rows = []
+    for name, (true_values, scalar) in task.truths.items():
+        draws = posterior[name].transpose("sample", ...).values[keep].reshape(len(keep), -1)
+        for i, (true_value, column) in enumerate(zip(true_values, draws.T)):
+            label = name if scalar else f"{name}[{i}]"
+            rows.append({"replication": task.number, "parameter": label, "rank": int((column < true_value).sum()),
+                         "L": settings.ranks_from, "divergences": diagnostics.divergences})
+    return rows
 
 
 def uniformity(ranks: pd.DataFrame, bins: int) -> pd.DataFrame:

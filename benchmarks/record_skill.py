@@ -1,9 +1,11 @@
 """Skill on the real record: the leak-free backtest behind the skill tables (docs/SKILL.md).
 
-Two records: `--record joint` (the default), the negotiations from April 2014 to mid-2026 in one log
+Three records: `--record joint` (the default), the negotiations from April 2014 to mid-2026 in one log
 (`examples/history-2014-2026.csv`, with the full-scale invasion logged as a break) with the priors
 written as of 7 April 2014 (`priors-2014/`); `--record 2022`, the war's record from 24 February 2022
-(`examples/history-2022-2026.csv`) with the priors written as of 21 February 2022 (`priors-2022/`).
+(`examples/history-2022-2026.csv`) with the priors written as of 21 February 2022 (`priors-2022/`);
+`--record two-coders`, the same war as two coders' log (`examples/history-2022-2026-two-coders.csv`:
+the record as coder A, an independent coding of 2025-26 as coder B), with `priors-2022/`.
 Origins every 4 weeks from four weeks after the first week, horizons 4 and 12 weeks from one fit
 per origin (`run_backtests`), every fit a task of one cluster (`--jobs N` local workers, default
 one per core, or `--cluster tcp://HOST:8786`). `--without` (repeatable) drops one part of the
@@ -19,6 +21,8 @@ model to measure what it earns:
   break       the break rows left out: the model crosses a change of war by its walk alone
   effects     every obstacle's effect on the deals fixed at 0, the baselines recentred as the
               backtest's obstacles-off baseline has them (the model without its obstacles)
+  house       the coders' house effects: every reading read as one coder's (the coder column
+              emptied), as a team that pools codings without them would fit it
 
 `--with` adds a part that was tried and not kept, to measure it the same way:
 
@@ -45,7 +49,7 @@ quotes (`forecast/data/record_skill.json`, read by `brief/record_evidence.py`): 
 scores, skill and verdicts, with the priors' hash and the code version; `--results FILE` writes
 it from an earlier run's `--out` instead of running the backtest again.
 
-    .venv/bin/python benchmarks/record_skill.py [--record joint|2022] [--without PART ...] [--with drift|in_force|jumps]
+    .venv/bin/python benchmarks/record_skill.py [--record joint|2022|two-coders] [--without PART ...] [--with drift|in_force|jumps]
         [--priors DIR] [--from YYYY-MM-DD] [--draws 1000] [--jobs N] [--cluster ADDRESS] [--out FILE]
         [--summary forecast/data/record_skill.json] [--results FILE]
 """
@@ -54,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -67,7 +72,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", choices=tuple(RECORDS), default="joint")
     parser.add_argument("--without", action="append", default=[],
-                        choices=("occasions", "runs", GENERAL, "jumps", "break", "effects"))
+                        choices=("occasions", "runs", GENERAL, "jumps", "break", "effects", "house"))
     parser.add_argument("--with", dest="adding", choices=("drift", "in_force", "jumps"))
     parser.add_argument("--priors", type=Path, help="other priors for the record (default: the record's own)")
     parser.add_argument("--from", dest="start", help="first origin, YYYY-MM-DD (default: four weeks into the log)")
@@ -105,6 +110,8 @@ def main() -> int:
             factor.pop("jumps", None)
     if "break" in args.without:
         events = [e for e in events if e.kind != "break"]
+    if "house" in args.without:
+        events = [dataclasses.replace(e, coder="") for e in events]
     if "effects" in args.without:
         from forecast.evaluation.backtest import without_effects
 
@@ -175,7 +182,8 @@ def summary(results: dict, priors, args: argparse.Namespace) -> dict:
 
 
 GENERAL = "general_ceasefire"
-RECORDS = {"joint": ("history-2014-2026.csv", "priors-2014"), "2022": ("history-2022-2026.csv", "priors-2022")}
+RECORDS = {"joint": ("history-2014-2026.csv", "priors-2014"), "2022": ("history-2022-2026.csv", "priors-2022"),
+           "two-coders": ("history-2022-2026-two-coders.csv", "priors-2022")}
 
 
 def drop_deal(content: dict, deal: str) -> None:

@@ -1,17 +1,25 @@
 """Cold-process wall time and peak memory of `forecast update`, run by hand:
 
-    .venv/bin/python benchmarks/update.py [--runs 3] [--cases example,append,synthetic] [--draws N ...]
+    .venv/bin/python benchmarks/update.py [--runs 5] [--cases example,append,record,synthetic] [--phases]
+        [--command validate] [--draws N ...]
 
-Cases: `example` is examples/events.csv; `append` adds 10 signals a week later to a workspace
+Cases: `example` is examples/events.csv; `record` the war's record (examples/history-2022-2026.csv
+with priors-2022/); `append` adds 10 signals a week later to a workspace
 where the example has already been fitted (the incremental path: reweighting, no sampling);
-`5000` and `20000` are logs of 5,000 signals over 260 weeks and 20,000 over 520, drawn from the
+`5000`, `20000` and `50000` are logs of 5,000 signals over 260 weeks, 20,000 and 50,000 over 520, drawn from the
 model itself (forecast.evaluation.simulate, volatilities fixed at their prior medians so the paths stay on
 the -3..+3 scale); `synthetic` is one of --signals over --weeks. PyTensor compiles a model's
 density once per number of weeks and caches it on disk, so the first run of a new size also
 pays the compile (about 10 s); every run is printed. Each run is a fresh `forecast update`
 process in a fresh workspace (for `append`, a fresh copy of the fitted one); peak memory is
 the largest proportional set size (PSS) of the process and its forked sampler workers
-together, polled every 50 ms, so pages they share count once. Prints the median and every run. Extra
+together, polled every 50 ms, so pages they share count once. Prints the median and every run.
+`--phases` also prints where each run's time went, as medians over the runs: the interpreter's
+start and the imports (until `main` begins), then each phase the command records
+(`forecast/timings.py`: reading, the dataset, the kernels' load, starts and curvatures, tuning,
+draws, the posterior's conversion, diagnostics, the forecast, what moved, storing, the brief),
+and what is left (exit, unrecorded work). `--command validate` times `forecast validate` instead
+(no workspace is written). Extra
 options (`--no-report`, `--refit`, `--draws` ...) go to every update. Targets: example <= 12 s
 (issue 2), <= 5 s (issue 6); append <= 3 s; 5000 <= 90 s and <= 3 GB (issue 2), <= 20 s
 and <= 1 GB (issue 6); 20000 <= 60 s and <= 2 GB (issue 6).
@@ -33,7 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FORECAST = str(Path(sys.executable).parent / "forecast")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-SIZES = {"5000": (5000, 260), "20000": (20000, 520)}  # signals, weeks
+SIZES = {"5000": (5000, 260), "20000": (20000, 520), "50000": (50000, 520)}  # signals, weeks
+RECORD = (ROOT / "examples" / "history-2022-2026.csv", ["--priors", str(ROOT / "priors-2022")])
 
 
 def synthetic_log(path: Path, n_signals: int, n_weeks: int, seed: int) -> Path:
@@ -74,10 +83,13 @@ def tree_pss(pgid: int) -> int:
     return total
 
 
-def measure(argv: list[str], ok=(0,)) -> tuple[float, int, int]:
-    """Run a command in its own process group: (wall seconds, peak PSS bytes, exit code)."""
+def measure(argv: list[str], ok=(0,), timings: Path | None = None) -> tuple[float, int, int, dict | None]:
+    """Run a command in its own process group: (wall seconds, peak PSS bytes, exit code, the
+    phases it recorded with `timings`, the start-up among them)."""
+    env = {**os.environ, **({"FORECAST_TIMINGS": str(timings)} if timings else {})}
+    launched = time.time()
     started = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env)
     peak = 0
     while process.poll() is None:
         peak = max(peak, tree_pss(process.pid))
@@ -86,15 +98,26 @@ def measure(argv: list[str], ok=(0,)) -> tuple[float, int, int]:
     _, err = process.communicate()
     if process.returncode not in ok:
         raise SystemExit(f"{' '.join(argv[:2])} failed ({process.returncode}):\n{err.decode()}")
-    return seconds, peak, process.returncode
+    phases = None
+    if timings is not None and timings.exists():
+        import json
+
+        recorded = json.loads(timings.read_text())
+        phases = {"start-up and imports": recorded["main_started"] - launched}
+        for name, value in recorded["phases"]:
+            phases[name] = phases.get(name, 0.0) + value
+        phases["other (exit, unrecorded)"] = seconds - sum(phases.values())
+    return seconds, peak, process.returncode, phases
 
 
-def run_once(events: Path, extra: list[str], seeded: Path | None = None) -> tuple[float, int, int]:
+def run_once(events: Path, extra: list[str], seeded: Path | None = None, command: str = "update") -> tuple[float, int, int, dict | None]:
     with tempfile.TemporaryDirectory() as scratch:
         workspace = Path(scratch) / "ws"
         if seeded is not None:
             shutil.copytree(seeded, workspace)
-        return measure([FORECAST, "update", str(events), "--workspace", str(workspace), "--quiet", *extra], ok=(0, 3))
+        quiet = ["--quiet"] if command == "update" else []
+        return measure([FORECAST, command, str(events), "--workspace", str(workspace), *quiet, *extra], ok=(0, 3),
+                       timings=Path(scratch) / "timings.json")
 
 
 def appended(scratch: Path, extra: list[str]) -> tuple[Path, Path]:
@@ -122,15 +145,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cases", default="example,append,5000")
+    parser.add_argument("--phases", action="store_true", help="print where the time went, phase by phase")
+    parser.add_argument("--command", default="update", choices=("update", "validate"))
     parser.add_argument("--signals", type=int, default=5000)
     parser.add_argument("--weeks", type=int, default=260)
     args, extra = parser.parse_known_args()
 
     with tempfile.TemporaryDirectory() as scratch:
-        cases, seeded = {}, {}
+        cases, seeded, options = {}, {}, {}
         for case in args.cases.split(","):
             if case == "example":
                 cases[case] = ROOT / "examples" / "events.csv"
+            elif case == "record":
+                cases[case], options[case] = RECORD
             elif case == "append":
                 cases[case], seeded[case] = appended(Path(scratch), extra)
             elif case == "synthetic":
@@ -139,9 +166,9 @@ def main() -> None:
                 cases[case] = synthetic_log(Path(scratch) / f"{case}.csv", *SIZES[case], seed=7)
             else:
                 raise SystemExit(f"unknown case {case!r}")
-        print(f"forecast update, cold process, {args.runs} runs each; extra options: {' '.join(extra) or 'none'}")
+        print(f"forecast {args.command}, cold process, {args.runs} runs each; extra options: {' '.join(extra) or 'none'}")
         for case, events in cases.items():
-            results = [run_once(events, extra, seeded.get(case)) for _ in range(args.runs)]
+            results = [run_once(events, [*options.get(case, []), *extra], seeded.get(case), args.command) for _ in range(args.runs)]
             seconds = [r[0] for r in results]
             peaks = [r[1] / 2**30 for r in results]
             codes = sorted({r[2] for r in results})
@@ -149,6 +176,12 @@ def main() -> None:
                   f"(runs: {', '.join(f'{s:.1f}' for s in seconds)}); "
                   f"peak memory median {statistics.median(peaks):.2f} GB "
                   f"(runs: {', '.join(f'{p:.2f}' for p in peaks)}); exit codes {codes}", flush=True)
+            if args.phases and all(r[3] for r in results):
+                names = list(dict.fromkeys(name for r in results for name in r[3]))
+                for name in names:
+                    values = [r[3].get(name, 0.0) for r in results]
+                    print(f"{'':>12}{name:<36} median {statistics.median(values):6.2f} s "
+                          f"(runs: {', '.join(f'{v:.2f}' for v in values)})", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ fits are in the sampling tier."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import math
@@ -383,6 +384,20 @@ def test_two_workers_give_the_numbers_of_one(priors):
     assert one == two
     # Each origin's progress came back from the workers as it finished.
     assert sorted(int(line.split("/")[0].split()[-1]) for line in lines if "model at" in line) == list(range(1, 25))
+
+
+def test_a_second_cluster_on_the_machine_starts_quietly(priors):
+    """Two jobs at once (a backtest and an agreement, say): the first holds dask's default HTTP
+    port, and the second's cluster starts without a warning (which the tests would raise)."""
+    import socket
+
+    with socket.socket() as held:
+        # Something on the machine may hold the port already: the same situation.
+        with contextlib.suppress(OSError):
+            held.bind(("127.0.0.1", 8787))
+        two = run_backtest(_log(), priors, BacktestSettings(start=_week(4), every_weeks=6, horizon=3, jobs=2), FIT,
+                           forecast_at=fixed_chances)
+    assert len(two["origins"]) == 4
 
 
 def test_segments_depend_on_the_origins_only():

@@ -4,6 +4,7 @@ killed in the middle of a task, and nothing left running afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -92,10 +93,8 @@ class Cluster:
     def stop(self) -> list[int]:
         everything = [p.pid for p in self.processes] + [c for p in self.processes for c in _children(p.pid)]
         for process in self.processes:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         for process in self.processes:
             try:
                 process.wait(timeout=30)

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from forecast.brief.record_evidence import load_record_evidence
-from forecast.conventions import DEAL, FACTOR, HORIZON, INTERVAL, OUTCOME
+from forecast.conventions import CODER, DEAL, FACTOR, HORIZON, INTERVAL, OUTCOME
 from forecast.errors import ForecastError
 from forecast.explain.attribution import Attribution, Unavailable
+from forecast.explain.contested import FILE as CONTESTED
+from forecast.explain.contested import Contested, read_contested
 from forecast.explain.model_checks import (
     OutcomeCheck,
     PriorPosterior,
@@ -85,6 +88,9 @@ class Brief:
     backtest: dict | None = None  # the workspace's latest `forecast backtest`, if any
     record_evidence: dict | None = None  # what the record's backtest found (brief/record_evidence.py)
     occasions_ahead: list[OccasionAhead] = field(default_factory=list)
+    contested: Contested | None = None  # the headline with the contested deals counted as no deal (explain/contested.py)
+    # (coder, factor) -> the offset's mean, 5 % and 95 % (docs/MODEL.md, "Coders"); empty with one coder.
+    coder_offsets: dict[tuple[str, str], tuple[float, float, float]] = field(default_factory=dict)
 
     @property
     def labels(self) -> dict[str, str]:
@@ -149,13 +155,28 @@ def collect(workspace: Workspace, run: RunRecord) -> Brief:
         prior_posterior=pairs, fixed_parameters=fixed,
         signal_check=signal_check(draws, signals),
         outcome_checks=outcome_check(draws, data.outcome_counts, [priors.outcomes.deals[k].label for k in data.deals],
-                                     np.random.default_rng([run.seed, 3])),
+                                     np.random.default_rng([run.seed, 3]), data.occasion_counts),
+        contested=read_contested((workspace.root / run.posterior).parent / CONTESTED),
+        coder_offsets=_coder_offsets(posterior),
         mcse=dict(zip(outcome_keys, map(float, mcse))),
         notes=notes,
         backtest=_latest_backtest(workspace),
         record_evidence=load_record_evidence(),
         occasions_ahead=_occasions_ahead(active, data, draws, priors),
     )
+
+
+def _coder_offsets(posterior: xr.Dataset) -> dict[tuple[str, str], tuple[float, float, float]]:
+    if "coder_offset" not in posterior:
+        return {}
+    offsets = posterior["coder_offset"].stack(sample=("chain", "draw"))
+    out = {}
+    for coder in offsets[CODER].values:
+        for factor in offsets[FACTOR].values:
+            draws = offsets.sel({CODER: coder, FACTOR: factor}).values
+            lo, hi = np.quantile(draws, INTERVAL)
+            out[(str(coder), str(factor))] = (float(draws.mean()), float(lo), float(hi))
+    return out
 
 
 def _occasions_ahead(active: list[Event], data: ModelData, draws: Draws, priors: Priors) -> list[OccasionAhead]:

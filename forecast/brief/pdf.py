@@ -40,6 +40,7 @@ from forecast.brief.layout import (
 from forecast.brief.record_evidence import record_evidence_text
 from forecast.conventions import ESS_PER_CHAIN_MIN, LEGACY_TARGET_ACCEPT, RHAT_MAX
 from forecast.explain.attribution import Unavailable
+from forecast.explain.contested import Contested
 from forecast.inference.importance import pareto_k_limit
 from forecast.io.ledger import RunRecord
 from forecast.io.workspace import write_atomically
@@ -134,6 +135,8 @@ class _Writer(Layout):
             "another kind of deal, so it is the one that answers \"will it happen by then?\" (and the one "
             "<font name='DejaVuSansMono'>forecast compare</font> sets beside a crowd); those need not add up.",
             self.s.note))
+        if b.contested is not None:
+            out.append(self.rich(f"<b>Contested deals.</b> {self.esc(contested_text(b.contested, r.headline, h))}", self.s.note))
         if b.record_evidence is not None:
             out.append(self.rich(f"<b>Evidence from the record.</b> {self.esc(record_evidence_text(b.record_evidence))}",
                                  self.s.note))
@@ -217,6 +220,30 @@ class _Writer(Layout):
             image(fig),
             Spacer(1, 4),
             self.table(rows, [52, 34, 30, 14, 32, 18]),
+            *self._coders(),
+        ]
+
+    def _coders(self) -> list:
+        """Each coder's house effect on each obstacle, when the log has several coders."""
+        b = self.b
+        if not b.coder_offsets:
+            return []
+        coders = sorted({c for c, _ in b.coder_offsets})
+        rows = [["Coder", *(b.factor_labels[k] for k in b.priors.factors)]]
+        for coder in coders:
+            cells = []
+            for k in b.priors.factors:
+                mean, lo, hi = b.coder_offsets[(coder, k)]
+                cells.append(f"{mean:+.2f} ({lo:+.2f} to {hi:+.2f})")
+            rows.append([coder or "(default)", *cells])
+        return [
+            Spacer(1, 4),
+            self.rich("Coders' house effects", self.s.h2),
+            self.rich("How far each coder's readings sit above (+) or below (−) each obstacle's level, with the 5–95 % "
+                      "range: the model reads every reading less its coder's offset, and the offsets sum to zero over the "
+                      "coders, so no one coder sets the level (docs/MODEL.md, Coders). An interval away from 0 is a "
+                      "coding rule the team reads differently.", self.s.note),
+            self.table(rows, [34, *([37] * len(b.priors.factors))]),
         ]
 
     def what_moved(self) -> list:
@@ -535,8 +562,9 @@ class _Writer(Layout):
                       "after as-of": "not yet known"}[item.status]
             if item.note:
                 status += f": {item.note}" if item.status != "retracted" else f" ({item.note.split(':')[0]})"
+            ident = e.event_id + (f"\ncoder {e.coder}" if e.coder else "") + ("\ncontested" if e.contested else "")
             rows.append([date, e.kind, what or "", f"{e.signal:+.1f}" if e.signal is not None else "",
-                         e.source_reliability + e.info_credibility, text, status, e.event_id])
+                         e.source_reliability + e.info_credibility, text, status, ident])
             shaded.append(item.status in ("retracted", "after as-of"))
         used = sum(item.status == "used" for item in b.log)
         intro = [
@@ -577,6 +605,17 @@ class _Writer(Layout):
             out.append(self.text(f"{len(missing)} character(s) in the events have no glyph in the installed fonts and are "
                                  f"shown as code points ({shown}); to draw them, {INSTALL_HINT}.", self.s.note))
         return out
+
+
+def contested_text(contested: Contested, headline: dict, horizon: int) -> str:
+    """The headline as if the contested deals were not deals, in a sentence."""
+    ids = ", ".join(contested.events)
+    parts = "; ".join(f"{headline[k]['label'].lower()} {pct(p)} (counted: {pct(headline[k]['p'])})"
+                      for k, p in contested.p.items() if k in headline)
+    how = ("by reweighting this run's draws" if contested.method == "reweighted" else
+           "by refitting the model without them" + ("" if contested.passed else ", a fit that failed its diagnostics"))
+    return (f"The coders marked {len(contested.events)} deal(s) as contested ({ids}): the table counts them as deals. If "
+            f"they were not, the chances within {horizon} weeks would be: {parts}; computed {how}.")
 
 
 def _narrowed(narrowing: float) -> str:

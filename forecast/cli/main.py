@@ -7,11 +7,13 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from forecast.conventions import DEFAULT_CHAINS, DEFAULT_DRAWS, DEFAULT_SEED, DEFAULT_TUNE, TARGET_ACCEPT
 from forecast.errors import ForecastError, InferenceFailed, InputError, printable
+from forecast.timings import write_if_asked as write_timings_if_asked
 
 if TYPE_CHECKING:
     from forecast.io.ledger import RunRecord
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.time()
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
@@ -32,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (forecast status | head): nothing more to say, and nothing to say it to.
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (Python flushes stdout at exit; it must not raise again)
         return 0
+    finally:
+        write_timings_if_asked(started)
 
 
 def _print(text: object, *, file: TextIO | None = None, flush: bool = False, json: bool = False) -> None:
@@ -130,6 +135,18 @@ def _parser() -> argparse.ArgumentParser:
     wait_option(p)
     p.set_defaults(handler=_sweep)
 
+    p = commands.add_parser("agreement", help="how far two codings agree (alpha, the largest differences, each one's forecast)")
+    p.add_argument("codings", type=Path, nargs="+", metavar="CODING.csv",
+                   help="two events files, or one whose `coder` column names two coders or more")
+    p.add_argument("--priors", type=Path, metavar="DIR", help="priors folder for the forecasts (default: the bundled priors)")
+    p.add_argument("--window", type=int, default=7, metavar="DAYS", help="days apart two rows may be and still match (default 7)")
+    p.add_argument("--as-of", type=_dates, metavar="YYYY-MM-DD[,...]",
+                   help="dates to forecast each coding at (default: the latest date both cover); --as-of none skips the fits")
+    p.add_argument("--rows", type=int, default=10, help="largest differences to list (default 10)")
+    cluster_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=_agreement)
+
     p = commands.add_parser("warm", help="compile the sampler's kernels (or load them from the cache): once per machine")
     p.set_defaults(handler=_warm)
 
@@ -168,10 +185,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _update(args: argparse.Namespace) -> int:
-    from forecast.cli.terminal import run_summary
-    from forecast.inference.fit import FitSettings
-    from forecast.io.workspace import Workspace, resolve_workspace
-    from forecast.updating.pipeline import update
+    from forecast.timings import phase
+
+    with phase("imports"):
+        from forecast.cli.terminal import run_summary
+        from forecast.inference.fit import FitSettings
+        from forecast.io.workspace import Workspace, resolve_workspace
+        from forecast.updating.pipeline import update
 
     log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
     settings = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
@@ -180,7 +200,8 @@ def _update(args: argparse.Namespace) -> int:
                     refit=args.refit)
     for warning in result.warnings:
         _print(f"warning: {warning}", file=sys.stderr)
-    _print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))
+    with phase("summary"):
+        _print(run_summary(result.run, result.previous if result.refitted else _previous_of(args, result.run)))
     if result.report is not None:
         _print(f"\nBrief: {result.report}")
     if result.report_error is not None:
@@ -341,6 +362,70 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         _print(table_text(result) + f"\n\nSaved: {path}")
     return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    from forecast.evaluation.agreement import (
+        POOLED,
+        ForecastTask,
+        agreement,
+        forecast_coding,
+        over_span,
+        split_by_coder,
+        table_text,
+        to_dict,
+    )
+    from forecast.evaluation.engine import Engine
+    from forecast.evaluation.pooling import pool_codings
+    from forecast.inference.fit import FitSettings
+    from forecast.io.events import read_events
+    from forecast.io.priors import load_priors
+
+    priors = load_priors(args.priors)
+    if len(args.codings) == 2:
+        if args.codings[0].stem == args.codings[1].stem:
+            raise InputError(f"the two codings need different file names to tell them apart, got {args.codings[0].name} twice")
+        codings = {path.stem: read_events(path, priors).events for path in args.codings}
+        pooled = pool_codings(*codings.values(), names=tuple(codings))
+    elif len(args.codings) == 1:
+        pooled = read_events(args.codings[0], priors).events
+        codings = split_by_coder(pooled)
+        if len(codings) < 2:
+            raise InputError(f"{args.codings[0]}: its rows name one coder; give two files, or a file whose 'coder' column "
+                             "names two coders or more")
+        codings = {f"coder {name or '(default)'}": events for name, events in list(codings.items())[:2]}
+    else:
+        raise InputError("give two events files, or one with a 'coder' column")
+    if args.window < 0:
+        raise InputError(f"--window must be 0 days or more, got {args.window}")
+    names = tuple(codings)
+    result = agreement(*codings.values(), names=names, factors=list(priors.factors), window=args.window)
+    dates = ([result.span[1]] if result.span and result.span[0] <= result.span[1] else []) if args.as_of is None else args.as_of
+    if result.span is None or result.span[0] > result.span[1]:
+        raise InputError("the two codings cover no dates in common: there is nothing to compare")
+    for as_of in dates:
+        if not result.span[0] <= as_of <= result.span[1]:
+            raise InputError(f"--as-of {as_of} is outside the dates both codings cover ({result.span[0]} to {result.span[1]})")
+    fitted = {name: over_span(events, priors, result.span) for name, events in {**codings, POOLED: pooled}.items()}
+    tasks = [ForecastTask(name, tuple(events), cut_priors, as_of, FitSettings(cores=1))
+             for as_of in dates for name, (events, cut_priors) in fitted.items()]
+    log = lambda message: None
+    if tasks:
+        with Engine(jobs=_jobs(args), cluster=args.cluster, log=log) as engine:
+            forecasts = list(engine.map(forecast_coding, tasks))
+    else:
+        forecasts = []
+    if args.json:
+        _print(json.dumps(to_dict(result, forecasts), indent=2, ensure_ascii=False), json=True)
+    else:
+        _print(table_text(result, forecasts, priors.outcomes.labels, {k: f.label for k, f in priors.factors.items()}, args.rows))
+    return 0
+
+
+def _dates(text: str) -> list[dt.date]:
+    if text.strip().lower() == "none":
+        return []
+    return [_date(part.strip()) for part in text.split(",")]
 
 
 def _warm(args: argparse.Namespace) -> int:

@@ -109,7 +109,10 @@ class Engine:
             # starts (worker_setup.py). No dashboard. `processes=False` (tests) runs the workers as
             # threads of this process instead.
             self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=self.processes,
-                                         dashboard_address=None, silence_logs=40,
+                                         # No dashboard; its HTTP server (which runs regardless) on a free port,
+                                         # so a second job on the machine does not collide with the first.
+                                         dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                                         silence_logs=40,
                                          **({"preload": [WORKER_SETUP]} if self.processes else {}))
             self._client = Client(self._cluster)
         self._client.subscribe_topic(TOPIC, lambda event: self.log(event[1]))

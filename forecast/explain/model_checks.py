@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from forecast.conventions import DEAL, ESS_PER_CHAIN_MIN, FACTOR, INTERVAL, RHAT_MAX, WEEK
+from forecast.conventions import BREAK, DEAL, ESS_PER_CHAIN_MIN, FACTOR, INTERVAL, RHAT_MAX, WEEK
 from forecast.inference.convergence import convergence, mcse_mean, stacked
 from forecast.io.priors import Priors
 from forecast.model.draws import Draws, Signals
@@ -83,6 +83,12 @@ def prior_posterior(posterior: xr.Dataset, priors: Priors) -> tuple[list[PriorPo
         (f"Effect of {factors[k].label} on {d.label}", d.effects[k], posterior["effect"].sel({DEAL: j, FACTOR: k}))
         for j, d in deals.items() for k in factors
     ]
+    if "break_step" in posterior:  # a logged break (docs/MODEL.md, "Breaks")
+        entries += [(f"Break step: {f.label}", f.break_step, posterior["break_step"].sel({FACTOR: k})) for k, f in factors.items()]
+        entries += [(f"Shift at the break of {week}: {d.label}", d.break_shift, posterior["break_shift"].sel({DEAL: j, BREAK: week}))
+                    for week in posterior[BREAK].values for j, d in deals.items()]
+    if "house_effect" in posterior:  # several coders (docs/MODEL.md, "Coders")
+        entries.append(("Coders' spread (house-effect sd)", priors.observation.house_effect, posterior["house_effect"]))
     rows, fixed = [], []
     for label, param, values in entries:
         if param.fixed:
@@ -135,13 +141,14 @@ class OutcomeCheck:
         return int(lo), int(hi)
 
 
-def outcome_check(draws: Draws, counts: np.ndarray, labels: list[str], rng: np.random.Generator) -> list[OutcomeCheck]:
+def outcome_check(draws: Draws, counts: np.ndarray, labels: list[str], rng: np.random.Generator,
+                  occasions: np.ndarray | None = None) -> list[OutcomeCheck]:
     """Weeks with each deal type, and with any deal, observed against replicated histories.
 
     Each replicated week draws one categorical outcome from that draw's weekly probabilities,
     as the model's likelihood does for a week with a single outcome.
     """
-    p = np.exp(draws.weekly_log_probabilities())  # (D, W, J + 1)
+    p = np.exp(draws.weekly_log_probabilities(occasions))  # (D, W, J + 1): with the weeks' occasions and breaks
     u = rng.random(p.shape[:2])[..., None]
     category = (u > np.cumsum(p, axis=2)).sum(axis=2)  # (D, W): 0 = no deal, j = deal type j
     category = np.minimum(category, p.shape[2] - 1)  # cumsum can fall a rounding error short of 1

@@ -14,6 +14,8 @@ import math
 import numba
 import numpy as np
 
+import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+
 # Stan's defaults.
 INIT_BUFFER, TERM_BUFFER, BASE_WINDOW = 75, 50, 25
 GAMMA, T0, KAPPA = 0.05, 10.0, 0.75

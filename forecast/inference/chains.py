@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 
+import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
 from forecast.inference import adaptation as adapt
 from forecast.inference.nuts import (
     DEPTH,
@@ -35,6 +37,7 @@ from forecast.inference.nuts import (
 )
 from forecast.inference.precision_jumps import PROPOSALS, SWAPS, Groups, jump, swap_steps
 from forecast.model.density import Density, Structure, constrained, log_density
+from forecast.timings import phase, record
 
 BLOCK = 50  # iterations between looks at the progress (and at an interrupt)
 # Per-iteration statistics kept for each chain, in this order.
@@ -48,6 +51,7 @@ class ChainResult:
     draws: np.ndarray  # (draws, slots + factors * weeks): what constrained() writes
     precisions: np.ndarray  # (draws, step precisions + reading precisions): their log, for diagnostics
     stats: np.ndarray  # (draws, N_RECORDED)
+    seconds: list[float] = field(default_factory=lambda: [0.0, 0.0])  # this chain's tuning, its draws
 
 
 class StartFailed(Exception):
@@ -167,7 +171,7 @@ def run_block(first: int, last: int, tune: int, x: np.ndarray, g: np.ndarray, lo
         constrained(x, S, draws[d])
         steps = S.x_path - S.x_step
         precisions[d, :steps] = x[S.x_step:S.x_path]
-        precisions[d, steps:] = x[S.x_reading:]
+        precisions[d, steps:] = x[S.x_reading:S.x_house]
         row = stats[d]
         row[0] = step_stats[N_STEPS]
         row[1] = step_stats[DIVERGENT]
@@ -188,8 +192,11 @@ def run_chains(density: Density, groups: Groups, *, draws: int, tune: int, chain
     the calling thread as iterations complete."""
     S = density.structure
     layout = density.layout
-    inverse_mass0 = initial_inverse_mass(density)
-    chain_starts = starts(density, chains, seed)
+    with phase("sampler: kernels (load or compile)"):
+        log_density(density.centre.copy(), np.empty_like(density.centre), True, S)
+    with phase("sampler: starts and curvatures"):
+        inverse_mass0 = initial_inverse_mass(density)
+        chain_starts = starts(density, chains, seed)
     window_first, window_ends = adapt.windows(tune)
     n_out = density.stored_size
     n_precisions = (layout.step_precisions.stop - layout.step_precisions.start
@@ -197,7 +204,8 @@ def run_chains(density: Density, groups: Groups, *, draws: int, tune: int, chain
     done = np.zeros(chains, dtype=np.int64)
     stop = threading.Event()
 
-    def chain(c: int) -> ChainResult:
+    def chain(c: int, iterations: int = tune + draws) -> ChainResult:
+        started = time.perf_counter()
         rng = np.random.default_rng([seed, 100, c])
         x = chain_starts[c].copy()
         g = np.empty_like(x)
@@ -207,17 +215,23 @@ def run_chains(density: Density, groups: Groups, *, draws: int, tune: int, chain
         count, mean, m2 = np.zeros(1), np.zeros(x.size), np.zeros(x.size)
         out = ChainResult(np.empty((draws, n_out)), np.empty((draws, n_precisions)), np.zeros((draws, N_RECORDED)))
         work = scratch(x.size)
-        for first in range(0, tune + draws, BLOCK):
+        for first in range(0, max(iterations, 1), BLOCK):
             if stop.is_set():
                 break
-            last = min(first + BLOCK, tune + draws)
+            last = min(first + BLOCK, iterations)
             run_block(first, last, tune, x, g, log_p, inverse_mass, state, window_first, window_ends, count, mean, m2,
                       target_accept, S, work, groups.members, groups.starts, proposals, out.draws, out.precisions, out.stats,
                       rng)
             done[c] = last
+            if first < tune <= last:
+                out.seconds[0] = time.perf_counter() - started
+        out.seconds[1] = time.perf_counter() - started - out.seconds[0]
         return out
 
+    with phase("sampler: kernels (load or compile)"):
+        chain(0, iterations=0)  # no iteration: loads the chain's kernels, so the timed chains do not
     total = chains * (tune + draws)
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, min(threads, chains))) as pool:
         futures = [pool.submit(chain, c) for c in range(chains)]
         try:
@@ -230,4 +244,10 @@ def run_chains(density: Density, groups: Groups, *, draws: int, tune: int, chain
         except BaseException:
             stop.set()
             raise
-        return [f.result() for f in futures]
+        results = [f.result() for f in futures]
+    # The chains' wall time, split between tuning and draws in the share of chain time each took.
+    wall = time.perf_counter() - started
+    tuning = sum(r.seconds[0] for r in results) / max(sum(sum(r.seconds) for r in results), 1e-9)
+    record("sampler: tuning", wall * tuning)
+    record("sampler: draws (with the jumps)", wall * (1.0 - tuning))
+    return results

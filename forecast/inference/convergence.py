@@ -23,6 +23,8 @@ import numba
 import numpy as np
 from scipy.special import ndtri
 
+import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 

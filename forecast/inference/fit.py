@@ -26,6 +26,7 @@ from forecast.errors import ForecastError, InputError
 from forecast.hooks import checkpoint
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
+from forecast.timings import phase
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,16 +66,18 @@ def fit_forecast(
     The one path from data to numbers, shared by `update` and the notebooks.
     """
     # Imported here so that `validate` and `status` never pay numba's start-up cost.
-    from forecast.model.density import compile_density, supported
-    from forecast.model.reading_groups import contested_groups
+    with phase("imports"):
+        from forecast.inference.sampler import sample
+        from forecast.model.density import compile_density, supported
+        from forecast.model.reading_groups import contested_groups
 
     checkpoint("sampling")
-    groups = contested_groups(data, priors)
+    with phase("model: groups and structure"):
+        groups = contested_groups(data, priors)
+        density = compile_density(data, priors) if supported(priors, data) else None
     try:
-        if supported(priors, data):
-            from forecast.inference.sampler import sample
-
-            trace, diagnostics = sample(compile_density(data, priors), data, priors, draws=settings.draws, tune=settings.tune,
+        if density is not None:
+            trace, diagnostics = sample(density, data, priors, draws=settings.draws, tune=settings.tune,
                                         chains=settings.chains, seed=settings.seed, progress=progress,
                                         target_accept=settings.target_accept, cores=settings.cores, reading_groups=groups)
         else:
@@ -91,7 +94,9 @@ def fit_forecast(
                             f"({type(exc).__name__}: {_first_line(exc)}); priors far from the defaults (a tiny noise, a "
                             "huge scale or effect) are the usual cause: check them with 'forecast priors check' and "
                             "bring them nearer; nothing was written") from None
-    return trace, diagnostics, forecast_from_posterior(trace.posterior.to_dataset(), priors, settings.seed, data.occasions_ahead)
+    with phase("forecast"):
+        table = forecast_from_posterior(trace.posterior.to_dataset(), priors, settings.seed, data.occasions_ahead)
+    return trace, diagnostics, table
 
 
 def _sampler_failures() -> tuple[type[BaseException], ...]:

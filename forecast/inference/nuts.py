@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
 from forecast.model.density import Structure, log_density
 
 MAX_DEPTH = 10  # 2^10 leapfrog steps at most: PyMC's and Stan's default

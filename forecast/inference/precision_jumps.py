@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
+import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
 from forecast.model.density import Structure, log_density
 
 # A reading is "believed" when its log precision is above this, "doubted" below it. A proposal

@@ -22,6 +22,7 @@ from forecast.inference.progress import SamplingProgress
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
 from forecast.model.density import Density
+from forecast.timings import phase
 
 SAMPLER = "forecast NUTS (numba)"
 
@@ -49,8 +50,11 @@ def sample(density: Density, data: ModelData, priors: Priors, *, draws: int, tun
         if line is not None:
             line.close()
     seconds = time.perf_counter() - started
-    trace = to_datatree(results, density, data, priors, seconds, tune)
-    return trace, diagnose(results, density, data, seconds, chains)
+    with phase("posterior as a DataTree"):
+        trace = to_datatree(results, density, data, priors, seconds, tune)
+    with phase("diagnostics"):
+        diagnostics = diagnose(results, density, data, seconds, chains)
+    return trace, diagnostics
 
 
 def to_datatree(results: list[ChainResult], density: Density, data: ModelData, priors: Priors, seconds: float,

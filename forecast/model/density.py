@@ -27,6 +27,7 @@ import numba
 import numpy as np
 from scipy.special import gammaln
 
+import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
 from forecast.io.priors import Param, Priors
 from forecast.model.coordinates import UNBOUNDED, gaussian_stand_in, sparse_readings
 from forecast.model.dataset import ModelData
@@ -301,10 +302,10 @@ def slot_values(x: np.ndarray, S: Structure) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def house_offsets(x: np.ndarray, S: Structure) -> np.ndarray:
-    """(factors, coders): each coder's offset on each obstacle, from the zero-sum coordinates as
-    PyMC's ZeroSumTransform maps them (n - 1 values u, sum s, n values u_i - s / (sqrt n + n) and
-    -s / sqrt n); zeros with one coder."""
+def house_standard(x: np.ndarray, S: Structure) -> np.ndarray:
+    """(factors, coders): the offsets in units of their prior's sd, from the zero-sum coordinates
+    as PyMC's ZeroSumTransform maps them (n - 1 values u, sum s, n values u_i - s / (sqrt n + n)
+    and -s / sqrt n); zeros with one coder."""
     K, C = S.n_factors, S.n_coders
     out = np.zeros((K, C))
     if C < 2:
@@ -319,6 +320,17 @@ def house_offsets(x: np.ndarray, S: Structure) -> np.ndarray:
             out[k, c] = x[S.x_house + k * (C - 1) + c] - norm
         out[k, C - 1] = -total / root
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def house_offsets(x: np.ndarray, S: Structure, values: np.ndarray) -> np.ndarray:
+    """(factors, coders): each coder's offset on each obstacle, house_effect times the standard
+    offsets. Non-centred: the offsets are data-poor next to the sd when coders agree, and the
+    centred form's funnel (offsets shrinking with the sd) made the sampler diverge there."""
+    standard = house_standard(x, S)
+    if S.n_coders < 2:
+        return standard
+    return values[S.house_slot] * standard
 
 
 @numba.njit(cache=True, nogil=True)
@@ -350,7 +362,7 @@ def _stand_in(x: np.ndarray, S: Structure, values: np.ndarray) -> tuple[
             q[w, k] += step * step
             log_q[w, k] = math.log(q[w, k])
     N = S.value.shape[0]
-    offsets = house_offsets(x, S)
+    offsets = house_offsets(x, S, values)
     scale, log_scale, precision, lam = np.empty(N), np.empty(N), np.empty(N), np.ones(N)
     log_noise = math.log(noise)
     log_reliability = np.log(values[S.o_reliability:S.o_reliability + 6])
@@ -444,21 +456,19 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
             theta_bar[w - 1, k] += step * inverse_q
             d_q[w, k] += 0.5 * inverse_q * (step * step * inverse_q - 1.0)
 
-    # The coders' offsets and their zero-sum prior: sum over factors and coders of
-    # -v^2 / (2 sd^2), and (coders - 1) normalising terms a factor (PyMC's ZeroSumNormal).
+    # The coders' offsets: house_effect times standard zero-sum normals, whose prior is
+    # -z^2 / 2 summed over factors and coders, with (coders - 1) normalising terms a factor
+    # (PyMC's ZeroSumNormal of sd 1).
     C = S.n_coders
-    offsets = house_offsets(x, S)
-    offset_bar = np.zeros((K, C))
-    house_bar = 0.0
+    standard = house_standard(x, S)
+    offsets = house_offsets(x, S, values)
+    offset_bar = np.zeros((K, C))  # d/d offsets, from the readings below
     if C > 1:
-        house_sd = values[S.house_slot]
         squares = 0.0
         for k in range(K):
             for c in range(C):
-                squares += offsets[k, c] * offsets[k, c]
-                offset_bar[k, c] -= offsets[k, c] / (house_sd * house_sd)
-        total += -0.5 * squares / (house_sd * house_sd) - K * (C - 1) * (0.5 * LOG_2PI + math.log(house_sd))
-        house_bar = squares / (house_sd * house_sd * house_sd) - K * (C - 1) / house_sd
+                squares += standard[k, c] * standard[k, c]
+        total += -0.5 * squares - K * (C - 1) * 0.5 * LOG_2PI
 
     # The readings' own density: each of its obstacle's level, plus its coder's offset.
     theta_flat = theta.reshape(W * K)
@@ -591,15 +601,23 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
         # d/d nu of the readings' Gamma(nu/2, nu/2) precision prior, summed over the readings.
         nu_bar += 0.5 * (N * (math.log(half_nu) + 1.0 - digamma(half_nu)) + sum_y_minus_lam)
 
-    # The offsets' zero-sum coordinates: the transform's adjoint (house_offsets).
+    # The standard offsets: the readings' pull through house_effect, and their own prior; then the
+    # zero-sum transform's adjoint (house_standard) into the coordinates.
+    house_bar = 0.0
     if C > 1:
+        house_sd = values[S.house_slot]
+        standard_bar = np.empty((K, C))
+        for k in range(K):
+            for c in range(C):
+                house_bar += offset_bar[k, c] * standard[k, c]
+                standard_bar[k, c] = offset_bar[k, c] * house_sd - standard[k, c]
         root = math.sqrt(C)
         for k in range(K):
             first = 0.0
             for c in range(C - 1):
-                first += offset_bar[k, c]
+                first += standard_bar[k, c]
             for c in range(C - 1):
-                gradient[S.x_house + k * (C - 1) + c] = offset_bar[k, c] - first / (root + C) - offset_bar[k, C - 1] / root
+                gradient[S.x_house + k * (C - 1) + c] = standard_bar[k, c] - first / (root + C) - standard_bar[k, C - 1] / root
 
     # Into the prior entries' coordinates.
     value_bar = np.zeros(n_slots)
@@ -646,7 +664,7 @@ def constrained(x: np.ndarray, S: Structure, out: np.ndarray) -> None:
         for w in range(W):
             out[n_slots + k * W + w] = theta[w, k]
     if S.n_coders > 1:
-        offsets = house_offsets(x, S)
+        offsets = house_offsets(x, S, values)
         for k in range(K):
             for c in range(S.n_coders):
                 out[n_slots + K * W + k * S.n_coders + c] = offsets[k, c]

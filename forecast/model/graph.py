@@ -231,12 +231,13 @@ def _signal_scale(observed: dict, parameters: dict) -> TensorVariable:
 
 def _reading_offsets(data: ModelData, priors: Priors) -> TensorVariable | None:
     """Each reading's coder's offset on its obstacle (docs/MODEL.md, "Coders"): the coders'
-    offsets sum to zero over the coders, a normal of sd `house_effect` (PyMC's ZeroSumNormal);
-    None with one coder."""
+    offsets sum to zero over the coders, a normal of sd `house_effect` (PyMC's ZeroSumNormal),
+    written non-centred as the compiled density samples it; None with one coder."""
     if len(data.coders) < 2:
         return None
     house = prior_array("house_effect", priors.observation.house_effect, ())
-    offsets = pm.ZeroSumNormal("coder_offset", sigma=house, dims=(FACTOR, CODER))
+    standard = pm.ZeroSumNormal("coder_offset_standard", sigma=1.0, dims=(FACTOR, CODER))
+    offsets = pm.Deterministic("coder_offset", house * standard, dims=(FACTOR, CODER))
     return offsets[pm.Data("signal_factor", data.signal_factor, dims=SIGNAL), pm.Data("signal_coder", data.signal_coder, dims=SIGNAL)]
 
 

@@ -35,6 +35,8 @@ import math
 import numba
 import numpy as np
 
+import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+
 # The recursions run along the weeks, one row (a factor, or a factor of one draw) at a time in
 # the maths. The cores below take arrays laid out week by row (the transpose of the interface's),
 # so each loop over weeks runs over every row at once, rows contiguous in memory; the forward pass

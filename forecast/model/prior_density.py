@@ -17,6 +17,7 @@ import numba
 import numpy as np
 from scipy.special import gammaincinv, ndtr, ndtri, stdtrit
 
+import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
 from forecast.io.priors import Param
 
 # Distribution codes (io/priors.py DISTRIBUTIONS).

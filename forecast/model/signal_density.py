@@ -21,6 +21,8 @@ import math
 import numba
 import numpy as np
 
+import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+
 
 @numba.njit(cache=True, nogil=True)
 def reading_terms(

@@ -36,6 +36,7 @@ from forecast.io.priors import Priors, load_priors
 from forecast.io.version import code_version
 from forecast.io.workspace import Workspace
 from forecast.model.dataset import ModelData, build_dataset, default_as_of
+from forecast.timings import phase
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,15 +90,18 @@ def update(
     if as_of is not None and as_of > dt.date.today():
         raise InputError(f"--as-of {as_of} is in the future; the log can only be complete up to today")
     settings = settings or FitSettings()
-    validate(events_path, workspace, priors_dir, as_of)  # fail on bad input before touching anything
+    with phase("validate"):
+        validate(events_path, workspace, priors_dir, as_of)  # fail on bad input before touching anything
 
     with workspace.locked(announce=log):
-        parsed, priors = _read(events_path, workspace, priors_dir)  # again: an update may have landed while we waited
-        known = workspace.ledger.known_events()
-        new = [e for e in parsed.events if e.event_id not in known]
-        log(f"{events_path}: {len(parsed.events)} event(s), {len(new)} new, {len(parsed.events) - len(new)} already in the ledger")
-        events = workspace.ledger.events() + new
-        data = build_dataset(events, priors, as_of or default_as_of(events))
+        with phase("read the log and the ledger"):
+            parsed, priors = _read(events_path, workspace, priors_dir)  # again: an update may have landed while we waited
+            known = workspace.ledger.known_events()
+            new = [e for e in parsed.events if e.event_id not in known]
+            log(f"{events_path}: {len(parsed.events)} event(s), {len(new)} new, {len(parsed.events) - len(new)} already in the ledger")
+            events = workspace.ledger.events() + new
+        with phase("dataset"):
+            data = build_dataset(events, priors, as_of or default_as_of(events))
         previous = workspace.ledger.latest_run()
         version = code_version()  # two git calls: ask once per update, not per use
 
@@ -114,7 +118,8 @@ def update(
                 _brief(workspace, previous, result, log)
             return result
 
-        incremental = None if refit else _try_incremental(workspace, data, priors, settings, version, events, log)
+        with phase("reweight the last run"):
+            incremental = None if refit else _try_incremental(workspace, data, priors, settings, version, events, log)
         if incremental is not None:
             trace, diagnostics, table = incremental
         else:
@@ -136,7 +141,8 @@ def _brief(workspace: Workspace, run: RunRecord, result: UpdateResult, log: Call
 
     log("writing the brief")
     try:
-        result.report = write_report(workspace, run)
+        with phase("brief"):
+            result.report = write_report(workspace, run)
     except ForecastError as exc:
         result.report_error = exc
 
@@ -159,10 +165,13 @@ def store_run(
     """Store a run: explain what moved since `previous`, publish the run folder (posterior and
     explanation), then commit its ledger row with the events in `ingest`. `events` is the
     ledger as this run sees it."""
-    from forecast.explain.what_moved import FILE as WHAT_MOVED
-    from forecast.explain.what_moved import explain_run, write_what_moved
-    from forecast.forecasting.incidence import factor_summary, headline
-    from forecast.io.runfiles import PROVENANCE, write_posterior
+    with phase("imports"):
+        from forecast.explain.contested import FILE as CONTESTED
+        from forecast.explain.contested import headline_without_contested, write_contested
+        from forecast.explain.what_moved import FILE as WHAT_MOVED
+        from forecast.explain.what_moved import explain_run, write_what_moved
+        from forecast.forecasting.incidence import factor_summary, headline
+        from forecast.io.runfiles import PROVENANCE, write_posterior
 
     posterior = trace.posterior.to_dataset()
 
@@ -189,14 +198,22 @@ def store_run(
         report=None,
     )
     before = workspace.ledger.events(previous.last_event_seq) if previous is not None else []
-    explanation = explain_run(record, previous, posterior, priors, data, events, before, log=log)
+    with phase("what moved"):
+        explanation = explain_run(record, previous, posterior, priors, data, events, before, log=log)
+    with phase("contested deals"):
+        contested = headline_without_contested(posterior, priors, data, events, settings, settings.seed)
+    if contested is not None:
+        log(f"contested deals ({', '.join(contested.events)}): the headline without them {contested.method}")
     provenance = {key: getattr(record, key) for key in PROVENANCE}
 
     def write(folder: Path) -> None:
         write_posterior(folder / "posterior.nc", trace, table, provenance, priors.content)
         write_what_moved(folder / WHAT_MOVED, explanation)
+        if contested is not None:
+            write_contested(folder / CONTESTED, contested)
 
-    workspace.publish_run_files(run_id, write)
+    with phase("store the run"):
+        workspace.publish_run_files(run_id, write)
     checkpoint("store")
     try:
         workspace.ledger.commit_update(**ingest, run=record)

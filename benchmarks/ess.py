@@ -1,18 +1,21 @@
-"""Effective samples per second: this project's inference against plain PyMC, run by hand:
+"""Effective samples per second: this project's inference against plain PyMC (and nutpie), run by hand:
 
-    .venv/bin/python benchmarks/ess.py [--cases example,5000,20000] [--draws N --tune N]
+    .venv/bin/python benchmarks/ess.py [--cases record,example,5000,20000] [--draws N --tune N] [--skip-plain]
 
-Both sample the same posterior on the same data in one process, one after the other.
+All sample the same posterior on the same data in one process, one after the other.
 "Plain PyMC" is `pm.sample()` with its defaults (1000 tuning and 1000 draws a chain) on the
 model as docs/MODEL.md writes it (`forecast.model.graph.build_model`: non-centred innovations).
-"forecast" is `forecast.inference.sampler.sample` on `build_fit_model` (Kalman-guided path
-coordinates, a mass matrix started at the posterior's scales) with the project's defaults, or
---draws/--tune. ESS/s is the smallest bulk ESS over the factors' final levels, the
-volatilities and the outcome effects, divided by the sampling wall time (compiling included,
-for both). Cases: `example` (examples/events.csv), `5000` (5,000 signals over 260 weeks) and
-`20000` (20,000 over 520), drawn as in benchmarks/update.py. Plain PyMC takes about 9 minutes
-on the 5,000-signal log and the better part of an hour on the 20,000; `--skip-plain` leaves it
-out. Issue 6's goal is a ratio of at least 10 on the 5,000-signal log.
+"forecast" is what `update` runs: `forecast.inference.sampler.sample` on the compiled density
+(`model/density.py`: Kalman-guided path coordinates, a mass matrix started at the posterior's
+scales, NUTS in numba) with the project's defaults, or --draws/--tune. "nutpie" is nutpie's
+sampler on the same PyMC model, if nutpie is installed (it is not a dependency) and can compile
+it; otherwise the line says why not. ESS/s is the smallest bulk ESS over the factors' final
+levels, the volatilities and the outcome effects, divided by the sampling wall time (compiling
+or loading the compiled code included, for all). Cases: `record` (the war's record,
+examples/history-2022-2026.csv, with priors-2022/), `example` (examples/events.csv), `5000`
+(5,000 signals over 260 weeks) and `20000` (20,000 over 520), drawn as in benchmarks/update.py.
+Plain PyMC takes minutes on the record and about 9 on the 5,000-signal log; `--skip-plain` leaves
+it out. Issue 26's goal is a ratio of at least 10 on the record.
 """
 
 from __future__ import annotations
@@ -42,29 +45,34 @@ def main() -> None:
     from forecast.io.events import read_events
     from forecast.io.priors import load_priors
     from forecast.model.dataset import build_dataset, default_as_of
-    from forecast.model.graph import build_fit_model, build_model
+    from forecast.model.density import compile_density
+    from forecast.model.graph import build_model
     from forecast.model.reading_groups import contested_groups
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default="example,5000")
+    parser.add_argument("--cases", default="record,example")
     parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS)
     parser.add_argument("--tune", type=int, default=DEFAULT_TUNE)
     parser.add_argument("--skip-plain", action="store_true")
     args = parser.parse_args()
-    priors = load_priors()
     with tempfile.TemporaryDirectory() as scratch:
         for case in args.cases.split(","):
-            if case == "example":
+            priors = load_priors(ROOT / "priors-2022") if case == "record" else load_priors()
+            if case == "record":
+                path = ROOT / "examples" / "history-2022-2026.csv"
+            elif case == "example":
                 path = ROOT / "examples" / "events.csv"
             else:
                 path = synthetic_log(Path(scratch) / f"{case}.csv", *SIZES[case], seed=7)
             events = read_events(path, priors).events
             data = build_dataset(events, priors, default_as_of(events))
             results = {}
-            trace, diagnostics = sample(build_fit_model(data, priors), draws=args.draws, tune=args.tune, chains=4, seed=1, progress=False,
-                                        reading_groups=contested_groups(data, priors))
-            results["forecast"] = (min_bulk_ess(trace.posterior.to_dataset()), diagnostics.sampling_seconds)
+            started = time.perf_counter()
+            trace, diagnostics = sample(compile_density(data, priors), data, priors, draws=args.draws, tune=args.tune, chains=4,
+                                        seed=1, progress=False, reading_groups=contested_groups(data, priors))
+            results["forecast"] = (min_bulk_ess(trace.posterior.to_dataset()), time.perf_counter() - started)
             report(case, "forecast", *results["forecast"], f"(passed: {diagnostics.passed})")
+            nutpie_line(case, data, priors, build_model)
             if args.skip_plain:
                 continue
             started = time.perf_counter()
@@ -74,6 +82,24 @@ def main() -> None:
             report(case, "plain PyMC", *results["plain PyMC"], "")
             ratio = (results["forecast"][0] / results["forecast"][1]) / (results["plain PyMC"][0] / results["plain PyMC"][1])
             print(f"{case:>8} ratio forecast / plain: {ratio:.1f}", flush=True)
+
+
+def nutpie_line(case: str, data, priors, build_model) -> None:
+    """nutpie on the PyMC model, or the reason it cannot run it."""
+    try:
+        import nutpie
+    except ImportError:
+        print(f"{case:>8} {'nutpie':>10}: not installed (not a dependency: `uv pip install nutpie` to compare)", flush=True)
+        return
+    started = time.perf_counter()
+    try:
+        compiled = nutpie.compile_pymc_model(build_model(data, priors))
+        trace = nutpie.sample(compiled, chains=4, seed=1, progress_bar=False)
+    except Exception as exc:  # any failure is the answer: nutpie cannot run this model
+        print(f"{case:>8} {'nutpie':>10}: cannot run the model ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})",
+              flush=True)
+        return
+    report(case, "nutpie", min_bulk_ess(trace.posterior), time.perf_counter() - started, "")
 
 
 def report(case: str, name: str, ess_min: float, seconds: float, note: str) -> None:

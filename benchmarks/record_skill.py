@@ -32,7 +32,7 @@ model to measure what it earns:
               (volatility LogNormal(-1.9, 0.6), a median of 0.15 a week) that lowers every deal
               type's log-odds by 0.5 a point, so the deals' common rate wanders with what the
               outcomes say. (Its obstacles-off baseline drops it too: compare the model with the
-              README's run, origin by origin.)
+              shipped run, origin by origin.)
   in_force    a deal in force: an occasion type in every week strictly between the week a deal's
               term was set and the week it expires, read from the record's `deal_expiry` rows
               (their `reported` date is the day the term was agreed, so each week is known from
@@ -175,6 +175,7 @@ def summary(results: dict, priors, args: argparse.Namespace) -> dict:
         }
     return {
         "log": f"examples/{log}", "priors": priors_folder, "priors_hash": priors.hash,
+        "priors_written": str(priors.content["outcomes.yaml"]["start"]["value"]),  # they are written as of their start
         "code_version": code_version(),
         "command": f"benchmarks/record_skill.py --record {args.record} --summary forecast/data/record_skill.json",
         "horizons": horizons,

@@ -1,4 +1,4 @@
-"""Wall time of the phases of one command, for `benchmarks/fit_profile.py`.
+"""Wall time of the phases of one command, for `benchmarks/update.py --phases`.
 
 Recording is always on and costs a list append per phase. With FORECAST_TIMINGS=FILE in the
 environment the command line writes them to FILE as JSON when it ends, with the wall-clock time

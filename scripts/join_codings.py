@@ -2,7 +2,7 @@
 
 Coder A is the project's record (examples/history-2022-2026.csv, 2022-2026); coder B the
 independent second coding of 2025-2026 (examples/history-2025-2026-coder-b.csv), made from other
-reports by a coder who had not seen the first (the README says how independence was kept). The
+reports by a coder who had not seen the first (docs/SKILL.md says how independence was kept). The
 rules of pooling are `forecast.evaluation.pooling` (the ones `forecast agreement` uses for its
 pooled forecast).
 

@@ -11,7 +11,7 @@ from scipy.special import expit
 
 from forecast.explain.attribution import Unavailable, attribute
 from forecast.io.events import Event
-from forecast.model.draws import Draws
+from forecast.model.likelihood_on_draws import Draws
 
 WEEK0 = dt.date(2025, 2, 17)
 KEYS = ["deal", "none"]

@@ -210,7 +210,7 @@ def test_a_run_stored_before_happens_by_is_recomputed_from_its_draws(tmp_path, p
     # Constant draws: the at-least-once chance is the closed form 1 - (1 - p_j)^h; the stored table
     # lacks it, as tables written before did, and compare recomputes it with the run's stream.
     from forecast.forecasting.incidence import HAPPENS_BY, forecast_table, simulate_forward
-    from forecast.model.draws import Draws
+    from forecast.model.likelihood_on_draws import Draws
 
     deals, factors = list(priors.outcomes.deals), list(priors.factors)
     baseline = np.array([-3.0, -3.5, -6.0])

@@ -29,7 +29,7 @@ from forecast.io.events import Event, KnownEvent, read_events
 from forecast.io.ledger import Ledger
 from forecast.io.workspace import UNCOMMITTED, Workspace
 from forecast.model.dataset import build_dataset
-from forecast.model.draws import Draws, Signals
+from forecast.model.likelihood_on_draws import Draws, Signals
 
 AS_OF = dt.date(2025, 2, 21)  # the example's as-of date (its last report)
 WEEK0 = dt.date(2025, 2, 17)

@@ -236,3 +236,22 @@ def test_coders_offsets_sum_to_zero_and_shift_their_readings(priors, tmp_path):
     one = build_dataset(events, coded, default_as_of(events))
     offsets = compile_density(one, coded).layout.house_effects
     assert one.coders == ("",) and offsets.stop == offsets.start
+
+
+def test_a_point_where_the_density_divides_by_zero_is_minus_infinity_or_nan_not_an_exception():
+    """The record as of 15 May 2023 with priors-2022 (sparse: every reading has a precision of its
+    own): a trajectory that reached a reading precision of exp(-800) ended the whole backtest with
+    ZeroDivisionError from inside the compiled loop. Such a point is now one NUTS calls a divergence."""
+    import datetime as dt
+
+    from forecast.io.priors import load_priors
+
+    priors = load_priors(EXAMPLE.parent.parent / "priors-2022")
+    data = build_dataset(read_events(RECORD, priors).events, priors, dt.date(2023, 5, 15))
+    density = compile_density(data, priors)
+    assert density.structure.sparse
+    x = density.centre.copy()
+    x[density.layout.reading_precisions] = -800.0
+    value, gradient = density.log_density_and_gradient(x)
+    assert not np.isfinite(value) or not np.all(np.isfinite(gradient))
+    assert np.isfinite(density.log_density_and_gradient(density.centre)[0])

@@ -14,7 +14,7 @@ from forecast.forecasting.incidence import (
     headline,
     simulate_forward,
 )
-from forecast.model.draws import Draws, weekly_log_probabilities
+from forecast.model.likelihood_on_draws import Draws, weekly_log_probabilities
 
 
 def constant_draws(n=50, theta=0.0, volatility=0.0, baseline=(-2.0, -3.0), effect=0.0, k=4) -> Draws:

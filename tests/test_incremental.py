@@ -125,7 +125,7 @@ def test_news_too_surprising_to_reweight_refits(tmp_path):
 def test_guided_extension_is_the_exact_posterior_in_the_gaussian_limit():
     """nu huge: the Kalman proposal is the posterior of the new week given each draw's last level,
     so the correction is the same for identical draws and the draws match the conjugate answer."""
-    from forecast.model.draws import Signals
+    from forecast.model.likelihood_on_draws import Signals
 
     ds = _posterior(chains=2, draws=5000)
     ds["theta"][:] = 1.0
@@ -151,7 +151,7 @@ def test_guided_extension_draws_student_t_steps_where_the_walk_has_jumps():
     with the factor's nu in every new week, as the model's walk does; Gaussian steps fail."""
     from scipy import stats
 
-    from forecast.model.draws import Signals
+    from forecast.model.likelihood_on_draws import Signals
 
     ds = _posterior(chains=2, draws=10_000)
     ds["step_nu"] = (("chain", "draw", "factor"), np.full((2, 10_000, 2), 2.0))

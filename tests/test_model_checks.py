@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from forecast.explain.model_checks import outcome_check, signal_check
-from forecast.model.draws import Draws, Signals
+from forecast.model.likelihood_on_draws import Draws, Signals
 
 
 def _draws(n=2000, theta=0.5, baseline=-2.0):

@@ -14,7 +14,7 @@ from forecast.errors import InputError
 from forecast.forecasting.incidence import cumulative_incidence
 from forecast.io.events import read_events
 from forecast.model.dataset import build_dataset
-from forecast.model.draws import Draws
+from forecast.model.likelihood_on_draws import Draws
 
 D = dt.date
 TODAY = D(2025, 4, 1)

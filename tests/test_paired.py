@@ -1,5 +1,5 @@
 """One backtest's model against another's, origin by origin (evaluation/paired.py): the figures
-behind the README's "What each part of the model earned", on backtests with known answers."""
+behind docs/SKILL.md's "What each part of the model earned", on backtests with known answers."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What every brief says about the record's backtest (brief/record_evidence.py): the shipped
-summary is the README's table, and the words follow the verdicts, never flattering them."""
+summary is the table of docs/SKILL.md, and the words follow the verdicts, never flattering them."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ import pytest
 
 from forecast.brief.record_evidence import load_record_evidence, record_evidence_text
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+SKILL = Path(__file__).resolve().parents[1] / "docs" / "SKILL.md"
 ROWS = {"obstacles off": "obstacles_off", "climatology": "climatology", "priors alone": "prior", "uniform": "uniform"}
 
 
 def _readme_table() -> dict[str, dict[str, list[str]]]:
-    """{horizon: {method: [Brier, log, Brier skill, log skill]}} from the README's skill table."""
-    section = README.read_text(encoding="utf-8").split("### Skill on the record", 1)[1].split("###", 1)[0]
+    """{horizon: {method: [Brier, log, Brier skill, log skill]}} from the skill table of docs/SKILL.md."""
+    section = SKILL.read_text(encoding="utf-8").split("## The table every brief quotes", 1)[1].split("\n## ", 1)[0]
     table, horizon = {}, None
     for line in section.splitlines():
         if not line.startswith("| ") or line.startswith("| horizon"):
@@ -43,7 +43,7 @@ def test_the_shipped_summary_is_the_readmes_table():
             assert cells[:2] == [f"{h['scores'][method]['brier']:.3f}", f"{h['scores'][method]['log']:.3f}"], (horizon, method)
             if method != "model":
                 assert cells[2:] == [_skill(h["skill"][method]["brier"]), _skill(h["skill"][method]["log"])], (horizon, method)
-        assert f"{horizon} weeks, {h['origins']} origins" in README.read_text(encoding="utf-8")
+        assert f"{horizon} weeks, {h['origins']} origins" in SKILL.read_text(encoding="utf-8")
         assert h["flagged_fits"] == 0
 
 

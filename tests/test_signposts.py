@@ -10,7 +10,7 @@ from scipy import stats
 from forecast.explain.signposts import hypothetical_signal, signposts
 from forecast.forecasting.incidence import cumulative_incidence
 from forecast.inference.importance import importance_weights
-from forecast.model.draws import Draws
+from forecast.model.likelihood_on_draws import Draws
 
 
 def test_conjugate_normal_update_is_recovered():

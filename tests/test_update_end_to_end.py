@@ -142,7 +142,7 @@ def test_no_events_gives_the_prior_predictive(priors, seed):
     from forecast.forecasting.prior_predictive import empty_dataset, prior_predictive
     from forecast.inference.sampler import sample
     from forecast.model.density import compile_density
-    from forecast.model.draws import Draws
+    from forecast.model.likelihood_on_draws import Draws
 
     empty = empty_dataset(priors)
     trace, diagnostics = sample(compile_density(empty, priors), empty, priors, draws=1000, tune=500, chains=4, seed=seed,

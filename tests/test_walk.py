@@ -36,10 +36,10 @@ def test_without_jumps_the_walk_is_gaussian_and_draws_what_it_always_did():
 
 
 def test_the_pymc_model_draws_the_same_steps(priors):
-    from forecast.model.design import design
     from forecast.model.graph import build_model
+    from forecast.model.skeleton import skeleton_dataset
 
-    data = dataclasses.replace(design(priors, n_signals=0, n_weeks=30, rng=np.random.default_rng(0)), outcomes_observed=False)
+    data = dataclasses.replace(skeleton_dataset(priors, n_signals=0, n_weeks=30, rng=np.random.default_rng(0)), outcomes_observed=False)
     priors = dataclasses.replace(priors, factors={k: dataclasses.replace(f, jumps=Jumps(NU, "t", "t"))
                                                   for k, f in priors.factors.items()})
     model = build_model(data, priors)
@@ -81,13 +81,13 @@ def test_a_jumps_nu_below_one_is_refused_with_its_line(tmp_path):
 def test_jumps_on_some_factors_only(priors):
     """Heavy-tailed steps for one factor, Gaussian for the rest: only that factor's weeks get a
     precision to sample, and both forms of the model have a finite density."""
-    from forecast.model.design import design
     from forecast.model.graph import build_fit_model, build_model
+    from forecast.model.skeleton import skeleton_dataset
 
     first = next(iter(priors.factors))
     priors = dataclasses.replace(priors, factors={k: dataclasses.replace(f, jumps=Jumps(NU, "t", "t")) if k == first else f
                                                   for k, f in priors.factors.items()})
-    data = design(priors, n_signals=30, n_weeks=12, rng=np.random.default_rng(0))
+    data = skeleton_dataset(priors, n_signals=30, n_weeks=12, rng=np.random.default_rng(0))
     for build in (build_fit_model, build_model):
         model = build(data, priors)
         assert model.initial_point()["step_precision_heavy_log__"].shape == (1, 11)

@@ -42,7 +42,7 @@ from forecast.io.priors import Priors
 from forecast.io.runfiles import load_posterior, stored_forecast, stored_priors
 from forecast.io.workspace import Workspace
 from forecast.model.dataset import ModelData, active_events, build_dataset
-from forecast.model.draws import Draws, Signals
+from forecast.model.likelihood_on_draws import Draws, Signals
 
 SIGNPOST_STRENGTH = 2.0
 SIGNPOST_GRADE = ("B", "2")

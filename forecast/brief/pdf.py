@@ -577,14 +577,11 @@ class _Writer(Layout):
 
     def stamp(self, missing: set[str]) -> list:
         b, r = self.b, self.b.run
-        from importlib.metadata import version  # not `import pymc`: two seconds for a version string
-
-        versions = ", ".join(f"{name} {version(name)}" for name in ("pymc", "pytensor", "numpy", "arviz-stats"))
         rows = [
             ["Run id", r.run_id], ["As-of date", str(r.as_of)], ["Created", r.created_at],
             ["Data hash (SHA-256)", r.data_hash], ["Priors hash (SHA-256)", r.priors_hash],
             ["Priors folder", r.priors_dir], ["Code version", r.code_version], ["Seed", str(r.seed)],
-            ["Sampler", _method(r, versions)],
+            ["Sampler", _method(r)], ["Libraries", _libraries(r)],
             ["Posterior file", r.posterior],
             ["Ledger rows seen", "all (run predates the record)" if r.last_event_seq is None else f"events 1 to {r.last_event_seq}"],
             ["Reproduce", _reproduce(r)],
@@ -623,16 +620,24 @@ def _narrowed(narrowing: float) -> str:
     return "below -999 %" if narrowing < -9.99 else f"{100 * narrowing + 0.0:.0f} %"
 
 
-def _method(r: RunRecord, versions: str) -> str:
+def _method(r: RunRecord) -> str:
     """How the run's draws were made: sampled, or reweighted from a sampled run."""
     nuts = (f"NUTS, {r.chains} chains × {r.draws} draws, {r.tune} tuning steps, target acceptance "
-            f"{r.diagnostics.get('target_accept', LEGACY_TARGET_ACCEPT)} ({versions})")
+            f"{r.diagnostics.get('target_accept', LEGACY_TARGET_ACCEPT)}")
     d = r.diagnostics
     if d.get("method") != "reweighted":
         return nuts
     return (f"reweighted (Pareto-smoothed importance sampling) draws of run {d['base_run']}, resampled: no sampler ran for "
             f"this run. Pareto k {d['pareto_k']:.2f}; the weights are worth {d['weights_ess']:.0f} of the "
             f"{r.chains * r.draws} draws. Run {d['base_run']} was sampled by {nuts}")
+
+
+def _libraries(r: RunRecord) -> str:
+    """The library versions stored with the run when it was made (not those installed now)."""
+    stored = r.diagnostics.get("libraries")
+    if not stored:
+        return "not stored: the run was made before runs kept them"
+    return ", ".join(f"{name} {v}" for name, v in stored.items())
 
 
 def _reproduce(r: RunRecord) -> str:

@@ -2,7 +2,7 @@
 
 The forecast's claim is that the obstacles, read from events, say more about the next deal than
 the deal rates alone. `benchmarks/record_skill.py --summary` writes what the leak-free backtest of
-the coded 2022-2026 record found (`forecast/data/record_skill.json`); the brief quotes its skill
+the coded record found (`forecast/data/record_skill.json`); the brief quotes its skill
 against the obstacles-off model at each horizon and says plainly where the record does not show
 that skill, so an analyst never reads the obstacles' pull on a chance as proven when it is not.
 """
@@ -45,7 +45,8 @@ def record_evidence_text(summary: dict) -> str:
             (shown if verdict == BEATS else worse if verdict == LOSES else unshown).append(where)
     text = (f"Does reading the obstacles beat the deal rates alone? Replayed leak-free on the coded record of the "
             f"negotiations ({_day(first)} to {_day(last)}, origins every {horizons[0][1]['every_weeks']} weeks, priors "
-            f"written as of February 2022), the model's skill against the same model with the obstacles switched off "
+            f"written as of {dt.date.fromisoformat(summary['priors_written']):%B %Y}), the model's skill against the same "
+            f"model with the obstacles switched off "
             f"(above 0 is better, 90 % interval in brackets) was: {'; '.join(parts)}. ")
     if worse:
         text += (f"There the obstacles made the forecast worse at {_listed(worse)}: weigh the deal rates alone "

@@ -16,6 +16,10 @@ from forecast.errors import ForecastError, InferenceFailed, InputError, printabl
 from forecast.timings import write_if_asked as write_timings_if_asked
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from forecast.inference.fit import FitSettings
+    from forecast.io.events import Event
     from forecast.io.ledger import RunRecord
     from forecast.io.workspace import Workspace
 
@@ -288,18 +292,10 @@ def _backtest(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from forecast.evaluation.backtest import BacktestSettings, run_backtest, table_text
-    from forecast.inference.fit import FitSettings
     from forecast.io.priors import load_priors
-    from forecast.io.workspace import Workspace, write_atomically
+    from forecast.io.workspace import write_atomically
 
-    workspace = Workspace(resolve_workspace_or_fail(args.workspace), lock_timeout=args.wait)
-    workspace.check_ledger()
-    workspace.check_writable()  # before hours of fits, not after them
-    events = workspace.ledger.events()
-    if not events:
-        raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
-    log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
-    fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
+    workspace, events, log, fit = _many_fits(args)
     settings = BacktestSettings(start=args.start, every_weeks=args.every, horizon=args.horizon, jobs=_jobs(args),
                                 cluster=args.cluster)
     result = run_backtest(events, load_priors(args.priors), settings, fit, log=log)
@@ -316,6 +312,23 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _many_fits(args: argparse.Namespace) -> tuple[Workspace, list[Event], Callable[[str], None], FitSettings]:
+    """What a backtest or a sweep starts from: the workspace (checked writable before hours of
+    fits, not after them), its ledger's events, the progress log and the fit settings."""
+    from forecast.inference.fit import FitSettings
+    from forecast.io.workspace import Workspace
+
+    workspace = Workspace(resolve_workspace_or_fail(args.workspace), lock_timeout=args.wait)
+    workspace.check_ledger()
+    workspace.check_writable()
+    events = workspace.ledger.events()
+    if not events:
+        raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
+    log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
+    fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
+    return workspace, events, log, fit
+
+
 def _jobs(args: argparse.Namespace) -> int:
     from forecast.evaluation.engine import default_jobs
 
@@ -328,9 +341,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from forecast.evaluation.backtest import BacktestSettings
     from forecast.evaluation.engine import Engine
     from forecast.evaluation.sweep import Variant, grid_variants, run_sweep, table_text
-    from forecast.inference.fit import FitSettings
     from forecast.io.priors import load_priors
-    from forecast.io.workspace import Workspace, write_atomically
+    from forecast.io.workspace import write_atomically
 
     folders = args.sweep_priors or [None]
     if args.grid and len(folders) > 1:
@@ -340,14 +352,7 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         loaded = [load_priors(folder) for folder in folders]
         variants = [Variant(str(folder) if folder is not None else "priors", priors) for folder, priors in zip(folders, loaded)]
-    workspace = Workspace(resolve_workspace_or_fail(args.workspace), lock_timeout=args.wait)
-    workspace.check_ledger()
-    workspace.check_writable()
-    events = workspace.ledger.events()
-    if not events:
-        raise ForecastError(f"{workspace.root}: the ledger has no events; run 'forecast update EVENTS.csv' first")
-    log = (lambda message: None) if args.quiet else (lambda message: _print(message, file=sys.stderr, flush=True))
-    fit = FitSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, target_accept=args.target_accept)
+    workspace, events, log, fit = _many_fits(args)
     settings = BacktestSettings(start=args.start, every_weeks=args.every, jobs=_jobs(args), cluster=args.cluster)
     horizons = args.horizon or [variants[0].priors.outcomes.horizon_weeks]
     with Engine(jobs=settings.jobs, cluster=settings.cluster, log=log) as engine:

@@ -37,7 +37,7 @@ is the price of that.)
 with a 90 % interval from a moving-block bootstrap over origins (`evaluation/skill.py`).
 
 Priors must not have been tuned on the period being backtested, or the score flatters the
-model: see "Keeping a backtest honest" in the README.
+model: see "Keeping a backtest honest" in docs/BACKTEST.md.
 """
 
 from __future__ import annotations

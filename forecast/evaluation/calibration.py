@@ -22,9 +22,9 @@ from forecast.inference.sampler import sample
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData, deal_run_counts
 from forecast.model.density import compile_density
-from forecast.model.design import design
 from forecast.model.graph import build_model
 from forecast.model.reading_groups import contested_groups
+from forecast.model.skeleton import skeleton_dataset
 
 CHECKED = ("volatility", "noise", "baseline", "effect")
 
@@ -53,7 +53,7 @@ def run_sbc(priors: Priors, settings: SbcSettings, progress: Callable[[int, int]
     import pymc as pm
 
     rng = np.random.default_rng(settings.seed)
-    skeleton = design(priors, n_signals=settings.n_signals, n_weeks=settings.n_weeks, rng=rng)
+    skeleton = skeleton_dataset(priors, n_signals=settings.n_signals, n_weeks=settings.n_weeks, rng=rng)
     truth = pm.sample_prior_predictive(draws=settings.replications, model=build_model(skeleton, priors), random_seed=rng)
     prior = truth.prior.to_dataset().isel(chain=0)
     predictive = truth.prior_predictive.to_dataset().isel(chain=0)

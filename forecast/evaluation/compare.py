@@ -5,7 +5,7 @@ CROWD.csv has one row per external forecast: `date` (when it was made), `probabi
 the model's outcomes answers the question), and optional `resolved` (yes, no or open: how the
 question itself resolved), `question` and `source` text.
 
-The model's number for a row (also in the README and docs/FORMATS.md):
+The model's number for a row (also in docs/COMPARE.md and docs/FORMATS.md):
 
 * a deal type (`local_ceasefire`, `energy_food_deal`, `general_ceasefire`): the chance that a
   deal of that type starts *at least once* by the deadline, whatever comes first ("happens by",
@@ -235,7 +235,7 @@ def _happens_by_table(tree: xr.DataTree, run: RunRecord) -> pd.DataFrame | str:
     it reproduces the stored cumulative incidence; otherwise the reason it cannot be used."""
     from forecast.forecasting.incidence import simulate_forward
     from forecast.io.runfiles import stored_forecast, stored_priors
-    from forecast.model.draws import Draws
+    from forecast.model.likelihood_on_draws import Draws
 
     keys = list(run.headline)
     table = stored_forecast(tree, keys)

@@ -1,6 +1,6 @@
 """Two backtests of the same record, one variant of the model against another, origin by origin.
 
-This is how a part of the model is judged (the README's "What each part of the model earned"):
+This is how a part of the model is judged (docs/SKILL.md's "What each part of the model earned"):
 the backtest of the model with the part, scored against the backtest of the model without it,
 on the origins both hold. The skill is 1 - S_first / S_second for the mean Brier and log scores
 over those origins, with the interval of the backtest's own skill table (`skill.py`: a

@@ -22,9 +22,9 @@ from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
 from forecast.io.events import SIGNAL_RANGE
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
-from forecast.model.design import design
-from forecast.model.draws import weekly_log_probabilities
 from forecast.model.graph import build_model
+from forecast.model.likelihood_on_draws import weekly_log_probabilities
+from forecast.model.skeleton import skeleton_dataset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +46,7 @@ def simulate_log(
 ) -> SyntheticLog:
     """A log of `n_signals` readings spread evenly at random over `n_weeks`, drawn from the model."""
     rng = np.random.default_rng(seed)
-    skeleton = design(priors, n_signals=n_signals, n_weeks=n_weeks, rng=rng, start=start)
+    skeleton = skeleton_dataset(priors, n_signals=n_signals, n_weeks=n_weeks, rng=rng, start=start)
     return _draw(skeleton, priors, rng, fixed=fixed)
 
 
@@ -78,7 +78,7 @@ def simulate_sparse_log(priors: Priors, *, seed: int, start: dt.date | None = No
     weeks = np.repeat(active, per_week)
     if len(weeks) == 0:
         weeks = active[:1]
-    skeleton = design(priors, n_signals=len(weeks), n_weeks=n_weeks, rng=rng, start=start)
+    skeleton = skeleton_dataset(priors, n_signals=len(weeks), n_weeks=n_weeks, rng=rng, start=start)
     skeleton = dataclasses.replace(
         skeleton, signal_week=np.sort(weeks),
         signal_reliability=rng.choice(len(RELIABILITY_GRADES), len(weeks), p=SPARSE_RELIABILITY),

@@ -2,8 +2,9 @@
 compiled kernels before the first task, so no task pays for it and a machine whose cache is cold
 compiles them once, at the worker's start, rather than inside a timed fit.
 
-numba keeps what it compiles on disk beside the package (or in NUMBA_CACHE_DIR); a worker whose
-cache is warm loads it in a second or two. docs/SCALING.md says how to warm a cluster's caches.
+numba keeps what it compiles in the kernel cache (kernel_cache.py: FORECAST_KERNEL_CACHE, else
+NUMBA_CACHE_DIR, else ~/.cache/forecast); a worker whose cache is warm loads it in a second or
+two. docs/SCALING.md says how to warm a cluster's caches.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from forecast.inference.importance import importance_weights
 from forecast.io.events import Event
 from forecast.io.priors import Follows
 from forecast.model.dataset import active_events, monday, occasion_arrays, outcome_counts
-from forecast.model.draws import Draws
+from forecast.model.likelihood_on_draws import Draws
 
 
 @dataclass(frozen=True)

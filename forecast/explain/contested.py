@@ -27,7 +27,7 @@ from forecast.inference.importance import importance_weights
 from forecast.io.events import Event
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData, active_events, build_dataset
-from forecast.model.draws import Draws
+from forecast.model.likelihood_on_draws import Draws
 
 FILE = "contested.json"
 

@@ -21,7 +21,7 @@ import xarray as xr
 from forecast.conventions import BREAK, DEAL, ESS_PER_CHAIN_MIN, FACTOR, INTERVAL, RHAT_MAX, WEEK
 from forecast.inference.convergence import convergence, mcse_mean, stacked
 from forecast.io.priors import Priors
-from forecast.model.draws import Draws, Signals
+from forecast.model.likelihood_on_draws import Draws, Signals
 from forecast.model.prior_distributions import FrozenDistribution, prior_distribution
 
 # (variable, what the brief calls it); theta only at the as-of week, which is what the forecast uses.

@@ -12,7 +12,7 @@ import pandas as pd
 
 from forecast.conventions import CREDIBILITY_GRADES, RELIABILITY_GRADES
 from forecast.inference.importance import importance_weights
-from forecast.model.draws import Draws, Signals
+from forecast.model.likelihood_on_draws import Draws, Signals
 
 
 def hypothetical_signal(draws: Draws, factor: int, value: float, grade: tuple[str, str]) -> Signals:

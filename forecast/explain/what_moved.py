@@ -26,7 +26,7 @@ from forecast.io.events import Event
 from forecast.io.ledger import RunRecord
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData, active_events, occasion_arrays
-from forecast.model.draws import Draws
+from forecast.model.likelihood_on_draws import Draws
 
 FILE = "what-moved.json"
 

@@ -29,7 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from forecast.conventions import FACTOR, HORIZON, INTERVAL, OUTCOME, SAMPLE_DIMS, WEEK
-from forecast.model.draws import Draws, weekly_log_probabilities
+from forecast.model.likelihood_on_draws import Draws, weekly_log_probabilities
 from forecast.model.walk import draw_steps
 
 

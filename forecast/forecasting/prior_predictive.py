@@ -17,7 +17,7 @@ import xarray as xr
 from forecast.forecasting.incidence import forecast_table, simulate_forward
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
-from forecast.model.draws import Draws
+from forecast.model.likelihood_on_draws import Draws
 from forecast.model.walk import draw_steps
 
 DEFAULT_DRAWS = 4000
@@ -25,9 +25,9 @@ DEFAULT_DRAWS = 4000
 
 def empty_dataset(priors: Priors) -> ModelData:
     """One week at the priors' start, no signals, and no outcome likelihood: the model is its prior."""
-    from forecast.model.design import design
+    from forecast.model.skeleton import skeleton_dataset
 
-    empty = design(priors, n_signals=0, n_weeks=1, rng=np.random.default_rng(0))
+    empty = skeleton_dataset(priors, n_signals=0, n_weeks=1, rng=np.random.default_rng(0))
     return dataclasses.replace(empty, outcomes_observed=False)
 
 

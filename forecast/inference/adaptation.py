@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
-import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+from forecast.kernel_cache import kernel
 
 # Stan's defaults.
 INIT_BUFFER, TERM_BUFFER, BASE_WINDOW = 75, 50, 25
@@ -52,7 +51,7 @@ def new_state(step: float) -> np.ndarray:
     return state
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def restart(state: np.ndarray, step: float) -> None:
     """Dual averaging from `step`, pulled towards ten times it (Stan)."""
     state[STEP] = step
@@ -62,7 +61,7 @@ def restart(state: np.ndarray, step: float) -> None:
     state[COUNTER] = 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def learn_step(state: np.ndarray, acceptance: float, target: float) -> None:
     state[COUNTER] += 1.0
     t = state[COUNTER]
@@ -74,14 +73,14 @@ def learn_step(state: np.ndarray, acceptance: float, target: float) -> None:
     state[STEP] = math.exp(log_step)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def settle_step(state: np.ndarray) -> None:
     """The step size for the draws: the dual average's running mean."""
     if state[COUNTER] > 0:
         state[STEP] = math.exp(state[LOG_STEP_BAR])
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def accumulate(x: np.ndarray, count: np.ndarray, mean: np.ndarray, m2: np.ndarray) -> None:
     """Welford's update of the window's running mean and sum of squares."""
     count[0] += 1.0
@@ -91,7 +90,7 @@ def accumulate(x: np.ndarray, count: np.ndarray, mean: np.ndarray, m2: np.ndarra
         m2[i] += delta * (x[i] - mean[i])
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def window_metric(count: np.ndarray, mean: np.ndarray, m2: np.ndarray, inverse_mass: np.ndarray) -> None:
     """The window's variances, shrunk towards 1e-3 as Stan regularises them; then a new window."""
     n = count[0]

@@ -16,10 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 
-import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
 from forecast.inference import adaptation as adapt
 from forecast.inference.nuts import (
     DEPTH,
@@ -36,6 +34,7 @@ from forecast.inference.nuts import (
     transition,
 )
 from forecast.inference.precision_jumps import PROPOSALS, SWAPS, Groups, jump, swap_steps
+from forecast.kernel_cache import kernel
 from forecast.model.density import Density, Structure, constrained, log_density
 from forecast.timings import phase, record
 
@@ -83,7 +82,7 @@ def initial_inverse_mass(density: Density) -> np.ndarray:
                               density.layout.standardised.stop)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _inverse_curvature(centre: np.ndarray, S: Structure, skip_first: int, skip_stop: int, delta: float = 1e-3) -> np.ndarray:
     """1 / -(d^2 log p / dx_i^2) by central differences of the gradient, clipped to [1e-6, 1e2];
     1 where the curvature is not negative, and for the coordinates in [skip_first, skip_stop)."""
@@ -105,7 +104,7 @@ def _inverse_curvature(centre: np.ndarray, S: Structure, skip_first: int, skip_s
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def initial_step(x: np.ndarray, g: np.ndarray, log_p: float, inverse_mass: np.ndarray, S: Structure,
                  rng: np.random.Generator) -> float:
     """Stan's heuristic first step size: from 1, doubled or halved until one leapfrog step's
@@ -135,7 +134,7 @@ def initial_step(x: np.ndarray, g: np.ndarray, log_p: float, inverse_mass: np.nd
     return step
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def run_block(first: int, last: int, tune: int, x: np.ndarray, g: np.ndarray, log_p: np.ndarray, inverse_mass: np.ndarray,
               state: np.ndarray, window_first: int, window_ends: np.ndarray, count: np.ndarray, mean: np.ndarray,
               m2: np.ndarray, target_accept: float, S: Structure, work: Scratch, members: np.ndarray, starts: np.ndarray,

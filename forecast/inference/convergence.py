@@ -19,11 +19,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-import numba
 import numpy as np
 from scipy.special import ndtri
 
-import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+from forecast.kernel_cache import kernel
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -102,7 +101,7 @@ def _z_scale(ary: np.ndarray) -> np.ndarray:
     return _normal_scores(by_variable, scores).T.reshape(chains, draws, n)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _normal_scores(rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Each row's values replaced by the normal score of their average rank (`scores[2 r - 2]`
     for rank r)."""
@@ -150,7 +149,7 @@ def _ess(ary: np.ndarray) -> np.ndarray:
     return _geyer(np.ascontiguousarray(autocovariance.transpose(2, 0, 1)), np.ascontiguousarray(ary.mean(axis=1).T), constant)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _geyer(autocovariance: np.ndarray, chain_mean: np.ndarray, constant: np.ndarray) -> np.ndarray:
     """ESS from each variable's per-chain autocovariances (variable, chain, lag), truncated by
     Geyer's initial positive sequence and made monotone; ArviZ's loop, one variable at a time."""

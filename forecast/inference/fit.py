@@ -23,9 +23,9 @@ from forecast.conventions import (
     TARGET_ACCEPT,
 )
 from forecast.errors import ForecastError, InputError
-from forecast.hooks import checkpoint
 from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData
+from forecast.pause_points import checkpoint
 from forecast.timings import phase
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def forecast_from_posterior(posterior: xr.Dataset, priors: Priors, seed: int,
     """The forecast table of posterior draws, sampled or reweighted, with the scheduled occasions
     ahead. The forecast has its own stream, derived from the seed, so it is reproducible too."""
     from forecast.forecasting.incidence import forecast_table, simulate_forward
-    from forecast.model.draws import Draws
+    from forecast.model.likelihood_on_draws import Draws
 
     forward = simulate_forward(Draws.from_dataset(posterior), priors.outcomes.forecast_weeks, np.random.default_rng([seed, 1]),
                                occasions_ahead)

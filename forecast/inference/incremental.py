@@ -29,8 +29,8 @@ from forecast.conventions import BREAK, CODER, FACTOR, WEEK
 from forecast.inference.importance import importance_weights
 from forecast.io.events import Event
 from forecast.model.dataset import ModelData, active_events, occasion_arrays, outcome_counts
-from forecast.model.draws import Draws, Signals, student_t_logpdf
 from forecast.model.kalman_path import kalman_path, t_reading_precision
+from forecast.model.likelihood_on_draws import Draws, Signals, student_t_logpdf
 from forecast.model.walk import draw_step_precision, draw_steps, gaussian_step_logpdf, has_jumps
 
 STEP = "step"

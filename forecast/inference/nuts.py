@@ -18,10 +18,9 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
-import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+from forecast.kernel_cache import kernel
 from forecast.model.density import Structure, log_density
 
 MAX_DEPTH = 10  # 2^10 leapfrog steps at most: PyMC's and Stan's default
@@ -45,7 +44,7 @@ def scratch(n: int) -> Scratch:
     return Scratch(np.zeros((MAX_DEPTH, 8, n)), np.zeros((MAX_DEPTH, 2)), np.zeros((20, n)), np.zeros(4))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def kinetic(p: np.ndarray, inverse_mass: np.ndarray) -> float:
     total = 0.0
     for i in range(p.shape[0]):
@@ -53,7 +52,7 @@ def kinetic(p: np.ndarray, inverse_mass: np.ndarray) -> float:
     return 0.5 * total
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def leapfrog(x: np.ndarray, p: np.ndarray, g: np.ndarray, step: float, inverse_mass: np.ndarray, S: Structure) -> float:
     """One leapfrog step in place; returns the new log density (its gradient is in g)."""
     n = x.shape[0]
@@ -69,7 +68,7 @@ def leapfrog(x: np.ndarray, p: np.ndarray, g: np.ndarray, step: float, inverse_m
     return value
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _no_u_turn(p_sharp_minus: np.ndarray, p_sharp_plus: np.ndarray, rho: np.ndarray) -> bool:
     """The generalised criterion: the trajectory goes on while both ends still move along rho."""
     plus = 0.0
@@ -80,7 +79,7 @@ def _no_u_turn(p_sharp_minus: np.ndarray, p_sharp_plus: np.ndarray, rho: np.ndar
     return plus > 0.0 and minus > 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _build_tree(depth: int, x: np.ndarray, p: np.ndarray, g: np.ndarray, log_p: np.ndarray,
                 proposal_x: np.ndarray, proposal_g: np.ndarray, proposal: np.ndarray,
                 p_sharp_begin: np.ndarray, p_sharp_end: np.ndarray, rho: np.ndarray, p_begin: np.ndarray, p_end: np.ndarray,
@@ -149,7 +148,7 @@ def _build_tree(depth: int, x: np.ndarray, p: np.ndarray, g: np.ndarray, log_p: 
  P_FWD_BCK, P_SHARP_FWD_BCK, P_BCK_FWD, P_SHARP_BCK_FWD, P_BCK_BCK, P_SHARP_BCK_BCK, RHO, RHO_NEW) = range(20)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def transition(x: np.ndarray, g: np.ndarray, log_p: float, step: float, inverse_mass: np.ndarray, S: Structure,
                work: Scratch, stats: np.ndarray, rng: np.random.Generator) -> float:
     """One NUTS iteration from (x, g, log_p), in place: x and g become the sample's. Returns the

@@ -27,10 +27,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numba
 import numpy as np
 
-import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+from forecast.kernel_cache import kernel
 from forecast.model.density import Structure, log_density
 
 # A reading is "believed" when its log precision is above this, "doubted" below it. A proposal
@@ -58,7 +57,7 @@ class Groups:
         return len(self.starts) - 1
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def jump(x: np.ndarray, log_p: float, S: Structure, members: np.ndarray, starts: np.ndarray, proposals: int,
          rng: np.random.Generator) -> tuple[float, int]:
     """`proposals` Metropolis-Hastings moves of the readings' log precisions in x (in place):
@@ -88,7 +87,7 @@ def jump(x: np.ndarray, log_p: float, S: Structure, members: np.ndarray, starts:
     return log_p, accepted
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _flip(current: float, z: float) -> tuple[float, float]:
     """A reading's new log precision, drawn (from the standard normal z) from the normal of the
     side it is not on; and log q(back) - log q(forward), its part of the acceptance ratio (the
@@ -119,7 +118,7 @@ SWAP_REACH = 4  # weeks: the partner of a swap lies within this many weeks of th
 SWAPS = 16  # proposals an iteration, on logs with Student-t steps
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def swap_steps(x: np.ndarray, log_p: float, S: Structure, proposals: int, rng: np.random.Generator) -> tuple[float, int]:
     """`proposals` Metropolis-Hastings swaps of two weeks' log step precisions of one heavy factor
     (in place). The first week is drawn in proportion to 1 / tau (the jumps most likely), the

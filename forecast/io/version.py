@@ -14,11 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from forecast import __version__
 
 PACKAGE = Path(__file__).resolve().parents[1]
+
+# The libraries whose versions can change a run's numbers: the compiled density and sampler
+# (numba, numpy), PyMC's sampler for bounded priors (pymc, pytensor), the special functions
+# (scipy) and the stored draws (xarray).
+LIBRARIES = ("numpy", "numba", "scipy", "pymc", "pytensor", "xarray")
 
 
 def code_version() -> str:
@@ -46,3 +52,15 @@ def source_hash() -> str:
         digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
+
+
+def library_versions() -> dict[str, str]:
+    """The installed versions of `LIBRARIES`, read from their metadata (importing PyMC to ask
+    would cost seconds); stored with every run, so its stamp names what made it."""
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found

@@ -23,12 +23,11 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from scipy.special import gammaln
 
-import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
 from forecast.io.priors import Param, Priors
+from forecast.kernel_cache import kernel
 from forecast.model.coordinates import UNBOUNDED, gaussian_stand_in, sparse_readings
 from forecast.model.dataset import ModelData
 from forecast.model.kalman_path import backward, forward
@@ -291,7 +290,7 @@ def compile_density(data: ModelData, priors: Priors, reading_precisions: bool | 
     return Density(structure, layout, full_centre)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def slot_values(x: np.ndarray, S: Structure) -> np.ndarray:
     """Every prior entry's value at the point: the fixed ones, and the free ones off their coordinate."""
     values = S.slot_value.copy()
@@ -301,7 +300,7 @@ def slot_values(x: np.ndarray, S: Structure) -> np.ndarray:
     return values
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def house_standard(x: np.ndarray, S: Structure) -> np.ndarray:
     """(factors, coders): the offsets in units of their prior's sd, from the zero-sum coordinates
     as PyMC's ZeroSumTransform maps them (n - 1 values u, sum s, n values u_i - s / (sqrt n + n)
@@ -322,7 +321,7 @@ def house_standard(x: np.ndarray, S: Structure) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def house_offsets(x: np.ndarray, S: Structure, values: np.ndarray) -> np.ndarray:
     """(factors, coders): each coder's offset on each obstacle, house_effect times the standard
     offsets. Non-centred: the offsets are data-poor next to the sd when coders agree, and the
@@ -333,7 +332,7 @@ def house_offsets(x: np.ndarray, S: Structure, values: np.ndarray) -> np.ndarray
     return values[S.house_slot] * standard
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _stand_in(x: np.ndarray, S: Structure, values: np.ndarray) -> tuple[
         np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The Kalman stand-in's inputs at x, laid out week by factor: (information h, weighted sum g,
@@ -387,7 +386,7 @@ def _stand_in(x: np.ndarray, S: Structure, values: np.ndarray) -> tuple[
     return information.reshape((W, K)), weighted.reshape((W, K)), q, log_q, walk_q, eps, scale, log_scale, precision, lam
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Structure) -> float:
     """The fit model's log density at `x`; with `with_gradient`, its gradient into `gradient`.
 
@@ -648,7 +647,7 @@ def log_density(x: np.ndarray, gradient: np.ndarray, with_gradient: bool, S: Str
     return total
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def constrained(x: np.ndarray, S: Structure, out: np.ndarray) -> None:
     """What a draw stores: every prior entry's value, then the paths theta (factors x weeks), then
     with several coders their offsets (factors x coders), into `out` (`Density.stored_size`)."""

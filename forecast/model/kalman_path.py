@@ -32,10 +32,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
-import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+from forecast.kernel_cache import kernel
 
 # The recursions run along the weeks, one row (a factor, or a factor of one draw) at a time in
 # the maths. The cores below take arrays laid out week by row (the transpose of the interface's),
@@ -44,7 +43,7 @@ import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where 
 # filter divisor), so the gradient costs no further division or square root.
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def forward(h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray, eps: np.ndarray) -> tuple[
         np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The transform on (W, R) arrays: (x, log Jacobian per row, filtered variances, filtered
@@ -94,7 +93,7 @@ def forward(h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.
     return x, log_jacobian, var, mean, gain, sd, inverse
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def backward(h: np.ndarray, g: np.ndarray, q: np.ndarray, p0: np.ndarray, eps: np.ndarray, x: np.ndarray, var: np.ndarray,
              mean: np.ndarray, gain: np.ndarray, sd: np.ndarray, inverse: np.ndarray, x_bar: np.ndarray,
              log_jacobian_bar: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -151,7 +150,7 @@ def backward(h: np.ndarray, g: np.ndarray, q: np.ndarray, p0: np.ndarray, eps: n
     return h_bar, g_bar, q_bar, m0_bar, p0_bar, eps_bar
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def kalman_path(
     h: np.ndarray, g: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray, eps: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -167,7 +166,7 @@ def kalman_path(
     return np.ascontiguousarray(x.T), log_jacobian, var, mean
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def kalman_path_vjp(
     h: np.ndarray, g: np.ndarray, q: np.ndarray, p0: np.ndarray, eps: np.ndarray,
     x: np.ndarray, var: np.ndarray, mean: np.ndarray, x_bar: np.ndarray, log_jacobian_bar: np.ndarray,

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from scipy.special import gammaincinv, ndtr, ndtri, stdtrit
 
-import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
 from forecast.io.priors import Param
+from forecast.kernel_cache import kernel
 
 # Distribution codes (io/priors.py DISTRIBUTIONS).
 NORMAL, STUDENT_T, HALF_NORMAL, HALF_STUDENT_T, HALF_CAUCHY, LOG_NORMAL, GAMMA, INVERSE_GAMMA, EXPONENTIAL, UNIFORM, \
@@ -118,7 +117,7 @@ def to_coordinate(value: float, transform: int, bounds: np.ndarray) -> float:
     return value
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def from_coordinate(y: float, transform: int, bounds: np.ndarray) -> tuple[float, float, float]:
     """(value, d value / dy, log |d value / dy|): PyMC's transform of the entry, undone."""
     if transform == 1:  # log
@@ -142,7 +141,7 @@ def from_coordinate(y: float, transform: int, bounds: np.ndarray) -> tuple[float
     return y, 1.0, 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def log_jacobian_slope(y: float, transform: int) -> float:
     """d log |d value / dy| / dy."""
     if transform == 1 or transform == 3 or transform == 4:
@@ -157,14 +156,14 @@ def log_jacobian_slope(y: float, transform: int) -> float:
     return 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _softplus(x: float) -> float:
     if x > 30.0:
         return x
     return math.log1p(math.exp(x))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def digamma(x: float) -> float:
     """psi(x) for x > 0: the recurrence up to 10, then the asymptotic series to x^-10 (its error
     there is below 1e-13)."""
@@ -178,7 +177,7 @@ def digamma(x: float) -> float:
         1.0 / 12 - inverse2 * (1.0 / 120 - inverse2 * (1.0 / 252 - inverse2 * (1.0 / 240 - inverse2 / 132))))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def logpdf(code: int, p: np.ndarray, x: float) -> tuple[float, float]:
     """(log density at x, its derivative in x) of distribution `code` with parameters `p`, as
     PyMC writes each one. Outside the support: (-inf, 0)."""
@@ -214,7 +213,7 @@ def logpdf(code: int, p: np.ndarray, x: float) -> tuple[float, float]:
     return -np.inf, 0.0
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def bounded_logpdf(code: int, p: np.ndarray, bounds: np.ndarray, x: float) -> tuple[float, float]:
     """`logpdf`, with the two bounded distributions (Uniform, TruncatedNormal)."""
     if code == 9:  # Uniform(lower, upper)
@@ -229,7 +228,7 @@ def bounded_logpdf(code: int, p: np.ndarray, bounds: np.ndarray, x: float) -> tu
     return logpdf(code, p, x)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def _student_t(d: float, sigma: float, nu: float) -> tuple[float, float]:
     z = d / sigma
     u = z * z / nu
@@ -238,7 +237,7 @@ def _student_t(d: float, sigma: float, nu: float) -> tuple[float, float]:
     return value, -(nu + 1.0) * z / (sigma * nu * (1.0 + u))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def gamma_logpdf_of_log(y: float, alpha: float, rate: float) -> tuple[float, float, float]:
     """log Gamma(exp(y) | alpha, rate) + y (the log transform's Jacobian), its derivative in y,
     and its derivative in alpha, for alpha = rate = nu / 2 written as one (the precisions of

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
-import forecast.kernel_cache  # noqa: F401 (before any kernel is defined: where numba caches them)
+from forecast.kernel_cache import kernel
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel
 def reading_terms(
     theta_flat: np.ndarray, flat: np.ndarray, value: np.ndarray, reliability: np.ndarray, credibility: np.ndarray,
     noise: float, reliability_m: np.ndarray, credibility_m: np.ndarray, nu: float,

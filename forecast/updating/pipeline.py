@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING
 
 from forecast.conventions import LEGACY_TARGET_ACCEPT
 from forecast.errors import ForecastError, InputError
-from forecast.hooks import checkpoint
 from forecast.inference.fit import FitSettings, fit_checked, forecast_from_posterior
 from forecast.io.events import Event, EventFile, read_events
 from forecast.io.ledger import RunRecord
 from forecast.io.priors import Priors, load_priors
-from forecast.io.version import code_version
+from forecast.io.version import code_version, library_versions
 from forecast.io.workspace import Workspace
 from forecast.model.dataset import ModelData, build_dataset, default_as_of
+from forecast.pause_points import checkpoint
 from forecast.timings import phase
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ def update(
                 f"(as of {data.as_of}; {settings.chains} chains x {settings.draws} draws)")
             trace, diagnostics, table, used = fit_checked(data, priors, settings, progress=progress, log=log)
         diagnostics.setdefault("target_accept", settings.target_accept)
+        diagnostics["libraries"] = library_versions()
         run = store_run(workspace, data, priors, used if incremental is None else settings, trace, diagnostics, table,
                         ingest=ingest, version=version, events=events, previous=previous, log=log)
         result = UpdateResult(run, previous, new, len(known), parsed.warnings)

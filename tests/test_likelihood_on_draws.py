@@ -6,9 +6,9 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from forecast.model.design import design
-from forecast.model.draws import Draws, Signals
 from forecast.model.graph import build_model
+from forecast.model.likelihood_on_draws import Draws, Signals
+from forecast.model.skeleton import skeleton_dataset
 
 
 def _point(model: pm.Model, prior, draw: int) -> dict:
@@ -31,7 +31,7 @@ def fitted_shape(request):
 
     priors = load_priors(PRIORS)
     rng = np.random.default_rng(5)
-    data = design(priors, n_signals=40, n_weeks=9, rng=rng)
+    data = skeleton_dataset(priors, n_signals=40, n_weeks=9, rng=rng)
     counts = data.outcome_counts.copy()
     counts[3] = [0, 1, 0, 0]
     counts[6] = [0, 1, 1, 0]  # a week with two deal types
@@ -63,7 +63,7 @@ def test_chunking_does_not_change_the_sum(fitted_shape, monkeypatch):
     draws = Draws.from_dataset(prior.to_dataset())
     signals = Signals(data.signal_factor, data.signal_week, data.signal_value, data.signal_reliability, data.signal_credibility)
     whole = draws.signal_log_likelihood(signals)
-    monkeypatch.setattr("forecast.model.draws.CHUNK", 7)
+    monkeypatch.setattr("forecast.model.likelihood_on_draws.CHUNK", 7)
     np.testing.assert_allclose(draws.signal_log_likelihood(signals), whole, rtol=1e-12)
     assert draws.signal_pit(signals).shape == (40,)
 

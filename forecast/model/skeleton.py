@@ -16,7 +16,7 @@ from forecast.io.priors import Priors
 from forecast.model.dataset import ModelData, monday
 
 
-def design(priors: Priors, *, n_signals: int, n_weeks: int, rng: np.random.Generator, start: dt.date | None = None) -> ModelData:
+def skeleton_dataset(priors: Priors, *, n_signals: int, n_weeks: int, rng: np.random.Generator, start: dt.date | None = None) -> ModelData:
     """A dataset of the requested size whose values are placeholders: which factor each signal
     reads, its week and grades are drawn here; the values come from the model."""
     start = monday(start or priors.outcomes.start)

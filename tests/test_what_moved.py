@@ -136,3 +136,16 @@ def test_the_stamp_names_the_libraries_the_run_was_made_with_not_those_installed
     moved = Workspace(copy)
     text = " ".join(pdf_text(write_report(moved, moved.ledger.latest_run(), out=tmp_path / "b.pdf")).split())
     assert "numpy 1.26.4, numba 0.59.0" in text and f"numpy {library_versions()['numpy']}" not in text
+
+
+def test_no_chart_of_the_brief_searches_for_its_legends_place(two_runs, tmp_path, monkeypatch):
+    """matplotlib's loc="best" searches the axes for the emptiest corner and warns when that takes
+    over a second, which it does on a busy machine: a warning on the analyst's terminal (and, in
+    the tests, a failed brief). Every legend of the brief has a fixed place."""
+    from matplotlib.legend import Legend
+
+    def searched(self, *args, **kwargs):
+        raise AssertionError("a legend with loc='best'")
+
+    monkeypatch.setattr(Legend, "_find_best_position", searched)
+    assert write_report(two_runs, two_runs.ledger.latest_run(), out=tmp_path / "legends.pdf").exists()

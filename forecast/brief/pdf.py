@@ -483,11 +483,11 @@ class _Writer(Layout):
         if pairs:
             ncols = 5
             nrows = -(-len(pairs) // ncols)
-            height = 1.35 * nrows + 0.3
+            height = 1.5 * nrows + 0.3
             # A fixed grid rather than constrained layout: the same look, a third of the time.
             fig, axes = plt.subplots(nrows, ncols, figsize=(WIDTH / INCH, height), squeeze=False,
                                      gridspec_kw={"left": 0.02, "right": 0.98, "top": 1 - 0.3 / height,
-                                                  "bottom": 0.45 / height, "hspace": 0.95, "wspace": 0.12})
+                                                  "bottom": 0.45 / height, "hspace": 1.25, "wspace": 0.12})
             for i, pair in enumerate(pairs):
                 plot_prior_posterior(wrap_label(pair.label, 25), pair.prior, pair.posterior, axes=axes[i // ncols][i % ncols])
             for j in range(len(pairs), nrows * ncols):

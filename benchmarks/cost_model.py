@@ -2,12 +2,13 @@
 time they give on W workers. Run by hand:
 
     .venv/bin/python benchmarks/cost_model.py PROGRESS.log [PROGRESS.log ...] [--workers 1,2,16,64]
-        [--overhead] [--jobs 2] [--tasks 200]
+        [--horizon 12] [--every 4] [--overhead] [--jobs 2] [--tasks 200]
 
 A backtest is one task per forecaster (the model, obstacles off) per segment of origins (the
 first origin of a segment sampled, the rest reweighted when they can be: docs/BACKTEST.md). The
 progress lines a backtest prints (`forecast backtest`, `benchmarks/record_skill.py`), one per
-origin and forecaster with its seconds, give each task's measured time. From them:
+origin and forecaster with its seconds, give each task's measured time, its segments cut as the
+backtest cuts them from its longest horizon and its spacing (`--horizon`, `--every`). From them:
 
 * seconds per origin: sampled and reweighted, median and total, each forecaster;
 * the wall time on W workers, scheduling the measured tasks onto whichever worker frees first,
@@ -35,7 +36,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^origin (\d+)/(\d+): \S+, (model|obstacles off)\b.*\((sampled|reweighted)[^;]*; (\d+) s\)$")
-SEGMENT = 3  # origins per segment: a 12-week horizon with origins every 4 weeks (backtest.block_length)
 
 
 def read_progress(path: Path) -> dict[tuple[str, int], tuple[str, float]]:
@@ -69,7 +69,7 @@ def wall(tasks: list[float], workers: int, overhead: float) -> float:
     return max(free)
 
 
-def describe(path: Path, found: dict, workers: list[int], overhead: float) -> None:
+def describe(path: Path, found: dict, workers: list[int], overhead: float, segment: int) -> None:
     print(f"{path.name}: {len({n for _, n in found})} origins, {len(found)} forecasts")
     for who in ("model", "obstacles off"):
         for how in ("sampled", "reweighted"):
@@ -77,7 +77,7 @@ def describe(path: Path, found: dict, workers: list[int], overhead: float) -> No
             if times:
                 print(f"  {who:>13} {how:>10}: {len(times):4d} origins, median {statistics.median(times):6.1f} s, "
                       f"total {sum(times) / 60:6.1f} min")
-    tasks = tasks_of(found, SEGMENT)
+    tasks = tasks_of(found, segment)
     print(f"  {len(tasks)} tasks; {sum(tasks) / 60:.1f} min of work; the longest task {max(tasks):.0f} s; "
           f"overhead {overhead:.2f} s a task")
     for w in workers:
@@ -89,7 +89,6 @@ def describe(path: Path, found: dict, workers: list[int], overhead: float) -> No
 
 def measure_overhead(jobs: int, n_tasks: int) -> float:
     """Seconds per task of the engine itself, on real backtest tasks' payloads."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     from forecast.evaluation.backtest import BacktestSettings, plan_backtests
     from forecast.evaluation.engine import Engine
     from forecast.inference.fit import FitSettings
@@ -122,18 +121,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("logs", nargs="*", type=Path)
     parser.add_argument("--workers", default="1,2,16,64")
+    parser.add_argument("--horizon", type=int, default=12, help="the backtest's longest horizon, weeks (default 12)")
+    parser.add_argument("--every", type=int, default=4, help="weeks between its origins (default 4)")
     parser.add_argument("--overhead", action="store_true", help="measure the engine's overhead per task here")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--tasks", type=int, default=200)
     args = parser.parse_args()
     overhead = measure_overhead(args.jobs, args.tasks) if args.overhead else 0.0
+    from forecast.evaluation.skill import block_length
+
     workers = [int(w) for w in args.workers.split(",")]
+    segment = block_length(args.horizon, args.every)  # origins per task, as the backtest cuts them
     for path in args.logs:
         found = read_progress(path)
         if not found:
             print(f"{path}: no progress lines of a backtest", file=sys.stderr)
             return 2
-        describe(path, found, workers, overhead)
+        describe(path, found, workers, overhead, segment)
     return 0
 
 

@@ -227,6 +227,23 @@ def test_the_draws_with_jumps_do_not_depend_on_how_many_processes_run_the_chains
     np.testing.assert_array_equal(one[0].posterior["theta"].values, two[0].posterior["theta"].values)
 
 
+def _exact_draws(density, x: np.ndarray, coordinates: slice, low: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n draws from the density of two coordinates with the rest of `x` held, by quadrature: the
+    density on a grid from `low` to 4 (step 0.05), a cell drawn by its mass, a uniform point in it."""
+    spacing = 0.05
+    grid = np.arange(low, 4.0, spacing)
+    values = np.empty((len(grid), len(grid)))
+    point = x.copy()
+    for i, a in enumerate(grid):
+        for j, b in enumerate(grid):
+            point[coordinates] = (a, b)
+            values[i, j] = density.log_density(point)
+    values = np.exp(values - values.max()).ravel()
+    values /= values.sum()
+    cells = rng.choice(values.size, size=n, p=values)
+    return np.column_stack([grid[cells // len(grid)], grid[cells % len(grid)]]) + rng.uniform(0, spacing, (n, 2))
+
+
 def test_a_step_leaves_the_readings_precisions_where_the_model_puts_them(priors):
     """The jumps alone, everything but two readings' precisions held: draws from the model's
     conditional density of the two log precisions (by quadrature on a grid), each moved by one
@@ -240,21 +257,9 @@ def test_a_step_leaves_the_readings_precisions_where_the_model_puts_them(priors)
     readings = density.layout.reading_precisions
     x = density.centre + np.random.default_rng(3).uniform(-1.0, 1.0, density.centre.size)
 
-    spacing = 0.05
-    grid = np.arange(-12.0, 4.0, spacing)
-    values = np.empty((len(grid), len(grid)))
-    point = x.copy()
-    for i, a in enumerate(grid):
-        for j, b in enumerate(grid):
-            point[readings] = (a, b)
-            values[i, j] = density.log_density(point)
-    values = np.exp(values - values.max()).ravel()
-    values /= values.sum()
-
     rng = np.random.default_rng(5)
     n = 4000
-    cells = rng.choice(values.size, size=n, p=values)
-    exact = np.column_stack([grid[cells // len(grid)], grid[cells % len(grid)]]) + rng.uniform(0, spacing, (n, 2))
+    exact = _exact_draws(density, x, readings, -12.0, n, rng)
     moved, accepted = np.empty_like(exact), []
     for i in range(n):
         point = x.copy()
@@ -301,21 +306,9 @@ def test_a_swap_leaves_the_step_precisions_where_the_model_puts_them(priors, tmp
     assert steps.stop - steps.start == 2  # the aid factor's steps into weeks 1 and 2
     x = density.centre.copy()
 
-    spacing = 0.05
-    grid = np.arange(-10.0, 4.0, spacing)
-    values = np.empty((len(grid), len(grid)))
-    point = x.copy()
-    for i, a in enumerate(grid):
-        for j, b in enumerate(grid):
-            point[steps] = (a, b)
-            values[i, j] = density.log_density(point)
-    values = np.exp(values - values.max()).ravel()
-    values /= values.sum()
-
     rng = np.random.default_rng(9)
     n = 4000
-    cells = rng.choice(values.size, size=n, p=values)
-    exact = np.column_stack([grid[cells // len(grid)], grid[cells % len(grid)]]) + rng.uniform(0, spacing, (n, 2))
+    exact = _exact_draws(density, x, steps, -10.0, n, rng)
     moved, accepted = np.empty_like(exact), 0
     for i in range(n):
         point = x.copy()

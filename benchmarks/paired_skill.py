@@ -7,11 +7,16 @@ The README's "What each part of the model earned" figures are the shipped run (f
 run `--without` a part, or a run `--with` one against the shipped run.
 
     .venv/bin/python benchmarks/paired_skill.py SHIPPED.json VARIANT.json [--method model]
+        [--against METHOD] [--from YYYY-MM-DD] [--until YYYY-MM-DD]
+
+`--against obstacles_off` with the same file twice gives a backtest's own skill against its
+obstacles-off baseline; `--from/--until` keep the origins of one span (an era of the record).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -24,6 +29,9 @@ def main() -> int:
     parser.add_argument("first", type=Path, help="the backtest whose skill is measured")
     parser.add_argument("second", type=Path, help="the backtest it is measured against")
     parser.add_argument("--method", default="model", help="whose forecasts to pair (default: model)")
+    parser.add_argument("--against", help="the second backtest's forecaster (default: --method)")
+    parser.add_argument("--from", dest="start", type=dt.date.fromisoformat, help="first origin kept, YYYY-MM-DD")
+    parser.add_argument("--until", type=dt.date.fromisoformat, help="last origin kept, YYYY-MM-DD")
     args = parser.parse_args()
     try:
         first, second = (json.loads(p.read_text(encoding="utf-8")) for p in (args.first, args.second))
@@ -34,7 +42,8 @@ def main() -> int:
         parser.error(f"{args.first} and {args.second} share no horizon")
     for horizon in horizons:
         try:
-            result = paired_skill(first[horizon], second[horizon], args.method)
+            result = paired_skill(first[horizon], second[horizon], args.method, against=args.against,
+                                  start=args.start, until=args.until)
         except ValueError as error:
             parser.error(f"{horizon} weeks: {error}")
         a, b = result["scores"]["first"], result["scores"]["second"]

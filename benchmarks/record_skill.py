@@ -128,7 +128,7 @@ def main() -> int:
         if not args.summary:
             parser.error("--results needs --summary")
         results = json.loads(args.results.read_text(encoding="utf-8"))
-        args.summary.write_text(json.dumps(summary(results, priors, args), indent=1) + "\n", encoding="utf-8")
+        args.summary.write_text(json.dumps(summary(results, priors, args, events), indent=1) + "\n", encoding="utf-8")
         return 0
     fit = FitSettings() if args.draws is None else FitSettings(draws=args.draws, tune=args.draws)
     horizons = [int(h) for h in args.horizons.split(",")]
@@ -148,12 +148,15 @@ def main() -> int:
     if args.out:
         args.out.write_text(json.dumps(saved, indent=1))
     if args.summary:
-        args.summary.write_text(json.dumps(summary(saved, priors, args), indent=1) + "\n", encoding="utf-8")
+        args.summary.write_text(json.dumps(summary(saved, priors, args, events), indent=1) + "\n", encoding="utf-8")
     return 0
 
 
-def summary(results: dict, priors, args: argparse.Namespace) -> dict:
-    """What a brief quotes of the record's backtest (brief/record_evidence.py reads it)."""
+def summary(results: dict, priors, args: argparse.Namespace, events: list) -> dict:
+    """What a brief quotes of the record's backtest (brief/record_evidence.py reads it): with,
+    when the log has breaks, each era's skill against obstacles off (the origins between two
+    breaks), since a forecast made today is made in the last era."""
+    from forecast.evaluation.paired import paired_skill
     from forecast.io.version import code_version
 
     if args.without or args.adding or args.priors or args.start:
@@ -171,7 +174,7 @@ def summary(results: dict, priors, args: argparse.Namespace) -> dict:
             "came_first": {k: observed.count(k) for k in r["outcomes"]},
             "scores": {m: {"brier": s["brier"], "log": s["log"]} for m, s in r["scores"].items()},
             "skill": r["skill"], "skill_in_words": r["skill_in_words"], "flagged_fits": r["flagged_fits"],
-            "fit": r["fit"],
+            "fit": r["fit"], "eras": eras(r, sorted({e.date for e in events if e.kind == "break"}), paired_skill),
         }
     return {
         "log": f"examples/{log}", "priors": priors_folder, "priors_hash": priors.hash,
@@ -180,6 +183,25 @@ def summary(results: dict, priors, args: argparse.Namespace) -> dict:
         "command": f"benchmarks/record_skill.py --record {args.record} --summary forecast/data/record_skill.json",
         "horizons": horizons,
     }
+
+
+def eras(result: dict, breaks: list, paired_skill) -> list[dict]:
+    """The model's skill against obstacles off on the origins of each era the breaks divide
+    the record into (none without a break): [{"break": the break that opened it or None,
+    "first_origin", "last_origin", "origins", "skill": {"brier", "log"}}]."""
+    if not breaks:
+        return []
+    out, bounds = [], [None, *breaks]
+    for opened, closed in zip(bounds, [*breaks, None]):
+        until = None if closed is None else closed - dt.timedelta(days=1)
+        try:
+            paired = paired_skill(result, result, "model", against="obstacles_off", start=opened, until=until)
+        except ValueError:  # no origin in this era
+            continue
+        held = [o for o in result["origins"] if (opened is None or str(opened) <= o) and (until is None or o <= str(until))]
+        out.append({"break": None if opened is None else str(opened), "first_origin": held[0], "last_origin": held[-1],
+                    "origins": paired["origins"], "skill": paired["skill"]})
+    return out
 
 
 GENERAL = "general_ceasefire"

@@ -3,6 +3,8 @@ behind docs/SKILL.md's "What each part of the model earned", on backtests with k
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -75,3 +77,16 @@ def test_backtests_of_different_records_or_horizons_are_not_paired():
         paired_skill(backtest(SHARP), backtest(FLAT, horizon=12))
     with pytest.raises(ValueError, match="share no origin"):
         paired_skill(backtest(SHARP), backtest(FLAT, origins=["2025-01-06"] * 4))
+
+
+def test_against_pairs_the_model_with_its_own_obstacles_off_forecasts_within_a_span():
+    # The model of one backtest against its own obstacles-off forecasts (uniform here), over the
+    # origins from 29 January to 25 March only: an era of the record.
+    run = backtest(SHARP)
+    result = paired_skill(run, run, against="obstacles_off", start=dt.date(2024, 1, 29), until=dt.date(2024, 3, 25))
+    assert result["origins"] == 3
+    assert result["scores"]["first"]["brier"] == pytest.approx(np.mean([0.32, 0.02, 0.08]))
+    assert result["scores"]["second"]["brier"] == pytest.approx(0.5)
+    assert paired_skill(run, run, until=dt.date(2024, 1, 29))["origins"] == 2
+    with pytest.raises(ValueError, match="no origin from 2025-01-01 to the last"):
+        paired_skill(run, run, start=dt.date(2025, 1, 1))

@@ -11,15 +11,21 @@ import pytest
 
 from forecast.brief.record_evidence import load_record_evidence, record_evidence_text
 
-SKILL = Path(__file__).resolve().parents[1] / "docs" / "SKILL.md"
+ROOT = Path(__file__).resolve().parents[1]
+SKILL = ROOT / "docs" / "SKILL.md"
+# Where the table every brief quotes is printed: {file: the heading of its section}.
+TABLES = {SKILL: "## The table every brief quotes", ROOT / "README.md": "## How good is it?"}
 ROWS = {"obstacles off": "obstacles_off", "climatology": "climatology", "priors alone": "prior", "uniform": "uniform"}
 
 
-def _readme_table() -> dict[str, dict[str, list[str]]]:
-    """{horizon: {method: [Brier, log, Brier skill, log skill]}} from the skill table of docs/SKILL.md."""
-    section = SKILL.read_text(encoding="utf-8").split("## The table every brief quotes", 1)[1].split("\n## ", 1)[0]
+def _printed_table(path: Path) -> dict[str, dict[str, list[str]]]:
+    """{horizon: {method: [Brier, log, Brier skill, log skill]}} from the first table in `path`'s section."""
+    section = path.read_text(encoding="utf-8").split(TABLES[path], 1)[1].split("\n## ", 1)[0]
+    lines = section.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = lines[first:next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))]
     table, horizon = {}, None
-    for line in section.splitlines():
+    for line in rows:
         if not line.startswith("| ") or line.startswith("| horizon"):
             continue
         cells = [c.strip().strip("*").replace("−", "-") for c in line.strip("|").split("|")]
@@ -34,8 +40,9 @@ def _skill(s: dict) -> str:
     return f"{s['value']:+.2f} ({s['lo']:+.2f} to {s['hi']:+.2f})"
 
 
-def test_the_shipped_summary_is_the_readmes_table():
-    summary, table = load_record_evidence(), _readme_table()
+@pytest.mark.parametrize("path", list(TABLES), ids=lambda p: p.name)
+def test_the_shipped_summary_is_the_printed_table(path):
+    summary, table = load_record_evidence(), _printed_table(path)
     assert summary is not None and set(table) == set(summary["horizons"]) == {"4", "12"}
     for horizon, rows in table.items():
         h = summary["horizons"][horizon]
@@ -43,13 +50,15 @@ def test_the_shipped_summary_is_the_readmes_table():
             assert cells[:2] == [f"{h['scores'][method]['brier']:.3f}", f"{h['scores'][method]['log']:.3f}"], (horizon, method)
             if method != "model":
                 assert cells[2:] == [_skill(h["skill"][method]["brier"]), _skill(h["skill"][method]["log"])], (horizon, method)
-        assert f"{horizon} weeks, {h['origins']} origins" in SKILL.read_text(encoding="utf-8")
-        assert h["flagged_fits"] == 0
+        assert f"{horizon} weeks, {h['origins']} origins" in path.read_text(encoding="utf-8")
 
 
 def _with_verdicts(verdicts: dict[tuple[str, str], str]) -> dict:
-    """The shipped summary with the obstacles-off verdicts replaced: {(horizon, score): verdict}."""
+    """The shipped summary with the obstacles-off verdicts replaced: {(horizon, score): verdict},
+    its eras and flagged fits left out (they have tests of their own)."""
     summary = copy.deepcopy(load_record_evidence())
+    for h in summary["horizons"].values():
+        h["eras"], h["flagged_fits"] = [], 0
     for (horizon, score), verdict in verdicts.items():
         summary["horizons"][horizon]["skill"]["obstacles_off"][score]["verdict"] = verdict
     return summary
@@ -64,8 +73,10 @@ def test_the_words_quote_the_figures_of_the_shipped_summary():
     figures = "; ".join(
         f"at {horizon} weeks ({h['origins']} origins), log {_skill(h['skill']['obstacles_off']['log'])}, "
         f"Brier {_skill(h['skill']['obstacles_off']['brier'])}" for horizon, h in summary["horizons"].items())
-    assert f"(above 0 is better, 90 % interval in brackets) was: {figures}. So".replace("-", "−") in text
-    assert "(21 Mar 2022 to 11 May 2026, origins every 4 weeks, priors written as of February 2022)" in text
+    flagged = max(h["flagged_fits"] for h in summary["horizons"].values())
+    said = f" ({flagged} of its fits failed their diagnostics)" if flagged else ""
+    assert f"(above 0 is better, 90 % interval in brackets) was: {figures}{said}. So".replace("-", "−") in text
+    assert "(5 May 2014 to 18 May 2026, origins every 4 weeks, priors written as of April 2014)" in text
 
 
 def test_a_skill_below_zero_is_written_with_a_minus_sign():
@@ -101,5 +112,45 @@ def test_the_conclusion_follows_the_verdicts(verdicts, conclusion):
 
 def test_a_summary_without_an_interval_says_so():
     summary = load_record_evidence()
-    summary["horizons"]["12"]["skill"]["obstacles_off"]["log"] |= {"lo": None, "hi": None, "verdict": "no clear difference"}
+    summary["horizons"]["12"]["skill"]["obstacles_off"]["log"] |= {"value": 0.04, "lo": None, "hi": None,
+                                                                   "verdict": "no clear difference"}
     assert "log +0.04 (no interval)" in record_evidence_text(summary)
+
+
+def test_flagged_fits_are_said_and_only_when_there_are_some():
+    summary = _with_verdicts({})
+    assert "failed their diagnostics" not in record_evidence_text(summary)
+    summary["horizons"]["12"]["flagged_fits"] = 3
+    assert "(3 of its fits failed their diagnostics)." in record_evidence_text(summary)
+
+
+def _era(opened: str | None, origins: int, verdicts: tuple[str, str]) -> dict:
+    return {"break": opened, "first_origin": "2014-05-05", "last_origin": "2026-05-18", "origins": origins,
+            "skill": {score: {"value": 0.01, "lo": -0.01, "hi": 0.03, "verdict": v} for score, v in zip(("brier", "log"), verdicts)}}
+
+
+def test_each_era_between_breaks_is_quoted_with_what_it_shows():
+    summary = _with_verdicts({})
+    for weeks, h in summary["horizons"].items():
+        h["eras"] = [_era(None, 100, ("loses to", "loses to")),
+                     _era("2022-02-24", 50 + int(weeks), ("beats", "no clear difference") if weeks == "12" else ("no clear difference",) * 2)]
+    text = record_evidence_text(summary)
+    assert text.startswith(record_evidence_text(_with_verdicts({})) + " Split at the break of 24 Feb 2022. ")
+    assert ("Before it, at 4 weeks (100 origins), log +0.01 (−0.01 to +0.03), Brier +0.01 (−0.01 to +0.03); at 12 weeks "
+            "(100 origins), log +0.01 (−0.01 to +0.03), Brier +0.01 (−0.01 to +0.03): the obstacles made the forecast "
+            "worse at every horizon, on both scores.") in text
+    assert text.endswith("Since it, at 4 weeks (54 origins), log +0.01 (−0.01 to +0.03), Brier +0.01 (−0.01 to +0.03); at "
+                         "12 weeks (62 origins), log +0.01 (−0.01 to +0.03), Brier +0.01 (−0.01 to +0.03): the obstacles "
+                         "added skill at 12 weeks (Brier score).")
+
+
+def test_a_record_without_a_break_has_no_eras_to_quote():
+    assert "Split at" not in record_evidence_text(_with_verdicts({}))
+
+
+def test_the_shipped_summary_quotes_the_joint_records_eras():
+    summary = load_record_evidence()
+    for h in summary["horizons"].values():
+        assert [era["break"] for era in h["eras"]] == [None, "2022-02-24"]
+        assert sum(era["origins"] for era in h["eras"]) == h["origins"]
+    assert " Split at the break of 24 Feb 2022. Before it, at 4 weeks (102 origins)" in record_evidence_text(summary)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from importlib.resources import files
 
 from forecast.brief.layout import signed_skill
@@ -34,20 +35,15 @@ def record_evidence_text(summary: dict) -> str:
     horizons = sorted(summary["horizons"].items(), key=lambda item: int(item[0]))
     first = min(h["first_origin"] for _, h in horizons)
     last = max(h["last_origin"] for _, h in horizons)
-    parts, shown, unshown, worse = [], [], [], []
-    for weeks, h in horizons:
-        skill = h["skill"]["obstacles_off"]
-        figures = ", ".join(f"{SCORES[score]} {_skill(skill[score])}" for score in SCORES)
-        parts.append(f"at {weeks} weeks ({h['origins']} origins), {figures}")
-        for score in SCORES:
-            where = f"{weeks} weeks ({SCORES[score]} score)"
-            verdict = skill[score]["verdict"]
-            (shown if verdict == BEATS else worse if verdict == LOSES else unshown).append(where)
+    parts, (shown, unshown, worse) = _figures(horizons, lambda h: h["skill"]["obstacles_off"]), _verdicts(
+        horizons, lambda h: h["skill"]["obstacles_off"])
+    flagged = max(h.get("flagged_fits", 0) for _, h in horizons)
     text = (f"Does reading the obstacles beat the deal rates alone? Replayed leak-free on the coded record of the "
             f"negotiations ({_day(first)} to {_day(last)}, origins every {horizons[0][1]['every_weeks']} weeks, priors "
             f"written as of {dt.date.fromisoformat(summary['priors_written']):%B %Y}), the model's skill against the same "
             f"model with the obstacles switched off "
-            f"(above 0 is better, 90 % interval in brackets) was: {'; '.join(parts)}. ")
+            f"(above 0 is better, 90 % interval in brackets) was: {'; '.join(parts)}"
+            f"{f' ({flagged} of its fits failed their diagnostics)' if flagged else ''}. ")
     if worse:
         text += (f"There the obstacles made the forecast worse at {_listed(worse)}: weigh the deal rates alone "
                  "more than these chances. ")
@@ -60,7 +56,55 @@ def record_evidence_text(summary: dict) -> str:
     else:
         text += ("So the record does not show that the obstacles add skill: treat their pull on these chances as "
                  "unproven.")
-    return text
+    return text + _eras_text(horizons)
+
+
+def _eras_text(horizons: list[tuple[str, dict]]) -> str:
+    """The same skill in each era the record's breaks divide it into, each with what it shows
+    (empty for a record without a break). The last era is the one a forecast made today is in."""
+    eras = list(zip(*(h.get("eras") or [] for _, h in horizons), strict=True))
+    if len(eras) < 2:
+        return ""
+    breaks = [era[0]["break"] for era in eras[1:]]
+    sentences = []
+    for i, era in enumerate(eras):
+        if len(breaks) == 1:
+            where = "Before it" if i == 0 else "Since it"
+        else:
+            where = "Before the first" if i == 0 else f"From the break of {_day(breaks[i - 1])}"
+        by_horizon = [(weeks, e) for (weeks, _), e in zip(horizons, era, strict=True)]
+        figures = _figures(by_horizon, lambda e: e["skill"])
+        sentences.append(f"{where}, {'; '.join(figures)}: {_era_verdict(*_verdicts(by_horizon, lambda e: e['skill']))}.")
+    opening = f"Split at the break of {_day(breaks[0])}" if len(breaks) == 1 else \
+        f"Split at the record's breaks ({_listed([_day(b) for b in breaks])})"
+    return f" {opening}. {' '.join(sentences)}"
+
+
+def _era_verdict(shown: list[str], unshown: list[str], worse: list[str]) -> str:
+    every = len(shown) + len(unshown) + len(worse)
+    if len(worse) == every:
+        return "the obstacles made the forecast worse at every horizon, on both scores"
+    if len(shown) == every:
+        return "the obstacles added skill at every horizon, on both scores"
+    parts = ([f"the obstacles added skill at {_listed(shown)}"] if shown else []) + \
+        ([f"made it worse at {_listed(worse)}"] if worse else [])
+    return ", and ".join(parts) if parts else "no clear difference at any horizon, on either score"
+
+
+def _figures(horizons: list[tuple[str, dict]], skill_of: Callable[[dict], dict]) -> list[str]:
+    """"at 4 weeks (55 origins), log +0.06 (+0.00 to +0.13), Brier ..." for each horizon."""
+    return [f"at {weeks} weeks ({h['origins']} origins), "
+            + ", ".join(f"{SCORES[score]} {_skill(skill_of(h)[score])}" for score in SCORES) for weeks, h in horizons]
+
+
+def _verdicts(horizons: list[tuple[str, dict]], skill_of: Callable[[dict], dict]) -> tuple[list[str], list[str], list[str]]:
+    """Where the obstacles beat obstacles off, where it is unclear, where they lose: "4 weeks (log score)"."""
+    shown, unshown, worse = [], [], []
+    for weeks, h in horizons:
+        for score in SCORES:
+            verdict = skill_of(h)[score]["verdict"]
+            (shown if verdict == BEATS else worse if verdict == LOSES else unshown).append(f"{weeks} weeks ({SCORES[score]} score)")
+    return shown, unshown, worse
 
 
 def _skill(skill: dict) -> str:

@@ -14,6 +14,7 @@ they read different records, and pairing them would compare nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import numpy as np
@@ -22,17 +23,24 @@ from forecast.evaluation.scoring import brier, log_score
 from forecast.evaluation.skill import block_length, judged_skill
 
 
-def paired_skill(first: Mapping, second: Mapping, method: str = "model") -> dict:
+def paired_skill(first: Mapping, second: Mapping, method: str = "model", *, against: str | None = None,
+                 start: dt.date | None = None, until: dt.date | None = None) -> dict:
     """{"origins", "scores": {"first", "second"}: {"brier", "log"}, "skill": {"brier", "log"}}
     for two backtest results at one horizon (`run_backtests`' values, or the JSON it is saved
-    as): `method`'s forecasts of the first against those of the second, on their shared origins."""
+    as): `method`'s forecasts of the first against `against`'s (default: the same method) of the
+    second, on their shared origins from `start` to `until` (inclusive; default: all). With the
+    same backtest twice and `against="obstacles_off"`, that is the model's own skill table
+    restricted to a span of origins (an era of the record, say)."""
     if first["horizon_weeks"] != second["horizon_weeks"]:
         raise ValueError(f"horizons differ: {first['horizon_weeks']} and {second['horizon_weeks']} weeks")
+    against = against or method
     ours = {f["origin"]: f for f in first["forecasts"] if f["method"] == method}
-    theirs = {f["origin"]: f for f in second["forecasts"] if f["method"] == method}
-    shared = sorted(set(ours) & set(theirs))
+    theirs = {f["origin"]: f for f in second["forecasts"] if f["method"] == against}
+    shared = sorted(o for o in set(ours) & set(theirs)
+                    if (start is None or str(start) <= o) and (until is None or o <= str(until)))
     if not shared:
-        raise ValueError(f"the two backtests share no origin with a forecast by {method!r}")
+        raise ValueError(f"the two backtests share no origin{_span(start, until)} with forecasts by {method!r} "
+                         f"and {against!r}")
     paths = sorted({k for f in (*ours.values(), *theirs.values()) for k in f["p"]})
     scores = {side: {"brier": [], "log": []} for side in ("first", "second")}
     for origin in shared:
@@ -50,3 +58,9 @@ def paired_skill(first: Mapping, second: Mapping, method: str = "model") -> dict
         "scores": {side: {s: float(np.mean(v)) for s, v in by.items()} for side, by in scores.items()},
         "skill": {s: judged_skill(np.array(scores["first"][s]), np.array(scores["second"][s]), block) for s in ("brier", "log")},
     }
+
+
+def _span(start: dt.date | None, until: dt.date | None) -> str:
+    if start is None and until is None:
+        return ""
+    return f" from {start or 'the first'} to {until or 'the last'}"

@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+from forecast.brief.layout import signed_skill
+
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = {"obstacles_off": "obstacles off", "climatology": "climatology", "prior": "priors alone",
              "uniform": "uniform"}
@@ -33,9 +35,8 @@ def markdown_table(summary: dict) -> str:
 
 
 def _skill(s: dict) -> str:
-    if s["lo"] is None:
-        return f"{s['value']:+.2f} (no interval)".replace("-", "−")
-    return f"{s['value']:+.2f} ({s['lo']:+.2f} to {s['hi']:+.2f})".replace("-", "−")
+    """As the brief's tables print it, with a true minus sign, as the docs write it."""
+    return signed_skill(s).replace("-", "−")
 
 
 def main() -> int:

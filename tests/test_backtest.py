@@ -428,7 +428,7 @@ class _FakeFits:
             asked = dataclasses.replace(settings, cores=None)  # a parallel worker runs its chains in one process
             assert asked in (FIT, retry_settings(FIT))  # a failing fit is retried once, as in `update`
             passed = data.as_of not in failing
-            diagnostics = Diagnostics(1.0 if passed else 1.2, 4000.0, 4000.0, 0, 1.0, 4)
+            diagnostics = Diagnostics(1.0 if passed else 1.2, 4000.0, 4000.0, 0, 1.0, 4, {"r_hat": "volatility[aid]"})
             trace = type("Trace", (), {"posterior": type("P", (), {"to_dataset": lambda self: {"sampled_at": data.as_of}})()})()
             q = 0.01 * data.n_weeks
             return trace, diagnostics, table([q, q, 0.0, 1 - 2 * q])
@@ -469,6 +469,8 @@ def test_each_segment_samples_first_then_reweights_its_last_passing_fit(monkeypa
     assert "".join(how) == "srrssr" + "srsrrs" + "srrsrr" + "srr"
     assert model[_week(5).isoformat()]["pareto_k"] == 0.2 and model[_week(4).isoformat()]["pareto_k"] is None
     assert model[_week(7).isoformat()]["diagnostics_passed"] is False
+    assert [p.split(":")[0] for p in model[_week(7).isoformat()]["problems"]] == ["R-hat 1.200 > 1.01 on volatility[aid]"]
+    assert "problems" not in model[_week(8).isoformat()]
     assert model[_week(12).isoformat()]["diagnostics_passed"] is True  # sampled, since reweighting left too few draws
     assert result["model_fits"] == {"sampled": 9, "reweighted": 12}
     assert result["flagged_fits"] == 1 * 2  # week 7, and the same for obstacles_off

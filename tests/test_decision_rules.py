@@ -720,12 +720,13 @@ def test_a_reweighted_runs_diagnostics_are_stored_rounded_with_their_base():
     from forecast.inference.diagnostics import reweighted_diagnostics
 
     base = _run("base", chains=2, draws=1000, diagnostics={"r_hat_max": 1.004, "ess_bulk_min": 1500.0, "ess_tail_min": 900.0,
-                                                           "divergences": 0, "sampling_seconds": 10.0, "chains": 2})
+                                                           "divergences": 0, "sampling_seconds": 10.0, "chains": 2,
+                                                           "worst": {"r_hat": "noise", "ess_bulk": "lp", "ess_tail": "lp"}})
     d = reweighted_diagnostics(base, pareto_k=0.123456, ess=1234.5678, seconds=1.23456, pareto_k_max=0.66666)
     assert d == {"r_hat_max": 1.004, "ess_bulk_min": pytest.approx(1500 * 1234.5678 / 2000),
                  "ess_tail_min": pytest.approx(900 * 1234.5678 / 2000), "divergences": 0, "sampling_seconds": 1.23,
-                 "chains": 2, "passed": True, "problems": [], "method": "reweighted", "base_run": "base", "pareto_k": 0.123,
-                 "weights_ess": 1234.6, "pareto_k_max": 0.667}
+                 "chains": 2, "worst": {"r_hat": "noise", "ess_bulk": "lp", "ess_tail": "lp"}, "passed": True, "problems": [],
+                 "method": "reweighted", "base_run": "base", "pareto_k": 0.123, "weights_ess": 1234.6, "pareto_k_max": 0.667}
     assert "pareto_k_max" not in reweighted_diagnostics(base, pareto_k=0.1, ess=2000.0, seconds=1.0)
 
 

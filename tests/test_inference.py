@@ -103,3 +103,45 @@ def test_the_target_acceptance_is_the_one_asked_for(priors):
                  for target in (0.6, 0.97))
     assert float(low.sample_stats["step_size"].mean()) > 1.5 * float(high.sample_stats["step_size"].mean())
     assert float(high.sample_stats["acceptance_rate"].mean()) > 0.9
+
+
+def _element(posterior, name: str) -> np.ndarray:
+    """(chain, draw) draws of one element named as ArviZ labels it: "theta[aid, 2024-01-08]"."""
+    variable, _, inside = name.partition("[")
+    var = posterior[variable].transpose("chain", "draw", ...)
+    labels = inside.rstrip("]").split(", ") if inside else []
+    return var.sel(dict(zip(var.dims[2:], labels, strict=True))).values
+
+
+def test_a_failed_fit_names_the_quantity_behind_each_failing_figure(priors):
+    """Which parameter mixes badly is what an engineer needs to know of a flagged fit: each
+    failing figure names its quantity, and that quantity's own figure is the one reported."""
+    from forecast.inference.convergence import convergence
+    from forecast.inference.fit import FitSettings, fit_forecast
+
+    trace, diagnostics, _ = fit_forecast(_example(priors), priors, FitSettings(draws=8, tune=8, chains=2, seed=3, cores=1))
+    assert set(diagnostics.worst) == {"r_hat", "ess_bulk", "ess_tail"}
+    posterior = trace.posterior
+    for measure, figure, at in (("r_hat", diagnostics.r_hat_max, 0), ("ess_bulk", diagnostics.ess_bulk_min, 1),
+                                ("ess_tail", diagnostics.ess_tail_min, 2)):
+        name = diagnostics.worst[measure]
+        if name == "lp" or name.startswith(("sum of", "mean log")):  # sampled, not stored
+            continue
+        draws = _element(posterior, name)
+        assert convergence(draws[:, :, None])[at][0] == pytest.approx(figure), (measure, name)
+    named = [p for p in diagnostics.problems if " on " in p.split(":")[0]]
+    assert named and all(diagnostics.worst[m] in p for p, m in zip(diagnostics.problems, ("r_hat", "ess_bulk", "ess_tail")))
+
+
+def test_stacked_names_label_each_column_as_arviz_does():
+    import xarray as xr
+
+    from forecast.inference.convergence import stacked, stacked_names
+
+    posterior = xr.Dataset({"noise": (("chain", "draw"), np.zeros((2, 3))),
+                            "effect": (("chain", "draw", "deal", "factor"), np.arange(24.0).reshape(2, 3, 2, 2))},
+                           coords={"deal": ["local", "energy"], "factor": ["aid", "hawks"]})
+    names = stacked_names(posterior, ["noise", "effect"])
+    assert names == ["noise", "effect[local, aid]", "effect[local, hawks]", "effect[energy, aid]", "effect[energy, hawks]"]
+    columns = stacked(posterior, ["noise", "effect"])
+    np.testing.assert_array_equal(columns[:, :, names.index("effect[energy, aid]")], posterior["effect"].values[:, :, 1, 0])

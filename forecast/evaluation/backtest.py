@@ -469,8 +469,9 @@ class _Track:
                                                              "sampling_seconds", "chains")})
         # Only a sampled fit that passed its diagnostics is reweighted later, as in `update`.
         self.base = (trace.posterior.to_dataset(), data.as_of, diagnostics, used.chains * used.draws) if diagnostics.passed else None
+        # A flagged fit keeps what failed, each figure with the quantity behind it, for the reader.
         return {"p": self._chances(table), "fit": "sampled", "retried": "retry" in stored, "pareto_k": None,
-                "diagnostics_passed": diagnostics.passed}
+                "diagnostics_passed": diagnostics.passed, **({} if diagnostics.passed else {"problems": stored["problems"]})}
 
     def _chances(self, table: pd.DataFrame) -> dict[int, dict[str, float]]:
         from forecast.forecasting.incidence import headline

@@ -84,6 +84,25 @@ def stacked(posterior: xr.Dataset | xr.DataTree, names: Sequence[str]) -> np.nda
     return np.concatenate([p.reshape(p.shape[0], p.shape[1], -1) for p in parts], axis=2)
 
 
+def stacked_names(posterior: xr.Dataset | xr.DataTree, names: Sequence[str]) -> list[str]:
+    """The name of each column of `stacked(posterior, names)`, as ArviZ labels an element:
+    "volatility[external_military_aid]", "theta[territorial_rigidity, 2024-01-08]"."""
+    out = []
+    for name in names:
+        var = posterior[name].transpose("chain", "draw", ...)
+        labels = [[str(v) for v in var[dim].values] if dim in var.coords else [str(i) for i in range(var.sizes[dim])]
+                  for dim in var.dims[2:]]
+        out += [f"{name}[{', '.join(element)}]" if element else name for element in itertools.product(*labels)]
+    return out
+
+
+def worst(r_hat: np.ndarray, bulk: np.ndarray, tail: np.ndarray, names: Sequence[str]) -> dict[str, str]:
+    """Which quantity has the largest R-hat and the smallest bulk and tail ESS: where a fit that
+    fails its diagnostics fails (the sampler's trouble is usually one parameter and what hangs on it)."""
+    return {"r_hat": names[int(np.nanargmax(r_hat))], "ess_bulk": names[int(np.nanargmin(bulk))],
+            "ess_tail": names[int(np.nanargmin(tail))]}
+
+
 def _split_chains(ary: np.ndarray) -> np.ndarray:
     half = ary.shape[1] // 2
     return np.concatenate([ary[:, :half], ary[:, -half:]], axis=0)

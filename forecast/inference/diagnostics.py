@@ -5,7 +5,7 @@ Kept apart from `inference.py` so that reading or reweighting a run never import
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from forecast.conventions import DIVERGENCES_MAX, ESS_PER_CHAIN_MIN, RHAT_MAX
@@ -22,6 +22,9 @@ class Diagnostics:
     divergences: int
     sampling_seconds: float
     chains: int
+    # The quantity behind each figure above: {"r_hat", "ess_bulk", "ess_tail": its name}, empty
+    # when the sampler did not say (runs stored before it did).
+    worst: dict[str, str] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[str]:
@@ -29,14 +32,20 @@ class Diagnostics:
         found = []
         ess_min = ESS_PER_CHAIN_MIN * self.chains
         if not self.r_hat_max <= RHAT_MAX:
-            found.append(f"R-hat {self.r_hat_max:.3f} > {RHAT_MAX}: the chains disagree, so the posterior is not yet reliable")
+            found.append(f"R-hat {self.r_hat_max:.3f} > {RHAT_MAX}{self._of('r_hat')}: the chains disagree, so the "
+                         "posterior is not yet reliable")
         if not self.ess_bulk_min >= ess_min:
-            found.append(f"bulk ESS {self.ess_bulk_min:.0f} < {ess_min}: too few effective draws for stable means")
+            found.append(f"bulk ESS {self.ess_bulk_min:.0f} < {ess_min}{self._of('ess_bulk')}: too few effective draws "
+                         "for stable means")
         if not self.ess_tail_min >= ess_min:
-            found.append(f"tail ESS {self.ess_tail_min:.0f} < {ess_min}: the 5-95 % intervals are unstable")
+            found.append(f"tail ESS {self.ess_tail_min:.0f} < {ess_min}{self._of('ess_tail')}: the 5-95 % intervals are "
+                         "unstable")
         if self.divergences > DIVERGENCES_MAX:
             found.append(f"{self.divergences} divergent transitions: the sampler missed part of the posterior")
         return found
+
+    def _of(self, measure: str) -> str:
+        return f" on {self.worst[measure]}" if measure in self.worst else ""
 
     @property
     def passed(self) -> bool:
@@ -57,7 +66,7 @@ def reweighted_diagnostics(base: RunRecord, pareto_k: float, ess: float, seconds
     share = ess / draws
     diagnostics = Diagnostics(
         r_hat_max=d["r_hat_max"], ess_bulk_min=d["ess_bulk_min"] * share, ess_tail_min=d["ess_tail_min"] * share,
-        divergences=d["divergences"], sampling_seconds=round(seconds, 2), chains=d["chains"],
+        divergences=d["divergences"], sampling_seconds=round(seconds, 2), chains=d["chains"], worst=d.get("worst", {}),
     )
     out = {**diagnostics.to_dict(), "method": "reweighted", "base_run": base.run_id,
            "pareto_k": round(pareto_k, 3), "weights_ess": round(ess, 1)}

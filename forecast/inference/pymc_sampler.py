@@ -17,7 +17,7 @@ import xarray as xr
 from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt
 
 from forecast.conventions import TARGET_ACCEPT
-from forecast.inference.convergence import convergence, stacked
+from forecast.inference.convergence import convergence, stacked, stacked_names, worst
 from forecast.inference.diagnostics import Diagnostics
 from forecast.inference.progress import SamplingProgress
 
@@ -144,4 +144,5 @@ def diagnose(trace: xr.DataTree, model: pm.Model, seconds: float, chains: int) -
         divergences=int(divergent.sum()),
         sampling_seconds=round(seconds, 2),
         chains=chains,
+        worst=worst(r_hat, bulk, tail, stacked_names(trace.posterior, names)),
     )

@@ -8,6 +8,7 @@ initial level with a bounded prior) are sampled by PyMC instead (pymc_sampler.py
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -15,7 +16,7 @@ import xarray as xr
 
 from forecast.conventions import BREAK, CODER, DEAL, FACTOR, GRADE_CREDIBILITY, GRADE_RELIABILITY, OCCASION, TARGET_ACCEPT, WEEK
 from forecast.inference.chains import STATS, ChainResult, run_chains
-from forecast.inference.convergence import convergence
+from forecast.inference.convergence import convergence, worst
 from forecast.inference.diagnostics import Diagnostics
 from forecast.inference.precision_jumps import PROPOSALS, Groups
 from forecast.inference.progress import SamplingProgress
@@ -53,7 +54,7 @@ def sample(density: Density, data: ModelData, priors: Priors, *, draws: int, tun
     with phase("posterior as a DataTree"):
         trace = to_datatree(results, density, data, priors, seconds, tune)
     with phase("diagnostics"):
-        diagnostics = diagnose(results, density, data, seconds, chains)
+        diagnostics = diagnose(results, density, data, priors, seconds, chains)
     return trace, diagnostics
 
 
@@ -64,12 +65,7 @@ def to_datatree(results: list[ChainResult], density: Density, data: ModelData, p
     S = density.structure
     chains, draws = len(results), results[0].draws.shape[0]
     stacked = np.stack([r.draws for r in results])  # (chain, draw, slots + K * W)
-    coords = {
-        FACTOR: list(data.factors), WEEK: [w.isoformat() for w in data.weeks], DEAL: list(data.deals),
-        OCCASION: list(priors.outcomes.occasions), GRADE_RELIABILITY: list(priors.observation.reliability),
-        GRADE_CREDIBILITY: list(priors.observation.credibility), "chain": np.arange(chains), "draw": np.arange(draws),
-        BREAK: [data.weeks[w].isoformat() for w in data.break_weeks], CODER: list(data.coders),
-    }
+    coords = {**_coordinates(data, priors), "chain": np.arange(chains), "draw": np.arange(draws)}
     variables = {}
     for parameter in density.layout.parameters:
         if parameter.size == 0:  # no occasion types in these priors
@@ -97,6 +93,36 @@ def to_datatree(results: list[ChainResult], density: Density, data: ModelData, p
     return xr.DataTree.from_dict({"posterior": posterior, "sample_stats": sample_stats})
 
 
+def _coordinates(data: ModelData, priors: Priors) -> dict[str, list[str]]:
+    """The labels of each dimension of the posterior's variables."""
+    return {
+        FACTOR: list(data.factors), WEEK: [w.isoformat() for w in data.weeks], DEAL: list(data.deals),
+        OCCASION: list(priors.outcomes.occasions), GRADE_RELIABILITY: list(priors.observation.reliability),
+        GRADE_CREDIBILITY: list(priors.observation.credibility),
+        BREAK: [data.weeks[w].isoformat() for w in data.break_weeks], CODER: list(data.coders),
+    }
+
+
+def checked_names(density: Density, data: ModelData, priors: Priors) -> list[str]:
+    """The name of each quantity `checked_quantities` returns, in its order, as ArviZ labels an
+    element ("volatility[external_military_aid]", "theta[territorial_rigidity, 2024-01-08]")."""
+    coords, layout, S = _coordinates(data, priors), density.layout, density.structure
+    slot_names = []
+    for parameter in layout.parameters:
+        elements = itertools.product(*(coords[dim] for dim in parameter.dims))
+        slot_names += [f"{parameter.name}[{', '.join(e)}]" if parameter.dims else parameter.name for e in elements]
+    names = [slot_names[i] for i in layout.free_slots]
+    names += [f"theta[{k}, {w}]" for k in coords[FACTOR] for w in coords[WEEK]]
+    if S.n_coders > 1:
+        names += [f"coder_offset[{k}, {c}]" for k in coords[FACTOR] for c in coords[CODER]]
+    names.append("lp")
+    names += [f"sum of log step precisions[{coords[FACTOR][k]}]" for k in range(S.n_factors) if S.heavy[k] >= 0]
+    if layout.reading_precisions.stop > layout.reading_precisions.start:
+        names += [f"mean log reading precision[{key}]" for k, key in enumerate(coords[FACTOR])
+                  if np.any(data.signal_factor == k)]
+    return names
+
+
 def checked_quantities(results: list[ChainResult], density: Density, data: ModelData) -> np.ndarray:
     """(chain, draw, quantity): what the diagnostics judge. Each free prior entry and every week's
     level of every obstacle, one by one; the log density; and the precisions of the Student-t
@@ -120,7 +146,8 @@ def checked_quantities(results: list[ChainResult], density: Density, data: Model
     return np.stack(parts)
 
 
-def diagnose(results: list[ChainResult], density: Density, data: ModelData, seconds: float, chains: int) -> Diagnostics:
+def diagnose(results: list[ChainResult], density: Density, data: ModelData, priors: Priors, seconds: float,
+             chains: int) -> Diagnostics:
     r_hat, bulk, tail = convergence(checked_quantities(results, density, data))
     divergent = sum(int(r.stats[:, STATS.index("diverging")].sum()) for r in results)
     return Diagnostics(
@@ -130,4 +157,5 @@ def diagnose(results: list[ChainResult], density: Density, data: ModelData, seco
         divergences=divergent,
         sampling_seconds=round(seconds, 2),
         chains=chains,
+        worst=worst(r_hat, bulk, tail, checked_names(density, data, priors)),
     )

@@ -18,7 +18,6 @@ model to measure what it earns:
               (measures what forecasting one costs on a record without one; compare with
               `paired_skill.py`, which scores the missing path as a chance of 0)
   jumps       Gaussian steps: the priors' `jumps` blocks removed
-  break       the break rows left out: the model crosses a change of war by its walk alone
   effects     every obstacle's effect on the deals fixed at 0, the baselines recentred as the
               backtest's obstacles-off baseline has them (the model without its obstacles)
   house       the coders' house effects: every reading read as one coder's (the coder column
@@ -28,6 +27,9 @@ model to measure what it earns:
 
   jumps       Student-t steps in the obstacles' walk: the `jumps` blocks that `priors-2022/
               factors.yaml` carries commented out, switched on as written
+  break       a `break` row at each of the record's turning points (the joint record: the
+              full-scale invasion of 24 February 2022), so the model crosses it by the priors'
+              break_step and break_shift instead of its walk alone (docs/MODEL.md, "Breaks")
   drift       a baseline that drifts: one more factor that no event reads, a random walk from 0
               (volatility LogNormal(-1.9, 0.6), a median of 0.15 a week) that lowers every deal
               type's log-odds by 0.5 a point, so the deals' common rate wanders with what the
@@ -76,8 +78,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", choices=tuple(RECORDS), default="joint")
     parser.add_argument("--without", action="append", default=[],
-                        choices=("occasions", "runs", GENERAL, "jumps", "break", "effects", "house"))
-    parser.add_argument("--with", dest="adding", choices=("drift", "in_force", "jumps"))
+                        choices=("occasions", "runs", GENERAL, "jumps", "effects", "house"))
+    parser.add_argument("--with", dest="adding", choices=("drift", "in_force", "jumps", "break"))
     parser.add_argument("--priors", type=Path, help="other priors for the record (default: the record's own)")
     parser.add_argument("--from", dest="start", help="first origin, YYYY-MM-DD (default: four weeks into the log)")
     parser.add_argument("--horizons", default="4,12")
@@ -114,8 +116,6 @@ def main() -> int:
     if "jumps" in args.without:
         for factor in content["factors.yaml"]["factors"].values():
             factor.pop("jumps", None)
-    if "break" in args.without:
-        events = [e for e in events if e.kind != "break"]
     if "house" in args.without:
         events = [dataclasses.replace(e, coder="") for e in events]
     if "effects" in args.without:
@@ -129,12 +129,14 @@ def main() -> int:
     elif args.adding == "in_force":
         add_in_force(content)
         events = [*events, *in_force_rows(events)]
+    elif args.adding == "break":
+        events = sorted([*events, *break_rows(args.record)], key=lambda e: e.date)
     priors = parse_priors(content, priors.directory)
     if args.results:
         if not args.summary:
             parser.error("--results needs --summary")
         results = json.loads(args.results.read_text(encoding="utf-8"))
-        args.summary.write_text(json.dumps(summary(results, priors, args, events), indent=1) + "\n", encoding="utf-8")
+        args.summary.write_text(json.dumps(summary(results, priors, args), indent=1) + "\n", encoding="utf-8")
         return 0
     fit = FitSettings() if args.draws is None else FitSettings(draws=args.draws, tune=args.draws)
     horizons = [int(h) for h in args.horizons.split(",")]
@@ -163,14 +165,14 @@ def main() -> int:
     if args.out:
         args.out.write_text(json.dumps(saved, indent=1))
     if args.summary:
-        args.summary.write_text(json.dumps(summary(saved, priors, args, events), indent=1) + "\n", encoding="utf-8")
+        args.summary.write_text(json.dumps(summary(saved, priors, args), indent=1) + "\n", encoding="utf-8")
     return 0
 
 
-def summary(results: dict, priors, args: argparse.Namespace, events: list) -> dict:
+def summary(results: dict, priors, args: argparse.Namespace) -> dict:
     """What a brief quotes of the record's backtest (brief/record_evidence.py reads it): with,
-    when the log has breaks, each era's skill against obstacles off (the origins between two
-    breaks), since a forecast made today is made in the last era."""
+    when the record has turning points, each era's skill against obstacles off (the origins
+    between two of them)."""
     from forecast.evaluation.paired import skill_by_era
     from forecast.io.version import code_version
 
@@ -178,6 +180,7 @@ def summary(results: dict, priors, args: argparse.Namespace, events: list) -> di
         raise SystemExit("the briefs quote the shipped model: no summary of a run --without or --with a part, other priors "
                          "or other origins")
     log, priors_folder = RECORDS[args.record]
+    turning = TURNING_POINTS.get(args.record, {})
     horizons = {}
     for h, r in results.items():
         if r["priors_hash"] != priors.hash:
@@ -189,13 +192,14 @@ def summary(results: dict, priors, args: argparse.Namespace, events: list) -> di
             "came_first": {k: observed.count(k) for k in r["outcomes"]},
             "scores": {m: {"brier": s["brier"], "log": s["log"]} for m, s in r["scores"].items()},
             "skill": r["skill"], "skill_in_words": r["skill_in_words"], "flagged_fits": r["flagged_fits"],
-            "fit": r["fit"], "eras": skill_by_era(r, sorted({e.date for e in events if e.kind == "break"})),
+            "fit": r["fit"], "eras": skill_by_era(r, [dt.date.fromisoformat(day) for day in turning]),
         }
     return {
         "log": f"examples/{log}", "priors": priors_folder, "priors_hash": priors.hash,
         "priors_written": str(priors.content["outcomes.yaml"]["start"]["value"]),  # they are written as of their start
         "code_version": code_version(),
         "command": f"benchmarks/record_skill.py --record {args.record} --summary forecast/data/record_skill.json",
+        "turning_points": [{"date": day, "what": what} for day, what in sorted(turning.items())],
         "horizons": horizons,
     }
 
@@ -228,6 +232,33 @@ def model_forecasts(events: list, priors, settings, fit, horizons: list[int]) ->
 GENERAL = "general_ceasefire"
 RECORDS = {"joint": ("history-2014-2026.csv", "priors-2014"), "2022": ("history-2022-2026.csv", "priors-2022"),
            "two-coders": ("history-2022-2026-two-coders.csv", "priors-2022")}
+# Where a record's history turned, for its summary's eras: the model's skill is quoted before and
+# after each, since a forecast made today is made in the last era. A fact of the history, not of
+# the model: the model may cross it by a logged break or by its walk alone (docs/MODEL.md).
+TURNING_POINTS = {"joint": {"2022-02-24": "the full-scale invasion"}}
+# The `--with break` variant's row at each turning point, as an analyst would log it.
+BREAK_ROWS = {"2022-02-24": {
+    "actor": "Putin; Russian armed forces",
+    "description": "Russia launches the full-scale invasion of Ukraine from the north, east and south. Coding: a change of war "
+                   "(docs/CODING.md): the negotiation's obstacles and the rates of its deals are no longer those of the Donbas "
+                   "war, so a break.",
+    "source": "The Hindu (PTI) 2022-02-24; https://www.thehindu.com/news/international/special-military-operation-aimed-at-"
+              "demilitarisation-and-denazification-of-ukraine-putins-televised-address/article65080000.ece"}}
+
+
+def break_rows(record: str) -> list:
+    """The `--with break` variant's rows: a break, graded A1 and known on its day, at each of the
+    record's turning points."""
+    from forecast.io.events import Event
+
+    rows = []
+    for day in TURNING_POINTS.get(record, {}):
+        date = dt.date.fromisoformat(day)
+        rows.append(Event(event_id=f"brk-{day}", kind="break", date=date, reported=date, factor=None, signal=None,
+                          outcome=None, retracts=None, source_reliability="A", info_credibility="1", **BREAK_ROWS[day]))
+    if not rows:
+        raise SystemExit(f"the {record} record has no turning point to log a break at")
+    return rows
 
 
 def drop_deal(content: dict, deal: str) -> None:

@@ -1,8 +1,9 @@
 """Write examples/history-2014-2026.csv: the negotiation record from April 2014 to today as one log.
 
-It is the 2014-2022 record, the full-scale invasion of 24 February 2022 as a logged break (the
-model's step of every obstacle and shift of every deal rate: docs/MODEL.md, "Breaks"), and the
-2022-2026 record, every row as it is in its own file. Run from the repository root after either
+It is the 2014-2022 record and the 2022-2026 record, every row as it is in its own file. The
+full-scale invasion of 24 February 2022 is not logged as a break: the model crosses it by its
+walk alone, which the joint backtest judged better than a break (docs/SKILL.md; a break row is
+`benchmarks/record_skill.py --with break`). Run from the repository root after either
 record changes; tests/test_records.py fails when the joint file is not this join.
 
     .venv/bin/python scripts/join_records.py
@@ -18,22 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 PARTS = ("history-2014-2022.csv", "history-2022-2026.csv")
 JOINT = "history-2014-2026.csv"
-BREAK = {
-    "event_id": "brk-2022-02-24",
-    "date": "2022-02-24",
-    "reported": "2022-02-24",
-    "kind": "break",
-    "source_reliability": "A",
-    "info_credibility": "1",
-    "actor": "Putin; Russian armed forces",
-    "description": "Russia launches the full-scale invasion of Ukraine from the north, east and south. Coding: a change of war "
-                   "(docs/CODING.md): the negotiation's obstacles and the rates of its deals are no longer those of the Donbas "
-                   "war, so a break.",
-    "source": "The Hindu (PTI) 2022-02-24; https://www.thehindu.com/news/international/special-military-operation-aimed-at-"
-              "demilitarisation-and-denazification-of-ukraine-putins-televised-address/article65080000.ece",
-}
-
-
 def joint_text() -> str:
     parts = [list(csv.DictReader((EXAMPLES / name).open(encoding="utf-8", newline=""))) for name in PARTS]
     header = []
@@ -42,7 +27,7 @@ def joint_text() -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
     writer.writeheader()
-    for row in [*parts[0], BREAK, *parts[1]]:
+    for row in [*parts[0], *parts[1]]:
         writer.writerow({c: row.get(c, "") for c in header})
     return out.getvalue()
 

@@ -92,13 +92,13 @@ def test_against_pairs_the_model_with_its_own_obstacles_off_forecasts_within_a_s
         paired_skill(run, run, start=dt.date(2025, 1, 1))
 
 
-def test_skill_by_era_splits_the_origins_at_each_break():
+def test_skill_by_era_splits_the_origins_at_each_turning_point():
     run = backtest(SHARP) | {"origins": ORIGINS}
     eras = skill_by_era(run, [dt.date(2024, 2, 1)])
-    assert [(e["break"], e["first_origin"], e["last_origin"], e["origins"]) for e in eras] == [
+    assert [(e["from"], e["first_origin"], e["last_origin"], e["origins"]) for e in eras] == [
         (None, "2024-01-01", "2024-01-29", 2), ("2024-02-01", "2024-02-26", "2024-03-25", 2)]
     # Each era is the model against its own obstacles-off forecasts (uniform here) on its origins.
     assert eras[1]["skill"]["brier"]["value"] == pytest.approx(1 - np.mean([0.02, 0.08]) / 0.5)
     assert skill_by_era(run, []) == []
-    # A break with no origin after it opens no era.
-    assert [e["break"] for e in skill_by_era(run, [dt.date(2024, 2, 1), dt.date(2025, 1, 1)])] == [None, "2024-02-01"]
+    # A turning point with no origin after it opens no era.
+    assert [e["from"] for e in skill_by_era(run, [dt.date(2024, 2, 1), dt.date(2025, 1, 1)])] == [None, "2024-02-01"]

@@ -125,17 +125,17 @@ def test_flagged_fits_are_said_and_only_when_there_are_some():
 
 
 def _era(opened: str | None, origins: int, verdicts: tuple[str, str]) -> dict:
-    return {"break": opened, "first_origin": "2014-05-05", "last_origin": "2026-05-18", "origins": origins,
+    return {"from": opened, "first_origin": "2014-05-05", "last_origin": "2026-05-18", "origins": origins,
             "skill": {score: {"value": 0.01, "lo": -0.01, "hi": 0.03, "verdict": v} for score, v in zip(("brier", "log"), verdicts)}}
 
 
-def test_each_era_between_breaks_is_quoted_with_what_it_shows():
-    summary = _with_verdicts({})
+def test_each_era_between_turning_points_is_quoted_with_what_it_shows():
+    summary = _with_verdicts({}) | {"turning_points": [{"date": "2022-02-24", "what": "the full-scale invasion"}]}
     for weeks, h in summary["horizons"].items():
         h["eras"] = [_era(None, 100, ("loses to", "loses to")),
                      _era("2022-02-24", 50 + int(weeks), ("beats", "no clear difference") if weeks == "12" else ("no clear difference",) * 2)]
     text = record_evidence_text(summary)
-    assert text.startswith(record_evidence_text(_with_verdicts({})) + " Split at the break of 24 Feb 2022. ")
+    assert text.startswith(record_evidence_text(_with_verdicts({})) + " Split at the full-scale invasion of 24 Feb 2022. ")
     assert ("Before it, at 4 weeks (100 origins), log +0.01 (−0.01 to +0.03), Brier +0.01 (−0.01 to +0.03); at 12 weeks "
             "(100 origins), log +0.01 (−0.01 to +0.03), Brier +0.01 (−0.01 to +0.03): the obstacles made the forecast "
             "worse at every horizon, on both scores.") in text
@@ -144,13 +144,29 @@ def test_each_era_between_breaks_is_quoted_with_what_it_shows():
                          "added skill at 12 weeks (Brier score).")
 
 
-def test_a_record_without_a_break_has_no_eras_to_quote():
+def test_several_turning_points_are_named_in_order():
+    summary = _with_verdicts({}) | {"turning_points": [{"date": "2015-02-12", "what": "Minsk II"},
+                                                       {"date": "2022-02-24", "what": "the full-scale invasion"}]}
+    for h in summary["horizons"].values():
+        h["eras"] = [_era(None, 10, ("loses to",) * 2), _era("2015-02-12", 90, ("no clear difference",) * 2),
+                     _era("2022-02-24", 50, ("beats",) * 2)]
+    text = record_evidence_text(summary)
+    assert " Split at the record's turning points (Minsk II of 12 Feb 2015 and the full-scale invasion of 24 Feb 2022). " \
+        "Before the first, at 4 weeks (10 origins)" in text
+    assert "From Minsk II of 12 Feb 2015, at 4 weeks (90 origins)" in text
+    assert text.endswith("From the full-scale invasion of 24 Feb 2022, at 4 weeks (50 origins), log +0.01 (−0.01 to "
+                         "+0.03), Brier +0.01 (−0.01 to +0.03); at 12 weeks (50 origins), log +0.01 (−0.01 to +0.03), Brier "
+                         "+0.01 (−0.01 to +0.03): the obstacles added skill at every horizon, on both scores.")
+
+
+def test_a_record_without_a_turning_point_has_no_eras_to_quote():
     assert "Split at" not in record_evidence_text(_with_verdicts({}))
 
 
 def test_the_shipped_summary_quotes_the_joint_records_eras():
     summary = load_record_evidence()
     for h in summary["horizons"].values():
-        assert [era["break"] for era in h["eras"]] == [None, "2022-02-24"]
+        assert [era["from"] for era in h["eras"]] == [None, "2022-02-24"]
         assert sum(era["origins"] for era in h["eras"]) == h["origins"]
-    assert " Split at the break of 24 Feb 2022. Before it, at 4 weeks (102 origins)" in record_evidence_text(summary)
+    assert summary["turning_points"] == [{"date": "2022-02-24", "what": "the full-scale invasion"}]
+    assert " Split at the full-scale invasion of 24 Feb 2022. Before it, at 4 weeks (102 origins)" in record_evidence_text(summary)

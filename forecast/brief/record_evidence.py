@@ -56,27 +56,27 @@ def record_evidence_text(summary: dict) -> str:
     else:
         text += ("So the record does not show that the obstacles add skill: treat their pull on these chances as "
                  "unproven.")
-    return text + _eras_text(horizons)
+    return text + _eras_text(horizons, summary.get("turning_points") or [])
 
 
-def _eras_text(horizons: list[tuple[str, dict]]) -> str:
-    """The same skill in each era the record's breaks divide it into, each with what it shows
-    (empty for a record without a break). The last era is the one a forecast made today is in."""
+def _eras_text(horizons: list[tuple[str, dict]], turning_points: list[dict]) -> str:
+    """The same skill in each era the record's turning points divide it into, each with what it
+    shows (empty for a record without one). The last era is the one a forecast made today is in."""
     eras = list(zip(*(h.get("eras") or [] for _, h in horizons), strict=True))
     if len(eras) < 2:
         return ""
-    breaks = [era[0]["break"] for era in eras[1:]]
+    what = {point["date"]: point["what"] for point in turning_points}
+    opened = [f"{what.get(era[0]['from'], 'the turning point')} of {_day(era[0]['from'])}" for era in eras[1:]]
     sentences = []
     for i, era in enumerate(eras):
-        if len(breaks) == 1:
+        if len(opened) == 1:
             where = "Before it" if i == 0 else "Since it"
         else:
-            where = "Before the first" if i == 0 else f"From the break of {_day(breaks[i - 1])}"
+            where = "Before the first" if i == 0 else f"From {opened[i - 1]}"
         by_horizon = [(weeks, e) for (weeks, _), e in zip(horizons, era, strict=True)]
         figures = _figures(by_horizon, lambda e: e["skill"])
         sentences.append(f"{where}, {'; '.join(figures)}: {_era_verdict(*_verdicts(by_horizon, lambda e: e['skill']))}.")
-    opening = f"Split at the break of {_day(breaks[0])}" if len(breaks) == 1 else \
-        f"Split at the record's breaks ({_listed([_day(b) for b in breaks])})"
+    opening = f"Split at {opened[0]}" if len(opened) == 1 else f"Split at the record's turning points ({_listed(opened)})"
     return f" {opening}. {' '.join(sentences)}"
 
 

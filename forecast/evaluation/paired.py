@@ -60,22 +60,22 @@ def paired_skill(first: Mapping, second: Mapping, method: str = "model", *, agai
     }
 
 
-def skill_by_era(result: Mapping, breaks: Sequence[dt.date]) -> list[dict]:
-    """A backtest's model against its own obstacles-off forecasts on the origins of each era its
-    log's breaks divide it into (none without a break; an era without an origin is left out):
-    [{"break": the break that opened it, or None for the first, "first_origin", "last_origin",
-    "origins", "skill": {"brier", "log"}}]. The origins of an era are those from its break's day
-    to the day before the next break."""
-    if not breaks:
+def skill_by_era(result: Mapping, turning_points: Sequence[dt.date]) -> list[dict]:
+    """A backtest's model against its own obstacles-off forecasts on the origins of each era that
+    dated turning points of its record divide it into (none without one; an era without an origin
+    is left out): [{"from": the turning point that opened it, or None for the first,
+    "first_origin", "last_origin", "origins", "skill": {"brier", "log"}}]. The origins of an era are
+    those from its turning point's day to the day before the next one."""
+    if not turning_points:
         return []
-    out, starts = [], [None, *sorted(breaks)]
+    out, starts = [], [None, *sorted(turning_points)]
     for opened, closes in zip(starts, [*starts[1:], None]):
         until = None if closes is None else closes - dt.timedelta(days=1)
         held = [o for o in result["origins"] if (opened is None or str(opened) <= o) and (until is None or o <= str(until))]
         if not held:
             continue
         paired = paired_skill(result, result, "model", against="obstacles_off", start=opened, until=until)
-        out.append({"break": None if opened is None else str(opened), "first_origin": held[0], "last_origin": held[-1],
+        out.append({"from": None if opened is None else str(opened), "first_origin": held[0], "last_origin": held[-1],
                     "origins": paired["origins"], "skill": paired["skill"]})
     return out
 

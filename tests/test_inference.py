@@ -145,3 +145,50 @@ def test_stacked_names_label_each_column_as_arviz_does():
     assert names == ["noise", "effect[local, aid]", "effect[local, hawks]", "effect[energy, aid]", "effect[energy, hawks]"]
     columns = stacked(posterior, ["noise", "effect"])
     np.testing.assert_array_equal(columns[:, :, names.index("effect[energy, aid]")], posterior["effect"].values[:, :, 1, 0])
+
+
+@pytest.mark.parametrize(("log", "folder", "as_of", "variant"), [
+    ("events.csv", "priors", "2025-02-21", None),  # dense: no reading precisions
+    ("history-2022-2026.csv", "priors-2022", "2022-10-03", "jumps"),  # Student-t steps and reading precisions
+    ("history-2022-2026-two-coders.csv", "priors-2022", "2025-06-02", None),  # coders' offsets
+    ("history-2014-2022.csv", "priors-2014", "2015-03-02", "break"),  # a break's step and shift
+], ids=["dense", "jumps", "coders", "break"])
+def test_every_checked_quantity_has_its_name(log, folder, as_of, variant):
+    """The names the diagnostics give follow the quantities they judge, one for one, whatever
+    the model's parts: a name out of step would point an engineer at the wrong parameter."""
+    import copy
+    import dataclasses
+    import datetime as dt
+
+    from conftest import ROOT
+
+    from forecast.inference.chains import run_chains
+    from forecast.inference.precision_jumps import Groups
+    from forecast.inference.sampler import checked_names, checked_quantities
+    from forecast.io.events import read_events
+    from forecast.io.priors import load_priors, parse_priors
+    from forecast.model.dataset import build_dataset
+    from forecast.model.reading_groups import contested_groups
+
+    priors = load_priors(ROOT / folder)
+    if variant == "jumps":  # Student-t steps on every obstacle
+        content = copy.deepcopy(priors.content)
+        for factor in content["factors.yaml"]["factors"].values():
+            factor["jumps"] = {"nu": 1.75, "rationale": "Decisive news.", "source": "The test."}
+        priors = parse_priors(content, priors.directory)
+    events = read_events(ROOT / "examples" / log, priors).events
+    if variant == "break":
+        day = dt.date(2015, 2, 12)
+        events = sorted([*events, dataclasses.replace(events[0], event_id="brk", kind="break", date=day, reported=day,
+                                                      factor=None, signal=None, outcome=None)], key=lambda e: e.date)
+    data = build_dataset(events, priors, dt.date.fromisoformat(as_of))
+    density = compile_density(data, priors)
+    groups = Groups(contested_groups(data, priors) if density.structure.sparse else [])
+    results = run_chains(density, groups, draws=4, tune=4, chains=2, seed=1, target_accept=0.8, threads=1, progress=None,
+                         proposals=2)
+    names = checked_names(density, data, priors)
+    assert checked_quantities(results, density, data).shape[2] == len(names) == len(set(names))
+    assert sum(name.startswith("theta[") for name in names) == len(data.factors) * len(data.weeks)
+    expected = {"dense": "volatility[", "jumps": "sum of log step precisions[", "coders": "coder_offset[",
+                "break": "break_step["}[variant or ("dense" if log == "events.csv" else "coders")]
+    assert any(name.startswith(expected) for name in names)

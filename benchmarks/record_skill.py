@@ -1,7 +1,7 @@
 """Skill on the real record: the leak-free backtest behind the skill tables (docs/SKILL.md).
 
 Three records: `--record joint` (the default), the negotiations from April 2014 to mid-2026 in one log
-(`examples/history-2014-2026.csv`, with the full-scale invasion logged as a break) with the priors
+(`examples/history-2014-2026.csv`, which crosses the full-scale invasion without a break row) with the priors
 written as of 7 April 2014 (`priors-2014/`); `--record 2022`, the war's record from 24 February 2022
 (`examples/history-2022-2026.csv`) with the priors written as of 21 February 2022 (`priors-2022/`);
 `--record two-coders`, the same war as two coders' log (`examples/history-2022-2026-two-coders.csv`:
@@ -51,7 +51,7 @@ quotes (`forecast/data/record_skill.json`, read by `brief/record_evidence.py`): 
 scores, skill and verdicts, with the priors' hash and the code version; `--results FILE` writes
 it from an earlier run's `--out` instead of running the backtest again.
 
-    .venv/bin/python benchmarks/record_skill.py [--record joint|2022|two-coders] [--without PART ...] [--with drift|in_force|jumps]
+    .venv/bin/python benchmarks/record_skill.py [--record joint|2022|two-coders] [--without PART ...] [--with drift|in_force|jumps|break]
         [--priors DIR] [--from YYYY-MM-DD] [--draws 1000] [--jobs N] [--cluster ADDRESS] [--out FILE]
         [--summary forecast/data/record_skill.json] [--results FILE] [--model-only]
 

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 PARTS = ("history-2014-2022.csv", "history-2022-2026.csv")
 JOINT = "history-2014-2026.csv"
+
+
 def joint_text() -> str:
     parts = [list(csv.DictReader((EXAMPLES / name).open(encoding="utf-8", newline=""))) for name in PARTS]
     header = []

@@ -129,8 +129,18 @@ def test_a_failed_fit_names_the_quantity_behind_each_failing_figure(priors):
             continue
         draws = _element(posterior, name)
         assert convergence(draws[:, :, None])[at][0] == pytest.approx(figure), (measure, name)
-    named = [p for p in diagnostics.problems if " on " in p.split(":")[0]]
-    assert named and all(diagnostics.worst[m] in p for p, m in zip(diagnostics.problems, ("r_hat", "ess_bulk", "ess_tail")))
+    failing = {p.split(" ")[0] if p.startswith("R-hat") else p.split(" ")[0] + "_ess": p for p in diagnostics.problems}
+    assert failing  # 8 draws: every figure fails here
+    for measure, prefix in (("r_hat", "R-hat"), ("ess_bulk", "bulk_ess"), ("ess_tail", "tail_ess")):
+        if prefix in failing:
+            assert f" on {diagnostics.worst[measure]}:" in failing[prefix], measure
+
+
+def test_a_measure_undefined_everywhere_names_nothing():
+    from forecast.inference.convergence import worst
+
+    nan = np.full(3, np.nan)
+    assert worst(nan, np.array([5.0, 1.0, 3.0]), nan, ["a", "b", "c"]) == {"ess_bulk": "b"}
 
 
 def test_stacked_names_label_each_column_as_arviz_does():
@@ -162,9 +172,9 @@ def test_every_checked_quantity_has_its_name(log, folder, as_of, variant):
 
     from conftest import ROOT
 
-    from forecast.inference.chains import run_chains
+    from forecast.inference.chains import STATS, run_chains
     from forecast.inference.precision_jumps import Groups
-    from forecast.inference.sampler import checked_names, checked_quantities
+    from forecast.inference.sampler import checked_names, checked_quantities, to_datatree
     from forecast.io.events import read_events
     from forecast.io.priors import load_priors, parse_priors
     from forecast.model.dataset import build_dataset
@@ -187,7 +197,18 @@ def test_every_checked_quantity_has_its_name(log, folder, as_of, variant):
     results = run_chains(density, groups, draws=4, tune=4, chains=2, seed=1, target_accept=0.8, threads=1, progress=None,
                          proposals=2)
     names = checked_names(density, data, priors)
-    assert checked_quantities(results, density, data).shape[2] == len(names) == len(set(names))
+    quantities = checked_quantities(results, density, data)
+    assert quantities.shape[2] == len(names) == len(set(names))
+    # Each stored quantity is the column its name says: the posterior's element, or the sampler's lp.
+    posterior = to_datatree(results, density, data, priors, 0.0, 4).posterior
+    for i, name in enumerate(names):
+        if name == "lp":
+            np.testing.assert_array_equal(quantities[:, :, i], np.stack([r.stats[:, STATS.index("lp")] for r in results]))
+        elif not name.startswith(("sum of", "mean log")):
+            np.testing.assert_array_equal(quantities[:, :, i], _element(posterior, name), err_msg=name)
+    # The precisions' summaries close the list, steps before readings, each in the factors' order.
+    summaries = names[names.index("lp") + 1:]
+    assert summaries == sorted(summaries, key=lambda n: (not n.startswith("sum of"), list(data.factors).index(n.split("[")[1][:-1])))
     assert sum(name.startswith("theta[") for name in names) == len(data.factors) * len(data.weeks)
     expected = {"dense": "volatility[", "jumps": "sum of log step precisions[", "coders": "coder_offset[",
                 "break": "break_step["}[variant or ("dense" if log == "events.csv" else "coders")]

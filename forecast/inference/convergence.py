@@ -98,9 +98,14 @@ def stacked_names(posterior: xr.Dataset | xr.DataTree, names: Sequence[str]) -> 
 
 def worst(r_hat: np.ndarray, bulk: np.ndarray, tail: np.ndarray, names: Sequence[str]) -> dict[str, str]:
     """Which quantity has the largest R-hat and the smallest bulk and tail ESS: where a fit that
-    fails its diagnostics fails (the sampler's trouble is usually one parameter and what hangs on it)."""
-    return {"r_hat": names[int(np.nanargmax(r_hat))], "ess_bulk": names[int(np.nanargmin(bulk))],
-            "ess_tail": names[int(np.nanargmin(tail))]}
+    fails its diagnostics fails (the sampler's trouble is usually one parameter and what hangs on
+    it). A measure that is undefined everywhere (a handful of draws) names nothing."""
+    found = {}
+    for measure, values, pick in (("r_hat", r_hat, np.nanargmax), ("ess_bulk", bulk, np.nanargmin),
+                                  ("ess_tail", tail, np.nanargmin)):
+        if not np.all(np.isnan(values)):
+            found[measure] = names[int(pick(values))]
+    return found
 
 
 def _split_chains(ary: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from forecast.brief.layout import signed_skill
+from forecast.brief.record_evidence import skill_text
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = {"obstacles_off": "obstacles off", "climatology": "climatology", "prior": "priors alone",
@@ -29,14 +29,9 @@ def markdown_table(summary: dict) -> str:
                      f"**{model['log']:.3f}** | | |")
         for key, name in BASELINES.items():
             scores, skill = h["scores"][key], h["skill"][key]
-            lines.append(f"| | {name} | {scores['brier']:.3f} | {scores['log']:.3f} | {_skill(skill['brier'])} | "
-                         f"{_skill(skill['log'])} |")
+            lines.append(f"| | {name} | {scores['brier']:.3f} | {scores['log']:.3f} | {skill_text(skill['brier'])} | "
+                         f"{skill_text(skill['log'])} |")
     return "\n".join(lines)
-
-
-def _skill(s: dict) -> str:
-    """As the brief's tables print it, with a true minus sign, as the docs write it."""
-    return signed_skill(s).replace("-", "−")
 
 
 def main() -> int:

@@ -94,7 +94,7 @@ def _era_verdict(shown: list[str], unshown: list[str], worse: list[str]) -> str:
 def _figures(horizons: list[tuple[str, dict]], skill_of: Callable[[dict], dict]) -> list[str]:
     """"at 4 weeks (55 origins), log +0.06 (+0.00 to +0.13), Brier ..." for each horizon."""
     return [f"at {weeks} weeks ({h['origins']} origins), "
-            + ", ".join(f"{SCORES[score]} {_skill(skill_of(h)[score])}" for score in SCORES) for weeks, h in horizons]
+            + ", ".join(f"{SCORES[score]} {skill_text(skill_of(h)[score])}" for score in SCORES) for weeks, h in horizons]
 
 
 def _verdicts(horizons: list[tuple[str, dict]], skill_of: Callable[[dict], dict]) -> tuple[list[str], list[str], list[str]]:
@@ -107,8 +107,9 @@ def _verdicts(horizons: list[tuple[str, dict]], skill_of: Callable[[dict], dict]
     return shown, unshown, worse
 
 
-def _skill(skill: dict) -> str:
-    """As the brief's backtest table prints it, with a true minus sign for running text."""
+def skill_text(skill: dict) -> str:
+    """As the brief's backtest table prints it, with a true minus sign for running text (and for
+    the docs' tables, benchmarks/skill_table.py)."""
     return signed_skill(skill).replace("-", "−")
 
 

@@ -36,8 +36,7 @@ def paired_skill(first: Mapping, second: Mapping, method: str = "model", *, agai
     against = against or method
     ours = {f["origin"]: f for f in first["forecasts"] if f["method"] == method}
     theirs = {f["origin"]: f for f in second["forecasts"] if f["method"] == against}
-    shared = sorted(o for o in set(ours) & set(theirs)
-                    if (start is None or str(start) <= o) and (until is None or o <= str(until)))
+    shared = sorted(o for o in set(ours) & set(theirs) if _within(o, start, until))
     if not shared:
         raise ValueError(f"the two backtests share no origin{_span(start, until)} with forecasts by {method!r} "
                          f"and {against!r}")
@@ -71,13 +70,18 @@ def skill_by_era(result: Mapping, turning_points: Sequence[dt.date]) -> list[dic
     out, starts = [], [None, *sorted(turning_points)]
     for opened, closes in zip(starts, [*starts[1:], None]):
         until = None if closes is None else closes - dt.timedelta(days=1)
-        held = [o for o in result["origins"] if (opened is None or str(opened) <= o) and (until is None or o <= str(until))]
+        held = [o for o in result["origins"] if _within(o, opened, until)]
         if not held:
             continue
         paired = paired_skill(result, result, "model", against="obstacles_off", start=opened, until=until)
         out.append({"from": None if opened is None else str(opened), "first_origin": held[0], "last_origin": held[-1],
                     "origins": paired["origins"], "skill": paired["skill"]})
     return out
+
+
+def _within(origin: str, start: dt.date | None, until: dt.date | None) -> bool:
+    """Whether an origin (ISO date) lies from `start` to `until`, both inclusive and optional."""
+    return (start is None or str(start) <= origin) and (until is None or origin <= str(until))
 
 
 def _span(start: dt.date | None, until: dt.date | None) -> str:
